@@ -1,0 +1,206 @@
+"""ViewSets: translate HTTP to a selector or service call and back, nothing more."""
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from ingest import selectors, services
+from ingest.api import serializers as s
+from ingest.api.errors import Conflict, PayloadTooLarge, PreconditionFailed
+from ingest.models import Membership
+from jobs import lifecycle
+from jobs.models import JobStatus
+
+
+class ProjectRole(permissions.BasePermission):
+    """Members of the project read; members and owners write. Non-members get
+    404 from ``membership_get`` so a project's existence does not leak."""
+
+    message = "viewers can read this project but not change anything in it."
+
+    def has_permission(self, request, view):
+        if not request.user or not request.user.is_authenticated:
+            return False
+        view.membership = selectors.membership_get(
+            user=request.user, project_id=view.kwargs["project_id"]
+        )
+        view.project = view.membership.project
+        return request.method in permissions.SAFE_METHODS or view.membership.can_write
+
+
+class ProjectScoped:
+    permission_classes = [permissions.IsAuthenticated, ProjectRole]
+    membership: Membership
+
+
+def check_if_match(request, job) -> None:
+    expected = request.headers.get("If-Match")
+    if not expected or expected.strip() == "*":
+        return
+    accepted = {tag.strip().removeprefix("W/") for tag in expected.split(",")}
+    if job.etag.removeprefix("W/") not in accepted:
+        raise PreconditionFailed()
+
+
+class ProjectViewSet(viewsets.GenericViewSet):
+    """The caller's projects. Creating one makes the caller its owner."""
+
+    serializer_class = s.ProjectOutput
+
+    def get_queryset(self) -> QuerySet:
+        return selectors.project_list(user=self.request.user)
+
+    def get_serializer_context(self):
+        roles = dict(
+            Membership.objects.filter(user=self.request.user).values_list("project_id", "role")
+        )
+        return {**super().get_serializer_context(), "roles": roles}
+
+    def list(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(request=s.ProjectInput, responses={201: s.ProjectOutput})
+    def create(self, request):
+        data = s.ProjectInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = services.project_create(user=request.user, name=data.validated_data["name"])
+        return Response(self.get_serializer(project).data, status=status.HTTP_201_CREATED)
+
+
+class MemberViewSet(ProjectScoped, viewsets.GenericViewSet):
+    """Members of a project; an owner adds a user by username with a role."""
+
+    serializer_class = s.MemberOutput
+
+    def list(self, request, project_id):
+        members = selectors.member_list(project=self.project)
+        page = self.paginate_queryset(members)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(request=s.MemberInput, responses={201: s.MemberOutput})
+    def create(self, request, project_id):
+        data = s.MemberInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.membership_add(
+            actor_membership=self.membership, **data.validated_data
+        )
+        return Response(self.get_serializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Ingest jobs of a project: create, list, show, cancel, delete, events."""
+
+    serializer_class = s.JobOutput
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    filterset_fields = ["status"]
+    lookup_value_regex = "[^/]+"
+
+    def get_queryset(self):
+        return selectors.job_list(project=self.project)
+
+    def get_serializer_class(self):
+        return s.JobSummaryOutput if self.action == "list" else s.JobOutput
+
+    def get_job(self, with_files=True):
+        return selectors.job_get(
+            project=self.project, job_id=self.kwargs["pk"], with_files=with_files
+        )
+
+    def respond(self, job, status_code=status.HTTP_200_OK, **headers):
+        response = Response(
+            s.JobOutput(job, context=self.get_serializer_context()).data, status_code
+        )
+        response["ETag"] = job.etag
+        for name, value in headers.items():
+            response[name] = value
+        return response
+
+    @extend_schema(
+        request={"multipart/form-data": s.JobCreateInput},
+        responses={201: s.JobOutput, 200: s.JobOutput},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
+    def create(self, request, project_id):
+        if refused := getattr(request._request, "upload_refused", None):
+            raise PayloadTooLarge(refused)
+        data = s.JobCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        job, created = services.job_create(
+            project=self.project,
+            user=request.user,
+            uploads=request.FILES.getlist("files"),
+            name=data.validated_data.get("name", ""),
+            chunk_size=data.validated_data.get("chunk_size"),
+            chunk_overlap=data.validated_data.get("chunk_overlap"),
+            idempotency_key=request.headers.get("Idempotency-Key", ""),
+        )
+        body = s.JobOutput(job, context=self.get_serializer_context()).data
+        if not created:
+            return self.respond(job)
+        return self.respond(job, status.HTTP_201_CREATED, Location=body["url"])
+
+    def retrieve(self, request, project_id, pk):
+        return self.respond(self.get_job())
+
+    @extend_schema(request=s.CancelInput, responses={200: s.JobOutput, 202: s.JobOutput})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, project_id, pk):
+        job = self.get_job(with_files=False)
+        check_if_match(request, job)
+        data = s.CancelInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcome = services.job_cancel(job=job, actor=request.user, **data.validated_data)
+        code = status.HTTP_200_OK if outcome.to_status == JobStatus.CANCELLED else 202
+        return self.respond(self.get_job(), code)
+
+    @extend_schema(responses={200: s.EventOutput(many=True)})
+    @action(detail=True, methods=["get"])
+    def events(self, request, project_id, pk):
+        job = self.get_job(with_files=False)
+        events = lifecycle.events_for(job)
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(s.EventOutput(page, many=True).data)
+
+    def destroy(self, request, project_id, pk):
+        job = self.get_job(with_files=False)
+        check_if_match(request, job)
+        if not job.is_terminal:
+            raise Conflict(
+                f"job is {job.status}: cancel the job first, or repeat with ?force=true.",
+                code="invalid_state",
+            )
+        if not lifecycle.soft_delete(job, actor=request.user):
+            raise selectors.NotFound()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DocumentViewSet(ProjectScoped, viewsets.GenericViewSet):
+    """The project's canonical documents, searchable by title and text."""
+
+    serializer_class = s.DocumentOutput
+    lookup_value_regex = "[^/]+"
+
+    def get_queryset(self):
+        return selectors.document_list(
+            project=self.project, q=self.request.query_params.get("q", "")
+        )
+
+    @extend_schema(parameters=[OpenApiParameter("q", str, description="search titles and text")])
+    def list(self, request, project_id):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request, project_id, pk):
+        document = selectors.document_get(project=self.project, document_id=pk)
+        return Response(self.get_serializer(document).data)
+
+    @extend_schema(responses={200: s.ChunkOutput(many=True)})
+    @action(detail=True, methods=["get"])
+    def chunks(self, request, project_id, pk):
+        document = selectors.document_get(project=self.project, document_id=pk)
+        page = self.paginate_queryset(document.chunks.order_by("index"))
+        return self.get_paginated_response(s.ChunkOutput(page, many=True).data)

@@ -1,0 +1,204 @@
+import uuid
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from jobs.models import Job, JobEvent
+
+
+class Role(models.TextChoices):
+    VIEWER = "viewer", "Viewer"
+    MEMBER = "member", "Member"
+    OWNER = "owner", "Owner"
+
+
+WRITE_ROLES = frozenset({Role.MEMBER, Role.OWNER})
+
+
+class Project(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
+    )
+
+    class Meta:
+        ordering = ["name", "created_at"]
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique_user")
+        ]
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return f"{self.user} in {self.project} ({self.role})"
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in WRITE_ROLES
+
+
+class IngestJob(Job):
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="jobs")
+    name = models.CharField(max_length=200)
+    chunk_size = models.PositiveIntegerField()
+    chunk_overlap = models.PositiveIntegerField()
+    events = GenericRelation(JobEvent, object_id_field="job_id")
+
+    class Meta(Job.Meta):
+        verbose_name = "ingest job"
+        indexes = [
+            # The list query: one project, not deleted, newest first. Partial, so
+            # its size and cost do not grow with the number of deleted rows.
+            models.Index(
+                fields=["project", "-created_at"],
+                name="ingestjob_alive_list",
+                condition=Q(deleted_at__isnull=True),
+            ),
+            models.Index(
+                fields=["status", "heartbeat_at"],
+                name="ingestjob_active",
+                condition=Q(status__in=["queued", "running", "cancelling"]),
+            ),
+        ]
+
+    @property
+    def event_channel(self) -> str:
+        return f"ingest:project:{self.project_id}"
+
+    def build_result(self) -> dict:
+        """The per-file result, from the files' rows (the source of truth)."""
+        from ingest.selectors import job_result
+
+        return job_result(job=self)
+
+
+class FileStatus(models.TextChoices):
+    PENDING = "pending", "Not reached"
+    DONE = "done", "Done"
+    DUPLICATE = "duplicate", "Duplicate"
+    FAILED = "failed", "Failed"
+
+
+class IngestFile(models.Model):
+    """One uploaded file of a job. Its status is written in the same
+    transaction as its documents, so "done" and the data never disagree."""
+
+    job = models.ForeignKey(IngestJob, on_delete=models.CASCADE, related_name="files")
+    position = models.PositiveIntegerField()
+    name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16)
+    sha256 = models.CharField(max_length=64)
+    storage_path = models.CharField(max_length=500)
+    status = models.CharField(max_length=16, choices=FileStatus.choices, default=FileStatus.PENDING)
+    error = models.TextField(blank=True)
+    chunks = models.PositiveIntegerField(default=0)
+    members = models.JSONField(default=list, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "position"], name="ingestfile_unique_position")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Document(models.Model):
+    """A canonical document of a project. Its text lives in its chunks, so no
+    whole file ever has to sit in memory."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="documents")
+    title = models.CharField(max_length=500)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField(help_text="characters of canonical text")
+    source_file = models.ForeignKey(
+        IngestFile, null=True, on_delete=models.SET_NULL, related_name="documents"
+    )
+    job = models.ForeignKey(
+        IngestJob, null=True, on_delete=models.SET_NULL, related_name="documents"
+    )
+    chunk_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "sha256"], name="document_unique_sha256")
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+class Chunk(models.Model):
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    text = models.TextField()
+    start = models.PositiveBigIntegerField()
+    end = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["document", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "index"], name="chunk_unique_index")
+        ]
+
+    def __str__(self):
+        return f"{self.document_id}#{self.index}"
+
+
+class DocumentSource(models.Model):
+    """A file (or a member of a zip) that yielded a document, first or as a
+    duplicate. A document belongs to a job's cleanup only when every source
+    of it is that job's."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="sources")
+    file = models.ForeignKey(IngestFile, on_delete=models.CASCADE, related_name="sources")
+    member = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["file", "id"]
+
+    def __str__(self):
+        return f"{self.file} -> {self.document_id}"
+
+
+class IdempotencyKey(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    job = models.ForeignKey(IngestJob, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_unique_key")
+        ]
+
+    def __str__(self):
+        return self.key

@@ -1,0 +1,117 @@
+"""Canonical text and chunks, both streamed through a file in the work directory.
+
+Canonical form: Unicode NFC; each run of white space inside a line becomes one
+space; lines are stripped; runs of blank lines become one blank line (a
+paragraph break); no leading or trailing blank lines. The sha256 of that text
+(UTF-8) is the document's identity within a project.
+"""
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_LINE = 1024 * 1024  # a "line" longer than this is cut, so memory stays bounded
+READ_BLOCK = 256 * 1024
+_SPACES = re.compile(r"\s+")
+
+
+def lines(fragments: Iterable[str]) -> Iterator[str]:
+    """Reassemble arbitrary text fragments into lines (without their newline)."""
+    pending: list[str] = []
+    pending_len = 0
+    for fragment in fragments:
+        parts = fragment.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        for part in parts[:-1]:
+            pending.append(part)
+            yield "".join(pending)
+            pending, pending_len = [], 0
+        pending.append(parts[-1])
+        pending_len += len(parts[-1])
+        if pending_len > MAX_LINE:
+            yield from _cut_long_line("".join(pending), pending, MAX_LINE)
+            pending_len = sum(len(p) for p in pending)
+    if pending:
+        yield "".join(pending)
+
+
+def _cut_long_line(text: str, pending: list[str], limit: int) -> Iterator[str]:
+    # Cut at the last space before the limit so no word is split (when there is one).
+    cut = text.rfind(" ", 0, limit)
+    cut = cut if cut > 0 else limit
+    yield text[:cut]
+    pending[:] = [text[cut:]]
+
+
+@dataclass
+class CanonicalText:
+    path: Path
+    sha256: str
+    length: int  # characters
+
+
+def canonicalize(fragments: Iterable[str], path: Path) -> CanonicalText:
+    """Write the canonical form of ``fragments`` to ``path``; return its identity."""
+    digest = hashlib.sha256()
+    length = 0
+    blank_run = True  # true at the start: no leading blank lines
+    with path.open("w", encoding="utf-8", newline="\n") as out:
+        for raw_line in lines(fragments):
+            line = _SPACES.sub(" ", unicodedata.normalize("NFC", raw_line)).strip()
+            if not line:
+                blank_run = True
+                continue
+            piece = ("\n\n" if blank_run else "\n") + line if length else line
+            blank_run = False
+            out.write(piece)
+            digest.update(piece.encode("utf-8"))
+            length += len(piece)
+    return CanonicalText(path=path, sha256=digest.hexdigest(), length=length)
+
+
+@dataclass(frozen=True)
+class Piece:
+    index: int
+    start: int
+    end: int
+    text: str
+
+
+def chunks(path: Path, *, size: int, overlap: int) -> Iterator[Piece]:
+    """Windows of at most ``size`` characters, each overlapping the last by ``overlap``.
+
+    A window ends at the last white space in its final fifth when there is one,
+    so words are not split; the next window starts ``overlap`` characters
+    before that end. Offsets are character positions in the canonical text.
+    """
+    if size <= 0 or not 0 <= overlap < size:
+        raise ValueError("chunk size must be positive and overlap smaller than it")
+    with path.open("r", encoding="utf-8", newline="\n") as source:
+        buffer, buffer_start, index = "", 0, 0
+        eof = False
+        while True:
+            while not eof and len(buffer) < size + 1:
+                block = source.read(READ_BLOCK)
+                eof = not block
+                buffer += block
+            if not buffer:
+                return
+            end = _window_end(buffer, size, at_eof=eof)
+            yield Piece(index, buffer_start, buffer_start + end, buffer[:end])
+            index += 1
+            if eof and end >= len(buffer):
+                return
+            step = max(end - overlap, 1)
+            buffer, buffer_start = buffer[step:], buffer_start + step
+
+
+def _window_end(buffer: str, size: int, *, at_eof: bool) -> int:
+    if len(buffer) <= size and at_eof:
+        return len(buffer)
+    end = min(size, len(buffer))
+    space = buffer.rfind(" ", end - max(size // 5, 1), end)
+    newline = buffer.rfind("\n", end - max(size // 5, 1), end)
+    cut = max(space, newline)
+    return cut + 1 if cut > 0 else end

@@ -1,0 +1,133 @@
+"""Reads that encode access rules. Views and commands call these, never raw queries."""
+
+import uuid
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from ingest.models import (
+    Chunk,
+    Document,
+    DocumentSource,
+    FileStatus,
+    IngestFile,
+    IngestJob,
+    Membership,
+    Project,
+)
+from jobs.models import JobStatus
+
+
+class NotFound(Exception):
+    """The thing does not exist, or the user may not know that it does."""
+
+
+def _uuid(value) -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound() from None
+
+
+def project_list(*, user) -> QuerySet[Project]:
+    """The projects ``user`` is a member of, with counts of active and finished jobs."""
+    alive = Q(jobs__deleted_at__isnull=True)
+    return (
+        Project.objects.filter(memberships__user=user)
+        .annotate(
+            active_jobs=Count(
+                "jobs", filter=alive & Q(jobs__status__in=["queued", "running", "cancelling"])
+            ),
+            finished_jobs=Count(
+                "jobs", filter=alive & Q(jobs__status__in=["completed", "failed", "cancelled"])
+            ),
+        )
+        .order_by("name", "created_at")
+    )
+
+
+def membership_get(*, user, project_id) -> Membership:
+    """The user's membership of the project; NotFound for non-members (no existence leak)."""
+    if not user.is_authenticated:
+        raise NotFound()
+    membership = (
+        Membership.objects.select_related("project")
+        .filter(user=user, project_id=_uuid(project_id))
+        .first()
+    )
+    if membership is None:
+        raise NotFound()
+    return membership
+
+
+def member_list(*, project: Project) -> QuerySet[Membership]:
+    return project.memberships.select_related("user").order_by("created_at")
+
+
+def job_list(*, project: Project, status: str | None = None) -> QuerySet[IngestJob]:
+    """The project's jobs, newest first, deleted ones hidden."""
+    jobs = IngestJob.objects.filter(project=project).order_by("-created_at", "-id")
+    if status:
+        jobs = jobs.filter(status=status)
+    return jobs
+
+
+def job_get(*, project: Project, job_id, with_files: bool = True) -> IngestJob:
+    jobs = IngestJob.objects.filter(project=project)
+    if with_files:
+        jobs = jobs.prefetch_related(
+            Prefetch("files", queryset=IngestFile.objects.prefetch_related("sources"))
+        )
+    job = jobs.filter(pk=_uuid(job_id)).first()
+    if job is None:
+        raise NotFound()
+    return job
+
+
+def job_result(*, job: IngestJob) -> dict:
+    """The job's result as the API shows it, from its files (the source of truth)."""
+    files = [file_result(f) for f in job.files.all()]
+    partial = job.status in (JobStatus.CANCELLING, JobStatus.CANCELLED) and any(
+        f["status"] == "not_reached" for f in files
+    )
+    return {
+        "partial": partial or bool(job.result.get("partial")) if job.result else partial,
+        "documents_created": Document.objects.filter(job=job).count(),
+        "files": files,
+    }
+
+
+def file_result(ingest_file: IngestFile) -> dict:
+    sources = list(ingest_file.sources.all())
+    status = ingest_file.status
+    return {
+        "name": ingest_file.name,
+        "size": ingest_file.size,
+        "status": "not_reached" if status == FileStatus.PENDING else status,
+        "document": str(sources[0].document_id) if sources else None,
+        "chunks": ingest_file.chunks,
+        "error": ingest_file.error or None,
+        **({"members": ingest_file.members} if ingest_file.kind == "zip" else {}),
+    }
+
+
+def document_list(*, project: Project, q: str = "") -> QuerySet[Document]:
+    documents = Document.objects.filter(project=project).order_by("-created_at", "id")
+    if q:
+        matching_chunks = Chunk.objects.filter(text__icontains=q).values("document_id")
+        documents = documents.filter(Q(title__icontains=q) | Q(pk__in=matching_chunks))
+    return documents
+
+
+def document_get(*, project: Project, document_id) -> Document:
+    document = (
+        Document.objects.filter(project=project, pk=_uuid(document_id))
+        .select_related("source_file", "job")
+        .first()
+    )
+    if document is None:
+        raise NotFound()
+    return document
+
+
+def document_sources(*, document: Document) -> QuerySet[DocumentSource]:
+    return document.sources.select_related("file")

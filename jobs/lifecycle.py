@@ -1,0 +1,287 @@
+"""The state machine. Every status change of every job happens here.
+
+Each transition is a guarded conditional UPDATE (``... WHERE status = <from>``)
+whose row count says whether it won, plus an audit event written in the same
+transaction. Nothing else in the code base assigns ``status``.
+
+A transition allowed from several states tries each in turn, one guarded
+UPDATE per state, instead of reading the row first: the state that matched is
+then known exactly for the audit event, without a lock and without a window
+between the read and the write.
+"""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from jobs import events
+from jobs.models import TERMINAL_STATUSES, Job, JobEvent
+from jobs.models import JobStatus as S
+
+logger = logging.getLogger(__name__)
+
+
+class InvalidTransition(Exception):
+    """The job is not in a state that allows the requested change."""
+
+    def __init__(self, job: Job, action: str, message: str):
+        super().__init__(message)
+        self.job = job
+        self.action = action
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a transition did: which state it left (None if it lost) and entered."""
+
+    from_status: str | None
+    to_status: str | None
+
+    def __bool__(self):
+        return self.from_status is not None
+
+
+LOST = Outcome(None, None)
+
+
+def transition(
+    job: Job,
+    *,
+    action: str,
+    from_statuses: Iterable[str],
+    to_status: str,
+    actor=None,
+    reason: str = "",
+    using: str = "default",
+    extra_filter: dict | None = None,
+    **fields,
+) -> Outcome:
+    """Move ``job`` to ``to_status`` if it is in one of ``from_statuses``.
+
+    Returns the :class:`Outcome`; falsy when another writer got there first.
+    ``job`` is refreshed from the database when the transition won.
+    """
+    model = type(job)
+    rows = model.all_objects.using(using).filter(pk=job.pk, **(extra_filter or {}))
+    with transaction.atomic(using=using):
+        for from_status in from_statuses:
+            won = rows.filter(status=from_status).update(
+                status=to_status, version=F("version") + 1, **fields
+            )
+            if won:
+                # Refresh inside the transaction so the after-commit event
+                # carries the new state.
+                job.refresh_from_db(using=using)
+                _record(job, from_status, to_status, action, actor, reason, using)
+                break
+        else:
+            return LOST
+    logger.info("job %s %s: %s -> %s", job.pk, action, from_status, to_status)
+    return Outcome(from_status, to_status)
+
+
+def _record(job, from_status, to_status, action, actor, reason, using):
+    JobEvent.objects.using(using).create(
+        content_type=ContentType.objects.db_manager(using).get_for_model(type(job)),
+        job_id=job.pk,
+        from_status=from_status,
+        to_status=to_status,
+        action=action,
+        actor=actor if _is_user(actor) else None,
+        reason=reason,
+    )
+    transaction.on_commit(
+        lambda: events.publish_transition(job, from_status, to_status, action), using=using
+    )
+
+
+def record_created(job: Job, *, actor=None, using: str = "default") -> None:
+    """The first link of a job's audit chain: created, QUEUED."""
+    with transaction.atomic(using=using):
+        _record(job, "", job.status, "create", actor, "", using)
+
+
+def events_for(job: Job):
+    ct = ContentType.objects.get_for_model(type(job))
+    return JobEvent.objects.filter(content_type=ct, job_id=job.pk).select_related("actor")
+
+
+# --- worker side -------------------------------------------------------------
+
+
+def start(job: Job, *, worker_host: str, using: str = "default") -> Outcome:
+    now = timezone.now()
+    return transition(
+        job,
+        action="start",
+        from_statuses=[S.QUEUED],
+        to_status=S.RUNNING,
+        using=using,
+        started_at=now,
+        heartbeat_at=now,
+        worker_host=worker_host,
+    )
+
+
+def complete(job: Job, *, result: dict, using: str = "default") -> Outcome:
+    """RUNNING -> COMPLETED; if a cancel won the race, CANCELLING -> CANCELLED instead."""
+    won = transition(
+        job,
+        action="complete",
+        from_statuses=[S.RUNNING],
+        to_status=S.COMPLETED,
+        using=using,
+        finished_at=timezone.now(),
+        result=result,
+    )
+    return won or finish_cancelled(
+        job, result=result, reason="cancel won over completion", using=using
+    )
+
+
+def fail(job: Job, *, error: str, result: dict, using: str = "default") -> Outcome:
+    """RUNNING -> FAILED; a job whose cancel was accepted ends CANCELLED instead."""
+    won = transition(
+        job,
+        action="fail",
+        from_statuses=[S.RUNNING],
+        to_status=S.FAILED,
+        reason=error,
+        using=using,
+        finished_at=timezone.now(),
+        error=error,
+        result=result,
+    )
+    return won or finish_cancelled(job, result=result, reason=error, using=using)
+
+
+def finish_cancelled(
+    job: Job, *, result: dict | None = None, reason: str = "", actor=None, using: str = "default"
+) -> Outcome:
+    """CANCELLING -> CANCELLED, keeping what was finished (``result``)."""
+    fields = {"finished_at": timezone.now()}
+    if result is not None:
+        fields["result"] = {**result, "partial": True}
+    outcome = transition(
+        job,
+        action="cancelled",
+        from_statuses=[S.CANCELLING],
+        to_status=S.CANCELLED,
+        actor=actor,
+        reason=reason,
+        using=using,
+        **fields,
+    )
+    if outcome and job.delete_requested_at:
+        soft_delete(job, reason="deleted once cancelled (force)", using=using)
+    return outcome
+
+
+def requeue(job: Job, *, reason: str, using: str = "default") -> Outcome:
+    """RUNNING -> QUEUED: the worker is shutting down; the next one resumes."""
+    return transition(
+        job,
+        action="requeue",
+        from_statuses=[S.RUNNING],
+        to_status=S.QUEUED,
+        reason=reason,
+        using=using,
+        heartbeat_at=None,
+        worker_host="",
+    )
+
+
+def worker_lost(job: Job, *, using: str = "default") -> Outcome:
+    """A job whose worker stopped beating: RUNNING -> FAILED, CANCELLING -> CANCELLED."""
+    reason = "worker lost: no heartbeat from its worker; run the job again"
+    stale = {"heartbeat_at": job.heartbeat_at}
+    won = transition(
+        job,
+        action="worker_lost",
+        from_statuses=[S.RUNNING],
+        to_status=S.FAILED,
+        reason=reason,
+        using=using,
+        extra_filter=stale,
+        finished_at=timezone.now(),
+        error=reason,
+    )
+    if won:
+        return won
+    return transition(
+        job,
+        action="cancelled",
+        from_statuses=[S.CANCELLING],
+        to_status=S.CANCELLED,
+        reason="worker lost while cancelling",
+        using=using,
+        extra_filter=stale,
+        finished_at=timezone.now(),
+    )
+
+
+# --- user side ---------------------------------------------------------------
+
+
+def request_cancel(job: Job, *, actor=None, reason: str = "", using: str = "default") -> Outcome:
+    """Cancel: QUEUED -> CANCELLED at once, RUNNING -> CANCELLING for the worker to see.
+
+    A job already CANCELLING is left as it is and reported as such (idempotent,
+    no second audit event). A finished job raises :class:`InvalidTransition`.
+    """
+    now = timezone.now()
+    common = {"cancel_requested_at": now, "cancel_requested_by": actor if _is_user(actor) else None}
+    if transition(
+        job,
+        action="cancel",
+        from_statuses=[S.QUEUED],
+        to_status=S.CANCELLED,
+        actor=actor,
+        reason=reason,
+        using=using,
+        finished_at=now,
+        **common,
+    ):
+        return Outcome(S.QUEUED, S.CANCELLED)
+    if transition(
+        job,
+        action="cancel",
+        from_statuses=[S.RUNNING],
+        to_status=S.CANCELLING,
+        actor=actor,
+        reason=reason,
+        using=using,
+        **common,
+    ):
+        return Outcome(S.RUNNING, S.CANCELLING)
+    job.refresh_from_db(using=using)
+    if job.status == S.CANCELLING:
+        return Outcome(S.CANCELLING, S.CANCELLING)
+    if job.status == S.QUEUED:  # requeued by a shutting-down worker meanwhile
+        return request_cancel(job, actor=actor, reason=reason, using=using)
+    raise InvalidTransition(job, "cancel", f"job already {job.status}; nothing to cancel.")
+
+
+def soft_delete(job: Job, *, actor=None, reason: str = "", using: str = "default") -> Outcome:
+    """A finished job -> CANCELLED and deleted, in one statement. Falsy if it lost."""
+    return transition(
+        job,
+        action="delete",
+        from_statuses=sorted(TERMINAL_STATUSES),
+        to_status=S.CANCELLED,
+        actor=actor,
+        reason=reason,
+        using=using,
+        extra_filter={"deleted_at__isnull": True},
+        deleted_at=timezone.now(),
+    )
+
+
+def _is_user(actor) -> bool:
+    return actor is not None and getattr(actor, "is_authenticated", False)

@@ -1,0 +1,158 @@
+"""The generic job: status, timestamps, progress, cancellation and soft delete.
+
+Nothing here knows what a job does. A concrete job type (``ingest.IngestJob``)
+subclasses :class:`Job`; every status change goes through ``jobs.lifecycle``.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils import timezone
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    CANCELLING = "cancelling", "Cancelling"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.CANCELLING})
+TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class JobQuerySet(models.QuerySet):
+    def alive(self):
+        return self.filter(deleted_at__isnull=True)
+
+    def deleted(self):
+        return self.filter(deleted_at__isnull=False)
+
+    def active(self):
+        return self.filter(status__in=ACTIVE_STATUSES)
+
+    def terminal(self):
+        return self.filter(status__in=TERMINAL_STATUSES)
+
+    def delete(self):
+        """Soft-delete the finished jobs of this queryset, one audited transition each.
+
+        A hard delete is a purge, and only ``purge()`` does it. Active jobs are
+        left alone: they must be cancelled first.
+        """
+        from jobs import lifecycle
+
+        count = 0
+        for job in self.alive().terminal():
+            count += lifecycle.soft_delete(job, reason="deleted in bulk")
+        return count, {self.model._meta.label: count}
+
+    delete.queryset_only = True
+
+    def purge(self):
+        """Remove rows for good (explicit purge of soft-deleted jobs)."""
+        return models.QuerySet.delete(self)
+
+
+class AliveManager(models.Manager.from_queryset(JobQuerySet)):
+    """The default manager: deleted jobs do not exist for the product."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+AllJobsManager = models.Manager.from_queryset(JobQuerySet)
+
+
+class Job(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.CharField(
+        max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, editable=False
+    )
+    # Bumped by every transition: a cheap ETag and the If-Match guard.
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    cancel_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Set by DELETE ?force=true on an active job: soft-delete once it is CANCELLED.
+    delete_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    worker_host = models.CharField(max_length=255, blank=True, editable=False)
+    items_total = models.PositiveIntegerField(default=0)
+    items_done = models.PositiveIntegerField(default=0)
+    bytes_total = models.PositiveBigIntegerField(default=0)
+    bytes_done = models.PositiveBigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    result = models.JSONField(default=dict, blank=True)
+
+    objects = AliveManager()
+    all_objects = AllJobsManager()
+
+    class Meta:
+        abstract = True
+        base_manager_name = "all_objects"
+        default_manager_name = "objects"
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self._meta.verbose_name} {self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def etag(self) -> str:
+        return f'W/"{self.version}"'
+
+    @property
+    def percent(self) -> int:
+        if self.bytes_total:
+            return min(100, self.bytes_done * 100 // self.bytes_total)
+        if self.items_total:
+            return min(100, self.items_done * 100 // self.items_total)
+        return 100 if self.status == JobStatus.COMPLETED else 0
+
+
+class JobEvent(models.Model):
+    """One audited transition of any job (from, to, actor, reason, at)."""
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    job_id = models.UUIDField()
+    job = GenericForeignKey("content_type", "job_id")
+    from_status = models.CharField(max_length=16, choices=JobStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=JobStatus.choices)
+    action = models.CharField(max_length=32)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["content_type", "job_id", "at"])]
+
+    def __str__(self):
+        return f"{self.action}: {self.from_status} -> {self.to_status}"

@@ -1,0 +1,189 @@
+"""The worker side of a job: start, checkpoints, heartbeat, finish, clean up.
+
+``run_job`` is what an RQ task calls. It moves the job to RUNNING, hands the
+work a :class:`JobContext`, and always ends the job in a final state through
+``jobs.lifecycle``. Everything about the job row goes through the
+``JOB_STATE_DB`` connection in autocommit, so the work's own write
+transactions on "default" never hold a lock on the job row and always see a
+cancel the moment it is committed.
+"""
+
+import logging
+import shutil
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DatabaseError, connections
+from django.utils import timezone
+
+from jobs import events, lifecycle
+from jobs.models import Job, JobStatus
+
+logger = logging.getLogger(__name__)
+
+HOSTNAME = socket.gethostname()
+CHECK_INTERVAL = 0.05  # seconds between two reads of the cancel flag
+PROGRESS_INTERVAL = 0.25  # seconds between two progress writes
+HEARTBEAT_INTERVAL = 1.0
+
+
+class JobCancelled(Exception):
+    """A cancel was accepted: stop now, keep what is finished."""
+
+
+class JobInterrupted(Exception):
+    """The worker is shutting down: stop now and put the job back in the queue."""
+
+
+class JobLost(Exception):
+    """The job is no longer ours (finished by the reaper, for example)."""
+
+
+class JobFailed(Exception):
+    """The job as a whole failed; the message is shown to people as it is."""
+
+
+_shutdown = threading.Event()
+
+
+def request_shutdown(signum=None, frame=None) -> None:
+    """Signal handler in the work horse: stop at the next checkpoint."""
+    _shutdown.set()
+
+
+def install_shutdown_handler() -> None:
+    signal.signal(signal.SIGTERM, request_shutdown)
+
+
+def state_db() -> str:
+    return settings.JOB_STATE_DB
+
+
+def work_dir_for(job: Job) -> Path:
+    return Path(settings.INGEST_WORK_DIR) / str(job.pk)
+
+
+def remove_work_dir(path: Path) -> bool:
+    existed = path.exists()
+    shutil.rmtree(path, ignore_errors=True)
+    return existed and not path.exists()
+
+
+class JobContext:
+    """What the work sees of its job: checkpoints, progress, a work directory."""
+
+    def __init__(self, job: Job, *, work_dir: Path, using: str):
+        self.job = job
+        self.work_dir = work_dir
+        self.using = using
+        self._last_check = 0.0
+        self._last_progress = 0.0
+        self._rows = type(job).all_objects.using(using).filter(pk=job.pk)
+
+    def checkpoint(self, *, force: bool = False) -> None:
+        """Raise if the job must stop. Reads the database at most every 50 ms."""
+        if _shutdown.is_set():
+            raise JobInterrupted("worker shutting down")
+        now = time.monotonic()
+        if not force and now - self._last_check < CHECK_INTERVAL:
+            return
+        self._last_check = now
+        status = self._rows.values_list("status", flat=True).first()
+        if status == JobStatus.CANCELLING:
+            raise JobCancelled()
+        if status != JobStatus.RUNNING:
+            raise JobLost(f"job is {status}")
+
+    def progress(self, *, force: bool = False, **counters: int) -> None:
+        """Write progress counters (only those columns), at most every 250 ms."""
+        for name, value in counters.items():
+            setattr(self.job, name, value)
+        now = time.monotonic()
+        if not force and now - self._last_progress < PROGRESS_INTERVAL:
+            return
+        self._last_progress = now
+        fields = ("items_total", "items_done", "bytes_total", "bytes_done")
+        self._rows.update(**{name: getattr(self.job, name) for name in fields})
+        events.publish_progress(self.job)
+
+
+class Heartbeat(threading.Thread):
+    """Beats ``heartbeat_at`` about every second, from its own connection.
+
+    A step that runs long between checkpoints is not mistaken for a lost
+    worker; a frozen or dead process stops beating and the reaper notices.
+    """
+
+    def __init__(self, job: Job, *, using: str):
+        super().__init__(name=f"heartbeat-{job.pk}", daemon=True)
+        self._rows = type(job).all_objects.using(using).filter(pk=job.pk)
+        self._stopped = threading.Event()
+        self._using = using
+
+    def run(self):
+        try:
+            while not self._stopped.wait(HEARTBEAT_INTERVAL):
+                try:
+                    self._rows.filter(status__in=[JobStatus.RUNNING, JobStatus.CANCELLING]).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except DatabaseError as exc:
+                    logger.warning("heartbeat failed: %s", exc)
+        finally:
+            connections[self._using].close()
+
+    def stop(self):
+        self._stopped.set()
+        self.join(timeout=5)
+
+
+def run_job(model: type[Job], job_id, work: Callable[[Job, JobContext], None]) -> str:
+    """Run ``work`` for the job ``job_id`` and finish it. Returns the final status.
+
+    A job that is not QUEUED (cancelled meanwhile, or delivered twice) is left
+    alone: redelivery is harmless.
+    """
+    using = state_db()
+    job = model.all_objects.using(using).filter(pk=job_id).first()
+    if job is None or job.status != JobStatus.QUEUED or job.deleted_at:
+        logger.info("job %s is %s; nothing to run", job_id, job.status if job else "unknown")
+        return job.status if job else "unknown"
+    if not lifecycle.start(job, worker_host=HOSTNAME, using=using):
+        logger.info("job %s was taken or cancelled before it started", job_id)
+        return job.status
+    work_dir = work_dir_for(job)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    heartbeat = Heartbeat(job, using=using)
+    heartbeat.start()
+    try:
+        _run_and_finish(job, work, JobContext(job, work_dir=work_dir, using=using), using)
+    finally:
+        heartbeat.stop()
+        remove_work_dir(work_dir)
+    job.refresh_from_db(using=using)
+    return job.status
+
+
+def _run_and_finish(job, work, context, using):
+    try:
+        work(job, context)
+    except JobCancelled:
+        lifecycle.finish_cancelled(job, result=job.build_result(), using=using)
+    except JobInterrupted:
+        lifecycle.requeue(job, reason="worker shut down; finished files kept", using=using)
+    except JobLost as exc:
+        logger.warning("job %s stopped: %s", job.pk, exc)
+    except JobFailed as exc:
+        lifecycle.fail(job, error=str(exc), result=job.build_result(), using=using)
+    except Exception as exc:
+        logger.exception("job %s broke", job.pk)
+        error = f"the job stopped on an internal error ({type(exc).__name__}: {exc}); run it again"
+        lifecycle.fail(job, error=error, result=job.build_result(), using=using)
+    else:
+        context.progress(force=True)
+        lifecycle.complete(job, result=job.build_result(), using=using)

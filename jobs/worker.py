@@ -1,0 +1,38 @@
+"""The RQ worker class (``RQ["WORKER_CLASS"]``): ``rqworker ingest`` needs no flags.
+
+Two things plain RQ does not do for a Django project:
+
+- A forked work horse must not inherit the parent's database sockets: both
+  processes would talk over the same connection and corrupt it. So every
+  connection is closed right before the fork.
+- SIGTERM (a deploy, ``honcho`` stopping) must not wait for a long job to
+  finish, nor kill it mid-file. The worker forwards the request to the horse,
+  which stops at its next checkpoint and puts the job back in the queue with
+  its finished files kept; a second signal is RQ's usual cold shutdown.
+"""
+
+import contextlib
+import os
+import signal
+
+from django.db import connections
+from rq.worker import Worker as RQWorker
+
+from jobs.runner import install_shutdown_handler
+
+
+class Worker(RQWorker):
+    def fork_work_horse(self, job, queue):
+        connections.close_all()
+        super().fork_work_horse(job, queue)
+
+    def setup_work_horse_signals(self):
+        super().setup_work_horse_signals()
+        install_shutdown_handler()
+
+    def request_stop(self, signum, frame):
+        horse_pid = self.horse_pid
+        if horse_pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(horse_pid, signal.SIGTERM)
+        super().request_stop(signum, frame)
