@@ -44,12 +44,12 @@ def snapshot(job) -> dict:
     }
 
 
-def publish(job, kind: str, **payload) -> None:
+def publish(target, kind: str, **payload) -> None:
     message = {"type": kind, "at": timezone.now().isoformat(), **payload}
     try:
-        _client(os.getpid()).publish(channel_for(job), json.dumps(message, default=str))
+        _client(os.getpid()).publish(channel_for(target), json.dumps(message, default=str))
     except redis.RedisError as exc:
-        logger.warning("could not publish %s event for job %s: %s", kind, job.pk, exc)
+        logger.warning("could not publish %s event for job %s: %s", kind, target.pk, exc)
 
 
 def publish_transition(job, from_status: str, to_status: str, action: str) -> None:

@@ -171,7 +171,9 @@ def run_job(model: type[Job], job_id, work: Callable[[Job, JobContext], None]) -
 
 def _run_and_finish(job, work, context, using):
     try:
-        work(job, context)
+        # The work writes its own data on "default"; it gets its own copy of
+        # the row there, while the context keeps the job-state connection's.
+        work(type(job).all_objects.using("default").get(pk=job.pk), context)
     except JobCancelled:
         lifecycle.finish_cancelled(job, result=job.build_result(), using=using)
     except JobInterrupted:

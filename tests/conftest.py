@@ -1,0 +1,172 @@
+"""Shared fixtures. Tests run against the database and Redis the settings name
+(PostgreSQL and a real Redis in CI); end-to-end tests start real ``rqworker``
+processes against the same test database."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import django_rq
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from ingest.models import Role
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+BOTH_DATABASES = ["default", "jobstate"]
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+@pytest.fixture(autouse=True)
+def isolated_storage(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "uploads"
+    settings.INGEST_WORK_DIR = tmp_path / "work"
+    return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def redis_conn():
+    """The test Redis, emptied before each test (tests own the Redis they are given)."""
+    conn = django_rq.get_connection("ingest")
+    conn.flushdb()
+    return conn
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def project(db, user):
+    project = ProjectFactory(created_by=user)
+    MembershipFactory(project=project, user=user, role=Role.OWNER)
+    return project
+
+
+def member(project, role):
+    return MembershipFactory(project=project, role=role).user
+
+
+@pytest.fixture
+def api(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class WorkerProcess:
+    """A real ``manage.py rqworker ingest`` against the test database and Redis."""
+
+    def __init__(self, env: dict, log_path: Path):
+        self.log_path = log_path
+        self.log = log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", "rqworker", "ingest", "--worker-ttl", "30"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def horse_pids(self) -> list[int]:
+        out = subprocess.run(
+            ["pgrep", "-P", str(self.pid)], capture_output=True, text=True, check=False
+        )
+        return [int(p) for p in out.stdout.split()]
+
+    def wait_for_horse(self, timeout=20) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pids := self.horse_pids():
+                return pids[0]
+            time.sleep(0.02)
+        raise AssertionError(f"no work horse started; worker log:\n{self.output()}")
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+    def kill(self):
+        for pid in self.horse_pids():
+            os.kill(pid, signal.SIGKILL)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def output(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def worker_env(transactional_db, settings, tmp_path):
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "INGEST_UPLOAD_DIR": str(settings.MEDIA_ROOT),
+        "INGEST_WORK_DIR": str(settings.INGEST_WORK_DIR),
+        "INGEST_HEARTBEAT_TIMEOUT_SECONDS": str(settings.INGEST_HEARTBEAT_TIMEOUT_SECONDS),
+        "INGEST_CANCEL_GRACE_SECONDS": str(settings.INGEST_CANCEL_GRACE_SECONDS),
+        "PYTHONUNBUFFERED": "1",
+    }
+    return env
+
+
+@pytest.fixture
+def start_worker(worker_env, tmp_path):
+    """Start real worker processes; all are stopped (or killed) at teardown."""
+    started: list[WorkerProcess] = []
+
+    def start(**extra_env) -> WorkerProcess:
+        log = tmp_path / f"worker-{len(started)}.log"
+        proc = WorkerProcess({**worker_env, **extra_env}, log)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+        proc.kill()
+
+
+def wait_for(predicate, timeout=30.0, interval=0.02, message="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")

@@ -1,0 +1,82 @@
+import factory
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from ingest.models import Document, IngestFile, IngestJob, Membership, Project, Role
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", "password")
+
+    @factory.post_generation
+    def save_password(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Project
+
+    name = factory.Sequence(lambda n: f"Project {n}")
+    created_by = factory.SubFactory(UserFactory)
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    project = factory.SubFactory(ProjectFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Role.MEMBER
+
+
+class IngestJobFactory(factory.django.DjangoModelFactory):
+    """A job row in any state. Status is set at creation only, as a fixture: at
+    run time only ``jobs.lifecycle`` changes it."""
+
+    class Meta:
+        model = IngestJob
+
+    project = factory.SubFactory(ProjectFactory)
+    name = factory.Sequence(lambda n: f"job {n}")
+    chunk_size = 200
+    chunk_overlap = 20
+    created_by = factory.SelfAttribute("project.created_by")
+
+
+class IngestFileFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = IngestFile
+
+    class Params:
+        content = b"Hello world.\n"
+
+    job = factory.SubFactory(IngestJobFactory)
+    position = factory.Sequence(lambda n: n)
+    name = factory.Sequence(lambda n: f"file{n}.txt")
+    size = factory.LazyAttribute(lambda f: len(f.content))
+    content_type = "text/plain"
+    kind = "txt"
+    sha256 = "0" * 64
+    storage_path = factory.LazyAttribute(
+        lambda f: default_storage.save(f"jobs/test/{f.name}", ContentFile(f.content))
+    )
+
+
+class DocumentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Document
+
+    project = factory.SubFactory(ProjectFactory)
+    title = factory.Sequence(lambda n: f"doc {n}")
+    sha256 = factory.Sequence(lambda n: f"{n:064x}")
+    size = 10
