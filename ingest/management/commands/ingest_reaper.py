@@ -1,0 +1,65 @@
+import logging
+import signal
+import time
+from pathlib import Path
+
+import django_rq
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import DatabaseError, close_old_connections
+
+from ingest.models import IngestJob
+from ingest.services import QUEUE_NAME, job_enqueue
+from jobs.reaper import Reaper
+
+logger = logging.getLogger("ingest.reaper")
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the reaper loop: escalate overdue cancels, fail jobs whose worker was lost, "
+        "re-enqueue queued jobs Redis lost, remove stale work directories. Run one per host."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--interval", type=float, default=1.0, help="seconds between passes")
+        parser.add_argument("--once", action="store_true", help="one pass, then exit")
+
+    def handle(self, *args, interval, once, **options):
+        reaper = Reaper(
+            model=IngestJob,
+            connection=django_rq.get_connection(QUEUE_NAME),
+            enqueue=lambda job: job_enqueue(job=job),
+            work_root=Path(settings.INGEST_WORK_DIR),
+        )
+        running = True
+
+        def stop(signum, frame):
+            nonlocal running
+            running = False
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        logger.info("reaper started (every %.1fs)", interval)
+        while running:
+            self.reap_once(reaper)
+            if once:
+                break
+            time.sleep(interval)
+        logger.info("reaper stopped")
+
+    def reap_once(self, reaper: Reaper) -> None:
+        try:
+            report = reaper.reap()
+        except DatabaseError as exc:
+            logger.warning("reaper pass failed, retrying: %s", exc)
+            close_old_connections()
+            return
+        if report:
+            logger.info(
+                "reaper: escalated=%d lost=%d requeued=%d work_dirs_removed=%d",
+                len(report.escalated),
+                len(report.lost),
+                len(report.requeued),
+                len(report.work_dirs_removed),
+            )
