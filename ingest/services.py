@@ -257,6 +257,27 @@ def job_cancel(*, job: IngestJob, actor=None, reason: str = "") -> lifecycle.Out
     return outcome
 
 
+def job_delete(
+    *, job: IngestJob, actor=None, force: bool = False, reason: str = ""
+) -> lifecycle.Outcome:
+    """Soft-delete a finished job (status CANCELLED, ``deleted_at`` set, audited).
+
+    An active job raises ``lifecycle.InvalidTransition`` unless ``force``: then
+    it is cancelled now and soft-deleted as soon as it is CANCELLED. A job
+    deleted meanwhile by someone else gives a falsy outcome.
+    """
+    if job.is_terminal:
+        return lifecycle.soft_delete(job, actor=actor, reason=reason)
+    if not force:
+        raise lifecycle.InvalidTransition(
+            job, "delete", f"job is {job.status}: cancel the job first, or repeat with ?force=true."
+        )
+    outcome = lifecycle.request_delete(job, actor=actor, reason=reason)
+    if outcome.from_status == JobStatus.QUEUED:
+        transaction.on_commit(lambda: remove_from_queue(job_id=str(job.pk)))
+    return outcome
+
+
 def remove_from_queue(*, job_id: str) -> None:
     try:
         queue = django_rq.get_queue(QUEUE_NAME)

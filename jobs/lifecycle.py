@@ -285,5 +285,25 @@ def soft_delete(job: Job, *, actor=None, reason: str = "", using: str = "default
     )
 
 
+def request_delete(job: Job, *, actor=None, reason: str = "", using: str = "default") -> Outcome:
+    """DELETE ?force=true on an active job: cancel it now, soft-delete it once CANCELLED.
+
+    ``delete_requested_at`` is written before the cancel so that whoever
+    finalizes the cancel (the worker, the reaper, or this call for a QUEUED
+    job) sees it and soft-deletes. A job that finished meanwhile is simply
+    soft-deleted. Returns the outcome of the cancel (or of the delete).
+    """
+    rows = type(job).all_objects.using(using).filter(pk=job.pk, deleted_at__isnull=True)
+    rows.filter(delete_requested_at__isnull=True).update(delete_requested_at=timezone.now())
+    job.refresh_from_db(using=using)
+    try:
+        outcome = request_cancel(job, actor=actor, reason=reason or "deleted (force)", using=using)
+    except InvalidTransition:
+        return soft_delete(job, actor=actor, reason=reason, using=using)
+    if outcome.to_status == S.CANCELLED:
+        soft_delete(job, actor=actor, reason="deleted once cancelled (force)", using=using)
+    return outcome
+
+
 def _is_user(actor) -> bool:
     return actor is not None and getattr(actor, "is_authenticated", False)

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from ingest import selectors, services
 from ingest.api import serializers as s
-from ingest.api.errors import Conflict, PayloadTooLarge, PreconditionFailed
+from ingest.api.errors import PayloadTooLarge, PreconditionFailed
 from ingest.models import Membership
 from jobs import lifecycle
 from jobs.models import JobStatus
@@ -165,16 +165,17 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
         page = self.paginate_queryset(events)
         return self.get_paginated_response(s.EventOutput(page, many=True).data)
 
+    @extend_schema(parameters=[OpenApiParameter("force", bool, description="cancel first")])
     def destroy(self, request, project_id, pk):
         job = self.get_job(with_files=False)
         check_if_match(request, job)
-        if not job.is_terminal:
-            raise Conflict(
-                f"job is {job.status}: cancel the job first, or repeat with ?force=true.",
-                code="invalid_state",
-            )
-        if not lifecycle.soft_delete(job, actor=request.user):
-            raise selectors.NotFound()
+        force = request.query_params.get("force", "").lower() in {"1", "true", "yes"}
+        was_active = job.is_active
+        if not services.job_delete(job=job, actor=request.user, force=force):
+            raise selectors.NotFound()  # another request deleted it first
+        if was_active:
+            job.refresh_from_db()  # the base manager: found even once deleted
+            return self.respond(job, status.HTTP_202_ACCEPTED)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
