@@ -96,7 +96,7 @@ def process_file(job: IngestJob, ingest_file: IngestFile, ctx: JobContext, progr
     work_dir = ctx.work_dir / f"{ingest_file.position:05d}"
     work_dir.mkdir(parents=True, exist_ok=True)
     try:
-        local = copy_to_work_dir(ingest_file, work_dir)
+        local = copy_to_work_dir(ingest_file, work_dir, ctx)
         if ingest_file.kind == "zip":
             process_zip(job, ingest_file, local, ctx, progress)
         else:
@@ -127,11 +127,15 @@ def _reporter(ctx: JobContext, progress: JobProgress, size: int):
     return on_read
 
 
-def copy_to_work_dir(ingest_file: IngestFile, work_dir: Path) -> Path:
+def copy_to_work_dir(ingest_file: IngestFile, work_dir: Path, ctx: JobContext) -> Path:
+    # Block by block with a checkpoint each, so a cancel is not held up by
+    # copying a large file from shared storage.
     local = work_dir / "source"
     try:
         with default_storage.open(ingest_file.storage_path, "rb") as src, local.open("wb") as dst:
-            shutil.copyfileobj(src, dst, COPY_BLOCK)
+            while block := src.read(COPY_BLOCK):
+                dst.write(block)
+                ctx.checkpoint()
     except FileNotFoundError as exc:
         raise extract.ExtractionError(
             "the uploaded file is no longer in storage (was the job cleaned up?)."
