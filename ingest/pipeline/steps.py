@@ -121,7 +121,10 @@ def process_file(job: IngestJob, ingest_file: IngestFile, ctx: JobContext, progr
 
 def _reporter(ctx: JobContext, progress: JobProgress, size: int):
     def on_read(count: int) -> None:
-        ctx.progress(bytes_done=progress.bytes_before + min(count, size))
+        # The last read is always written: a file whose bytes are all read is
+        # then visibly in its write phase, not stuck a few percent short.
+        done = min(count, size)
+        ctx.progress(bytes_done=progress.bytes_before + done, force=done == size)
         ctx.checkpoint()
 
     return on_read
