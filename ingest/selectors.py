@@ -131,3 +131,11 @@ def document_get(*, project: Project, document_id) -> Document:
 
 def document_sources(*, document: Document) -> QuerySet[DocumentSource]:
     return document.sources.select_related("file")
+
+
+def job_find(*, job_id) -> IngestJob:
+    """Any project's job by id, for operators' commands (no membership check)."""
+    job = IngestJob.objects.select_related("project").filter(pk=_uuid(job_id)).first()
+    if job is None:
+        raise NotFound()
+    return job

@@ -25,6 +25,9 @@ def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+postgres_only = pytest.mark.skipif(not is_postgres(), reason="needs PostgreSQL")
+
+
 @pytest.fixture(autouse=True)
 def isolated_storage(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "uploads"
@@ -77,14 +80,16 @@ def database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-class WorkerProcess:
-    """A real ``manage.py rqworker ingest`` against the test database and Redis."""
+class ManagedProcess:
+    """A real ``manage.py`` process against the test database and Redis."""
 
-    def __init__(self, env: dict, log_path: Path):
+    command: list[str]
+
+    def __init__(self, env: dict, log_path: Path, *args: str):
         self.log_path = log_path
         self.log = log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "rqworker", "ingest", "--worker-ttl", "30"],
+            [sys.executable, "manage.py", *self.command, *args],
             cwd=ROOT,
             env=env,
             stdout=self.log,
@@ -94,6 +99,34 @@ class WorkerProcess:
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def output(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+
+class ReaperProcess(ManagedProcess):
+    command = ["ingest_reaper", "--interval", "0.5"]
+
+
+class WorkerProcess(ManagedProcess):
+    """A real ``manage.py rqworker ingest``; its work horses are its children."""
+
+    command = ["rqworker", "ingest", "--worker-ttl", "30"]
 
     def horse_pids(self) -> list[int]:
         out = subprocess.run(
@@ -109,25 +142,10 @@ class WorkerProcess:
             time.sleep(0.02)
         raise AssertionError(f"no work horse started; worker log:\n{self.output()}")
 
-    def stop(self, sig=signal.SIGTERM, timeout=15):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.log.close()
-
     def kill(self):
         for pid in self.horse_pids():
             os.kill(pid, signal.SIGKILL)
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def output(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")
+        super().kill()
 
 
 @pytest.fixture
@@ -145,14 +163,13 @@ def worker_env(transactional_db, settings, tmp_path):
     return env
 
 
-@pytest.fixture
-def start_worker(worker_env, tmp_path):
-    """Start real worker processes; all are stopped (or killed) at teardown."""
-    started: list[WorkerProcess] = []
+def _process_starter(kind: type[ManagedProcess], worker_env: dict, tmp_path: Path):
+    """Start real processes of ``kind``; all are stopped (or killed) at teardown."""
+    started: list[ManagedProcess] = []
 
-    def start(**extra_env) -> WorkerProcess:
-        log = tmp_path / f"worker-{len(started)}.log"
-        proc = WorkerProcess({**worker_env, **extra_env}, log)
+    def start(*args: str, **extra_env: str) -> ManagedProcess:
+        log = tmp_path / f"{kind.__name__.lower()}-{len(started)}.log"
+        proc = kind({**worker_env, **extra_env}, log, *args)
         started.append(proc)
         return proc
 
@@ -160,6 +177,16 @@ def start_worker(worker_env, tmp_path):
     for proc in started:
         proc.stop()
         proc.kill()
+
+
+@pytest.fixture
+def start_worker(worker_env, tmp_path):
+    yield from _process_starter(WorkerProcess, worker_env, tmp_path)
+
+
+@pytest.fixture
+def start_reaper(worker_env, tmp_path):
+    yield from _process_starter(ReaperProcess, worker_env, tmp_path)
 
 
 def wait_for(predicate, timeout=30.0, interval=0.02, message="condition"):
