@@ -132,19 +132,26 @@ class JobSummaryOutput(JobOutput):
         fields = [f for f in JobOutput.Meta.fields if f != "result"]
 
 
+class EventFrom(serializers.CharField):
+    """The state a transition left; null for the creation event."""
+
+    def to_representation(self, value):
+        return value or None
+
+
 class EventOutput(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor.username", default=None)
     to = serializers.CharField(source="to_status")
 
     class Meta:
         model = JobEvent
-        fields = ["action", "from_status", "to", "actor", "reason", "at"]
-        extra_kwargs = {"from_status": {"source": "from_status"}}
+        fields = ["action", "to", "actor", "reason", "at"]
 
-    def to_representation(self, event):
-        data = super().to_representation(event)
-        data["from"] = data.pop("from_status") or None
-        return data
+    def get_fields(self):
+        # "from" is a Python keyword, so it cannot be a declared attribute.
+        fields = super().get_fields()
+        fields["from"] = EventFrom(source="from_status", allow_null=True)
+        return fields
 
 
 class DocumentOutput(serializers.ModelSerializer):

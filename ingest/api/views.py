@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from ingest import selectors, services
 from ingest.api import serializers as s
 from ingest.api.errors import PayloadTooLarge, PreconditionFailed
-from ingest.models import Membership
+from ingest.models import Document, IngestJob, Membership, Project
 from jobs import lifecycle
 from jobs.models import JobStatus
 
@@ -49,6 +49,7 @@ class ProjectViewSet(viewsets.GenericViewSet):
     """The caller's projects. Creating one makes the caller its owner."""
 
     serializer_class = s.ProjectOutput
+    queryset = Project.objects.none()  # for the schema only; get_queryset scopes to the user
 
     def get_queryset(self) -> QuerySet:
         return selectors.project_list(user=self.request.user)
@@ -75,6 +76,7 @@ class MemberViewSet(ProjectScoped, viewsets.GenericViewSet):
     """Members of a project; an owner adds a user by username with a role."""
 
     serializer_class = s.MemberOutput
+    queryset = Membership.objects.none()  # for the schema only
 
     def list(self, request, project_id):
         members = selectors.member_list(project=self.project)
@@ -95,6 +97,7 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
     """Ingest jobs of a project: create, list, show, cancel, delete, events."""
 
     serializer_class = s.JobOutput
+    queryset = IngestJob.objects.none()  # for the schema only; get_queryset scopes to the project
     parser_classes = [MultiPartParser, FormParser, JSONParser]
     filterset_fields = ["status"]
     lookup_value_regex = "[^/]+"
@@ -125,9 +128,11 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     def create(self, request, project_id):
+        # Reading request.data is what streams the body through the upload
+        # handler, so the refusal it records is known only afterwards.
+        data = s.JobCreateInput(data=request.data)
         if refused := getattr(request._request, "upload_refused", None):
             raise PayloadTooLarge(refused)
-        data = s.JobCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         job, created = services.job_create(
             project=self.project,
@@ -183,6 +188,7 @@ class DocumentViewSet(ProjectScoped, viewsets.GenericViewSet):
     """The project's canonical documents, searchable by title and text."""
 
     serializer_class = s.DocumentOutput
+    queryset = Document.objects.none()  # for the schema only
     lookup_value_regex = "[^/]+"
 
     def get_queryset(self):
