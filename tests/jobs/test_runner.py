@@ -1,0 +1,136 @@
+"""The worker side of a job, run in-process: checkpoints, progress, heartbeat,
+the final transition and the work directory."""
+
+import threading
+import time
+
+import pytest
+from django.db import connections, transaction
+from django.test.utils import CaptureQueriesContext
+
+from ingest.models import Document, IngestJob
+from jobs import lifecycle, runner
+from jobs.models import JobStatus
+from jobs.runner import JobCancelled, JobContext, run_job
+from tests.conftest import BOTH_DATABASES, postgres_only
+from tests.factories import IngestJobFactory
+
+pytestmark = pytest.mark.django_db(transaction=True, databases=BOTH_DATABASES)
+STATE_DB = "jobstate"
+
+
+def context_for(job, tmp_path) -> JobContext:
+    return JobContext(job, work_dir=tmp_path, using=STATE_DB)
+
+
+def in_thread(function, *args, **kwargs):
+    """Run on a thread of its own, hence on database connections of its own."""
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = function(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(10)
+    return outcome.get("value")
+
+
+@postgres_only
+def test_checkpoint_sees_a_cancel_committed_while_the_file_transaction_is_open(tmp_path):
+    job = IngestJobFactory(status=JobStatus.RUNNING)
+    ctx = context_for(job, tmp_path)
+
+    with transaction.atomic():  # the file's write transaction, on "default"
+        Document.objects.create(project=job.project, title="half", sha256="a" * 64, size=1, job=job)
+        outcome = in_thread(lifecycle.request_cancel, IngestJob.objects.get(pk=job.pk))
+        assert outcome.to_status == JobStatus.CANCELLING
+        with pytest.raises(JobCancelled):
+            ctx.checkpoint(force=True)
+
+
+def test_progress_writes_never_overwrite_a_cancel(tmp_path):
+    job = IngestJobFactory(status=JobStatus.RUNNING)
+    ctx = context_for(job, tmp_path)
+    lifecycle.request_cancel(IngestJob.objects.get(pk=job.pk))
+
+    ctx.progress(force=True, items_done=3, bytes_done=300)
+
+    job.refresh_from_db()
+    assert (job.status, job.items_done, job.bytes_done) == (JobStatus.CANCELLING, 3, 300)
+
+
+def test_checkpoint_reads_the_database_sparingly(tmp_path):
+    ctx = context_for(IngestJobFactory(status=JobStatus.RUNNING), tmp_path)
+
+    with CaptureQueriesContext(connections[STATE_DB]) as queries:
+        for _ in range(1000):
+            ctx.checkpoint()
+
+    assert 1 <= len(queries) < 50
+
+
+def test_heartbeat_beats_through_a_long_step_without_checkpoints(settings):
+    job = IngestJobFactory()
+    beats = []
+
+    def long_step(job, ctx):
+        for _ in range(3):
+            time.sleep(1.1)
+            beats.append(IngestJob.objects.get(pk=job.pk).heartbeat_at)
+
+    assert run_job(IngestJob, job.pk, long_step) == JobStatus.COMPLETED
+    assert beats[0] < beats[-1]
+    assert not (settings.INGEST_WORK_DIR / str(job.pk)).exists()
+
+
+@pytest.mark.parametrize("status", [JobStatus.CANCELLED, JobStatus.RUNNING, JobStatus.COMPLETED])
+def test_a_job_that_is_not_queued_is_left_alone(status):
+    job = IngestJobFactory(status=status)
+    calls = []
+
+    assert run_job(IngestJob, job.pk, lambda job, ctx: calls.append(job)) == status
+    assert calls == []
+    assert not job.events.exists()
+
+
+def test_an_internal_error_fails_the_job_with_a_sentence():
+    job = IngestJobFactory()
+
+    def broken(job, ctx):
+        raise RuntimeError("disk on fire")
+
+    assert run_job(IngestJob, job.pk, broken) == JobStatus.FAILED
+    job.refresh_from_db()
+    assert job.error.startswith("the job stopped on an internal error (RuntimeError: disk on fire)")
+
+
+def test_a_cancel_accepted_as_the_work_ends_wins_over_completion():
+    job = IngestJobFactory()
+
+    def finishes_as_cancel_lands(job, ctx):
+        in_thread(lifecycle.request_cancel, IngestJob.objects.get(pk=job.pk))
+
+    assert run_job(IngestJob, job.pk, finishes_as_cancel_lands) == JobStatus.CANCELLED
+    job.refresh_from_db()
+    assert job.result["partial"] is True
+    assert [e.action for e in job.events.all()] == ["start", "cancel", "cancelled"]
+
+
+def test_shutdown_puts_the_job_back_in_the_queue():
+    job = IngestJobFactory()
+
+    def interrupted(job, ctx):
+        runner.request_shutdown()
+        ctx.checkpoint()
+
+    try:
+        assert run_job(IngestJob, job.pk, interrupted) == JobStatus.QUEUED
+    finally:
+        runner._shutdown.clear()
+    job.refresh_from_db()
+    assert job.worker_host == ""
+    assert job.events.last().action == "requeue"
