@@ -9,7 +9,7 @@ import uuid
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
-from django.db import models
+from django.db import models, router
 from django.utils import timezone
 
 
@@ -49,7 +49,10 @@ class JobQuerySet(models.QuerySet):
 
         count = 0
         for job in self.alive().terminal():
-            count += lifecycle.soft_delete(job, reason="deleted in bulk")
+            # An Outcome is truthy when it won; one that lost (deleted or
+            # restarted meanwhile) is not counted.
+            if lifecycle.soft_delete(job, reason="deleted in bulk", using=self.db):
+                count += 1
         return count, {self.model._meta.label: count}
 
     delete.queryset_only = True
@@ -109,6 +112,19 @@ class Job(models.Model):
 
     def __str__(self):
         return f"{self._meta.verbose_name} {self.pk} ({self.status})"
+
+    def delete(self, using=None, keep_parents=False):
+        """Soft-delete this job if it is finished, as ``QuerySet.delete()`` does.
+
+        Django's own ``Model.delete()`` would remove the row and its files and
+        audit trail; a hard delete is only ever an explicit ``purge()``.
+        """
+        from jobs import lifecycle
+
+        using = using or router.db_for_write(type(self), instance=self)
+        won = lifecycle.soft_delete(self, reason="deleted", using=using)
+        count = 1 if won else 0
+        return count, {self._meta.label: count}
 
     @property
     def is_active(self) -> bool:
