@@ -4,6 +4,7 @@ processes against the same test database."""
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from ingest.models import Role
+from jobs import events
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +28,13 @@ def is_postgres() -> bool:
 
 
 postgres_only = pytest.mark.skipif(not is_postgres(), reason="needs PostgreSQL")
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (until someone binds it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)
@@ -41,6 +50,15 @@ def redis_conn():
     conn = django_rq.get_connection("ingest")
     conn.flushdb()
     return conn
+
+
+@pytest.fixture
+def dead_redis(settings):
+    """Live events and probes pointed at a port where no Redis listens."""
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+    events._client.cache_clear()
+    yield
+    events._client.cache_clear()
 
 
 @pytest.fixture

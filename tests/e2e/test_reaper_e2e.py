@@ -11,7 +11,7 @@ import pytest
 
 from ingest.models import Document, FileStatus, IngestFile
 from jobs.models import JobStatus
-from tests.conftest import wait_for
+from tests.conftest import free_port, wait_for
 from tests.e2e.helpers import (
     assert_valid_chain,
     create_job,
@@ -114,12 +114,6 @@ def test_queued_job_survives_a_flushed_redis(api, project, redis_conn, start_wor
         ("start", "queued", "running"),
         ("complete", "running", "completed"),
     ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class PrivateRedis:

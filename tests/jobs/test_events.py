@@ -1,26 +1,14 @@
 """Live events on Redis pub/sub: best effort, never in the way of a job."""
 
 import json
-import socket
 
 import pytest
 
-from jobs import events, lifecycle
+from jobs import lifecycle
 from jobs.models import JobStatus
 from tests.conftest import wait_for
 from tests.e2e.helpers import create_job, finished, text_file
 from tests.factories import IngestJobFactory
-
-
-@pytest.fixture
-def dead_redis(settings):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # nothing listens here once the socket closes
-    settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
-    events._client.cache_clear()
-    yield
-    events._client.cache_clear()
 
 
 def test_transition_wins_and_is_audited_with_redis_down(dead_redis, transactional_db):
