@@ -100,26 +100,39 @@ def extract_csv(raw: BinaryIO) -> Iterator[str]:
 def extract_json(raw: BinaryIO) -> Iterator[str]:
     try:
         data = json.load(text_stream(raw))
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:
+        # Besides JSONDecodeError: an integer too long to convert is a
+        # ValueError, nesting deeper than the parser's stack a RecursionError.
         raise ExtractionError(f"the JSON is malformed: {exc}") from exc
-    yield from _json_lines(data, "")
+    yield from _json_lines(data)
 
 
-def _json_lines(value, path: str) -> Iterator[str]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _json_lines(item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list):
-        for item in value:
-            yield from _json_lines(item, path)
-    elif value is not None:
-        yield f"{path}: {value}\n" if path else f"{value}\n"
+def _json_lines(data) -> Iterator[str]:
+    # Depth first with an explicit stack: nesting the parser accepted must not
+    # hit the recursion limit here.
+    stack = [(data, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            items = [(item, f"{path}.{key}" if path else str(key)) for key, item in value.items()]
+            stack.extend(reversed(items))
+        elif isinstance(value, list):
+            stack.extend((item, path) for item in reversed(value))
+        elif value is not None:
+            yield f"{path}: {value}\n" if path else f"{value}\n"
 
 
 class _VisibleText(HTMLParser):
-    """Collects the text a browser would show: no scripts, styles or head."""
+    """Collects the text a browser would show: no scripts, styles or head.
 
-    HIDDEN = frozenset({"script", "style", "noscript", "template", "head", "svg"})
+    ``</head>`` is optional in HTML: like a browser, the head ends at
+    ``<body>`` or at the first tag that cannot be in a head.
+    """
+
+    HIDDEN = frozenset({"script", "style", "noscript", "template", "svg"})
+    HEAD_CONTENT = frozenset(
+        {"title", "meta", "link", "base", "style", "script", "noscript", "template"}
+    )
     BLOCKS = frozenset(
         [
             "p",
@@ -152,22 +165,30 @@ class _VisibleText(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.hidden_depth = 0
+        self.in_head = False
         self.out: list[str] = []
 
     def handle_starttag(self, tag, attrs):
+        if tag == "head":
+            self.in_head = True
+            return
+        if self.in_head and tag not in self.HEAD_CONTENT:
+            self.in_head = False
         if tag in self.HIDDEN:
             self.hidden_depth += 1
         elif tag in self.BLOCKS:
             self.out.append("\n")
 
     def handle_endtag(self, tag):
-        if tag in self.HIDDEN:
+        if tag == "head":
+            self.in_head = False
+        elif tag in self.HIDDEN:
             self.hidden_depth = max(0, self.hidden_depth - 1)
         elif tag in self.BLOCKS:
             self.out.append("\n")
 
     def handle_data(self, data):
-        if not self.hidden_depth:
+        if not self.hidden_depth and not self.in_head:
             self.out.append(data)
 
 
@@ -188,16 +209,22 @@ def extract_html(raw: BinaryIO) -> Iterator[str]:
 
 def extract_pdf(raw: BinaryIO, *, between_pages: Callable[[], None]) -> Iterator[str]:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import PyPdfError
 
+    # pypdf reports damage with many exception types besides its own (a
+    # dictionary that is a number gives AttributeError, a bad index
+    # IndexError...). Named one by one, not as Exception, so that a cancel
+    # raised by a checkpoint while pypdf reads still passes through.
+    damaged = (PyPdfError, ValueError, LookupError, TypeError, AttributeError, RecursionError)
     try:
         reader = PdfReader(raw)
-        if reader.is_encrypted:
+        # Owner-password-only PDFs (print or copy restrictions) open with "".
+        if reader.is_encrypted and not reader.decrypt(""):
             raise ExtractionError("the PDF is encrypted; send it without a password.")
         for page in reader.pages:
             between_pages()
             yield (page.extract_text() or "") + "\n\n"
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+    except damaged as exc:
         if isinstance(exc, ExtractionError):
             raise
         raise ExtractionError(f"the PDF could not be read ({exc}).") from exc
