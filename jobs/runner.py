@@ -177,7 +177,12 @@ def _run_and_finish(job, work, context, using):
     except JobCancelled:
         lifecycle.finish_cancelled(job, result=job.build_result(), using=using)
     except JobInterrupted:
-        lifecycle.requeue(job, reason="worker shut down; finished files kept", using=using)
+        # A cancel accepted before the shutdown still wins: the requeue loses
+        # to CANCELLING, and the job ends CANCELLED here rather than waiting
+        # for the reaper's grace period.
+        reason = "worker shut down; finished files kept"
+        if not lifecycle.requeue(job, reason=reason, using=using):
+            lifecycle.finish_cancelled(job, result=job.build_result(), using=using)
     except JobLost as exc:
         logger.warning("job %s stopped: %s", job.pk, exc)
     except JobFailed as exc:

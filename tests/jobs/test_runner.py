@@ -134,3 +134,18 @@ def test_shutdown_puts_the_job_back_in_the_queue():
     job.refresh_from_db()
     assert job.worker_host == ""
     assert job.events.last().action == "requeue"
+
+
+def test_a_cancel_accepted_before_a_shutdown_still_wins():
+    job = IngestJobFactory()
+
+    def cancelled_then_interrupted(job, ctx):
+        in_thread(lifecycle.request_cancel, IngestJob.objects.get(pk=job.pk))
+        runner.request_shutdown()
+        ctx.checkpoint()
+
+    try:
+        assert run_job(IngestJob, job.pk, cancelled_then_interrupted) == JobStatus.CANCELLED
+    finally:
+        runner._shutdown.clear()
+    assert [e.action for e in job.events.all()] == ["start", "cancel", "cancelled"]
