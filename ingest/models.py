@@ -86,6 +86,9 @@ class IngestJob(Job):
     def event_channel(self) -> str:
         return f"ingest:project:{self.project_id}"
 
+    def log_fields(self) -> dict:
+        return {**super().log_fields(), "project": self.project_id}
+
     def build_result(self) -> dict:
         """The per-file result, from the files' rows (the source of truth)."""
         from ingest.selectors import job_result

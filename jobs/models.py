@@ -138,6 +138,10 @@ class Job(models.Model):
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
 
+    def log_fields(self) -> dict:
+        """What every log line of this job's work carries (see ``jobs.logs``)."""
+        return {"job": self.pk}
+
     @property
     def etag(self) -> str:
         return f'W/"{self.version}"'

@@ -8,6 +8,7 @@ transactions on "default" never hold a lock on the job row and always see a
 cancel the moment it is committed.
 """
 
+import contextvars
 import logging
 import shutil
 import signal
@@ -21,7 +22,7 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 from django.utils import timezone
 
-from jobs import events, lifecycle
+from jobs import events, lifecycle, logs
 from jobs.models import Job, JobStatus
 
 logger = logging.getLogger(__name__)
@@ -121,11 +122,15 @@ class Heartbeat(threading.Thread):
 
     def __init__(self, job: Job, *, using: str):
         super().__init__(name=f"heartbeat-{job.pk}", daemon=True)
+        self._log_context = contextvars.copy_context()  # threads do not inherit it
         self._rows = type(job).all_objects.using(using).filter(pk=job.pk)
         self._stopped = threading.Event()
         self._using = using
 
     def run(self):
+        self._log_context.run(self._beat)
+
+    def _beat(self):
         try:
             while not self._stopped.wait(HEARTBEAT_INTERVAL):
                 try:
@@ -148,13 +153,17 @@ def run_job(model: type[Job], job_id, work: Callable[[Job, JobContext], None]) -
     A job that is not QUEUED (cancelled meanwhile, or delivered twice) is left
     alone: redelivery is harmless.
     """
-    using = state_db()
-    job = model.all_objects.using(using).filter(pk=job_id).first()
+    job = model.all_objects.using(state_db()).filter(pk=job_id).first()
     if job is None or job.status != JobStatus.QUEUED or job.deleted_at:
         logger.info("job %s is %s; nothing to run", job_id, job.status if job else "unknown")
         return job.status if job else "unknown"
+    with logs.bind(**job.log_fields()):
+        return _run(job, work, state_db())
+
+
+def _run(job: Job, work, using: str) -> str:
     if not lifecycle.start(job, worker_host=HOSTNAME, using=using):
-        logger.info("job %s was taken or cancelled before it started", job_id)
+        logger.info("job %s was taken or cancelled before it started", job.pk)
         return job.status
     work_dir = work_dir_for(job)
     work_dir.mkdir(parents=True, exist_ok=True)

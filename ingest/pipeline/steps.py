@@ -113,10 +113,16 @@ def process_file(job: IngestJob, ingest_file: IngestFile, ctx: JobContext, progr
                 record=lambda w: mark_file(ingest_file, status=w.status, chunks=w.chunks),
             )
     except (extract.UnsupportedType, extract.ExtractionError, OSError) as exc:
-        logger.info("job %s file %s failed: %s", job.pk, ingest_file.name, exc)
         mark_file(ingest_file, status=FileStatus.FAILED, error=str(exc))
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
+    logger.info(
+        "file %s %s: %s %s",
+        ingest_file.position,
+        ingest_file.name,
+        ingest_file.status,
+        ingest_file.error or f"({ingest_file.chunks} chunks)",
+    )
 
 
 def _reporter(ctx: JobContext, progress: JobProgress, size: int):
