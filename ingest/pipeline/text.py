@@ -19,30 +19,55 @@ _SPACES = re.compile(r"\s+")
 
 
 def lines(fragments: Iterable[str]) -> Iterator[str]:
-    """Reassemble arbitrary text fragments into lines (without their newline)."""
+    """Reassemble arbitrary text fragments into lines (without their newline).
+
+    No line is longer than ``MAX_LINE``: a longer one is cut (at its last space
+    before the limit when it has one). The cuts depend on the text only, not
+    on how it was split into fragments, so the canonical form does not either.
+    """
     pending: list[str] = []
     pending_len = 0
-    for fragment in fragments:
-        parts = fragment.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        for part in parts[:-1]:
+    for fragment in _unix_newlines(fragments):
+        *complete, rest = fragment.split("\n")
+        for part in complete:
             pending.append(part)
+            if pending_len + len(part) > MAX_LINE:
+                yield from _cut_long_line(pending, MAX_LINE)
             yield "".join(pending)
             pending, pending_len = [], 0
-        pending.append(parts[-1])
-        pending_len += len(parts[-1])
+        pending.append(rest)
+        pending_len += len(rest)
         if pending_len > MAX_LINE:
-            yield from _cut_long_line("".join(pending), pending, MAX_LINE)
-            pending_len = sum(len(p) for p in pending)
+            yield from _cut_long_line(pending, MAX_LINE)
+            pending_len = len(pending[0])
     if pending:
         yield "".join(pending)
 
 
-def _cut_long_line(text: str, pending: list[str], limit: int) -> Iterator[str]:
-    # Cut at the last space before the limit so no word is split (when there is one).
-    cut = text.rfind(" ", 0, limit)
-    cut = cut if cut > 0 else limit
-    yield text[:cut]
-    pending[:] = [text[cut:]]
+def _unix_newlines(fragments: Iterable[str]) -> Iterator[str]:
+    # A CRLF split between two fragments is still one line break: a trailing
+    # CR waits for the next fragment.
+    carry = ""
+    for fragment in fragments:
+        fragment = carry + fragment
+        carry = "\r" if fragment.endswith("\r") else ""
+        if carry:
+            fragment = fragment[:-1]
+        yield fragment.replace("\r\n", "\n").replace("\r", "\n")
+    if carry:
+        yield "\n"
+
+
+def _cut_long_line(pending: list[str], limit: int) -> Iterator[str]:
+    """Yield ``limit``-bounded heads of the pending line; leave the rest pending."""
+    text = "".join(pending)
+    while len(text) > limit:
+        # Cut at the last space before the limit so no word is split (when there is one).
+        cut = text.rfind(" ", 0, limit)
+        cut = cut if cut > 0 else limit
+        yield text[:cut]
+        text = text[cut:]
+    pending[:] = [text]
 
 
 @dataclass
@@ -98,7 +123,7 @@ def chunks(path: Path, *, size: int, overlap: int) -> Iterator[Piece]:
                 buffer += block
             if not buffer:
                 return
-            end = _window_end(buffer, size, at_eof=eof)
+            end = _window_end(buffer, size, overlap, at_eof=eof)
             yield Piece(index, buffer_start, buffer_start + end, buffer[:end])
             index += 1
             if eof and end >= len(buffer):
@@ -107,11 +132,13 @@ def chunks(path: Path, *, size: int, overlap: int) -> Iterator[Piece]:
             buffer, buffer_start = buffer[step:], buffer_start + step
 
 
-def _window_end(buffer: str, size: int, *, at_eof: bool) -> int:
+def _window_end(buffer: str, size: int, overlap: int, *, at_eof: bool) -> int:
     if len(buffer) <= size and at_eof:
         return len(buffer)
     end = min(size, len(buffer))
-    space = buffer.rfind(" ", end - max(size // 5, 1), end)
-    newline = buffer.rfind("\n", end - max(size // 5, 1), end)
-    cut = max(space, newline)
+    # A window must end past ``overlap``: the next one starts ``overlap``
+    # before this end, and must start (and end) later than this one. With a
+    # large overlap that rules out some of the spaces in the last fifth.
+    lowest = max(end - max(size // 5, 1), overlap, 1)
+    cut = max(buffer.rfind(" ", lowest, end), buffer.rfind("\n", lowest, end))
     return cut + 1 if cut > 0 else end
