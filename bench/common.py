@@ -1,0 +1,452 @@
+"""Shared helpers for the benchmarks: a real PostgreSQL database and Redis,
+real ``rqworker`` processes, memory of a process tree, percentiles, results.
+
+Each benchmark calls :func:`setup` before importing anything that touches
+Django models. The database and Redis default to ``bench_c`` and Redis db 8,
+overridable with ``BENCH_DATABASE_URL`` / ``BENCH_REDIS_URL`` (deliberately
+not ``DATABASE_URL``: a shell exported for tests must not point a benchmark,
+which truncates its tables, at someone else's database).
+"""
+
+import contextlib
+import itertools
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "bench" / "results"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_c"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
+MB = 1024 * 1024
+
+
+@dataclass
+class BenchEnv:
+    name: str
+    tmp: Path
+    env: dict  # the environment for worker, reaper and web processes
+    processes: list = field(default_factory=list)
+
+    def close(self) -> None:
+        for proc in reversed(self.processes):
+            proc.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def setup(name: str) -> BenchEnv:
+    """Point Django at the benchmark database and Redis, migrate, start empty."""
+    database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    # Production-like: DEBUG off, so no query log or debug cursor wrapper
+    # inflates the per-query cost in any process.
+    overrides = {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "DEBUG": "0",
+        "SECRET_KEY": "benchmark-only-secret-key-" + "x" * 40,
+        "INGEST_UPLOAD_DIR": str(tmp / "uploads"),
+        "INGEST_WORK_DIR": str(tmp / "work"),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    os.environ.update(overrides)
+    sys.path.insert(0, str(ROOT))
+    ensure_database(database_url)
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    reset_data()
+    redis_connection().flushdb()  # Redis db 8 belongs to the benchmarks
+    return BenchEnv(name=name, tmp=tmp, env={**os.environ, **overrides})
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def reset_data() -> None:
+    """Empty the job, document and project tables (the benchmark database only)."""
+    from django.apps import apps
+    from django.db import connection
+
+    tables = [
+        model._meta.db_table
+        for label in ("ingest", "jobs")
+        for model in apps.get_app_config(label).get_models()
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
+
+
+def redis_connection():
+    import django_rq
+
+    return django_rq.get_connection("ingest")
+
+
+def bench_user(username: str = "bench"):
+    from django.contrib.auth import get_user_model
+
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    return user
+
+
+def new_project(user, name: str):
+    from ingest.services import project_create
+
+    return project_create(user=user, name=name)
+
+
+def create_job(*, project, user, paths: list[Path], **options):
+    """A job through the real service, its uploads opened from ``paths``."""
+    from django.core.files import File
+
+    from ingest.services import job_create
+
+    handles = [path.open("rb") for path in paths]
+    try:
+        uploads = [
+            File(handle, name=path.name) for handle, path in zip(handles, paths, strict=True)
+        ]
+        job, _ = job_create(project=project, user=user, uploads=uploads, **options)
+    finally:
+        for handle in handles:
+            handle.close()
+    return job
+
+
+def remove_job_uploads(job) -> None:
+    """Free the disk the job's stored uploads take (benchmarks create many)."""
+    from django.conf import settings
+
+    shutil.rmtree(Path(settings.MEDIA_ROOT) / "jobs" / str(job.project_id), ignore_errors=True)
+
+
+def wait_for(predicate, *, timeout: float, interval: float = 0.01, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def job_status(job_id) -> str:
+    from ingest.models import IngestJob
+
+    # Autocommit: each read is its own transaction and sees the latest commit.
+    return IngestJob.all_objects.filter(pk=job_id).values_list("status", flat=True).first()
+
+
+# --- text --------------------------------------------------------------------
+
+WORDS = """
+the of and to in a is that for it as was with be by on not he i this are or his from at which
+but have an they you were her she there been one all we their has would when if so no will can
+more other its into some could them time only new these two may first then do any like my now
+over such our man me even most made after also did many before must through back years where
+much your way well down should because each just those people how too little state good very
+make world still own see men work long get here between both life being under never day same
+another know while last might us great old year off come since against go came right used take
+three himself few house use during without again place around however home small found thought
+went say part once general high upon school every does got united left number course war until
+always away something fact though water less public put think almost hand enough far took head
+yet government system better set told nothing night end why called didn't eyes find going look
+asked later knew point next program city business give group toward young days let room president
+side social given present several order national possible rather second face per among form
+important often things looking early white case john become large big need four within felt
+along children saw best church ever least power development light thing seemed family interest
+want members mind country area others done turned although open god service certain kind problem
+began different door thus help sense means whole matter perhaps itself york times law human line
+above name example action company hands local show whether five history gave today either act
+feet across taken past quite anything seen having death week experience body word half really
+field am car words already themselves information tell together college shall money period held
+keep sure probably free seems real behind cannot miss political air question making office brought
+whose special heard major problems ago became federal moment study available known result street
+economic boy reason change south board individual job society areas west close turn love community
+true court force full seem am café naïve façade résumé coöperate déjà-vu señor Zürich Ångström
+""".split()  # noqa: SIM905 (a list literal of 300 words would not read)
+
+# Zipf-like weights: the common words dominate, as in real prose.
+_CUM_WEIGHTS = list(itertools.accumulate(1.0 / (rank + 1) ** 0.9 for rank in range(len(WORDS))))
+
+
+def write_text_file(path: Path, *, size_mb: float, seed: int) -> Path:
+    """Deterministic English-like prose: sentences, hard-wrapped paragraphs, blank lines."""
+    rng = random.Random(seed)
+    target = int(size_mb * MB)
+    written = 0
+    with path.open("w", encoding="utf-8", newline="\n") as out:
+        while written < target:
+            block = "".join(_paragraph(rng) for _ in range(200))
+            out.write(block)
+            written += len(block.encode("utf-8"))
+    return path
+
+
+def _paragraph(rng: random.Random) -> str:
+    words: list[str] = []
+    for _ in range(rng.randint(2, 9)):
+        sentence = rng.choices(WORDS, cum_weights=_CUM_WEIGHTS, k=rng.randint(5, 24))
+        sentence[0] = sentence[0].capitalize()
+        if len(sentence) > 10 and rng.random() < 0.5:
+            sentence[rng.randint(3, len(sentence) - 4)] += ","
+        sentence[-1] += rng.choice(".....?!")
+        words.extend(sentence)
+    width = rng.randint(9, 14)  # words per line, like a hard-wrapped file
+    lines = [" ".join(words[i : i + width]) for i in range(0, len(words), width)]
+    return "\n".join(lines) + "\n\n"
+
+
+# --- processes ---------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Process:
+    """A child process of the benchmark, its output in a log file."""
+
+    def __init__(self, args: list[str], *, env: dict, log_path: Path):
+        self.log_path = log_path
+        self.log = log_path.open("ab")
+        self.proc = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def children(self) -> list[int]:
+        return children_of(self.pid)
+
+    def stop(self, timeout: float = 15) -> None:
+        # Our own children (work horses) first if they were frozen: a stopped
+        # horse would otherwise hold the worker's warm shutdown forever.
+        for pid in self.children():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                for pid in self.children():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                self.proc.kill()
+                self.proc.wait(10)
+        self.log.close()
+
+    def output(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+
+def start_worker(bench: BenchEnv, *, label: str = "worker", **extra_env: str) -> Process:
+    """A real ``manage.py rqworker ingest``; returns once it listens on the queue."""
+    from rq import Worker as RQWorker
+
+    args = [sys.executable, "manage.py", "rqworker", "ingest", "--worker-ttl", "30"]
+    env = {**bench.env, **extra_env}
+    worker = Process(args, env=env, log_path=bench.tmp / f"{label}-{len(bench.processes)}.log")
+    bench.processes.append(worker)
+    conn = redis_connection()
+
+    def listening():
+        if worker.proc.poll() is not None:
+            raise RuntimeError(f"worker exited; its log:\n{worker.output()}")
+        return any(w.pid == worker.pid for w in RQWorker.all(connection=conn))
+
+    wait_for(listening, timeout=60, interval=0.05, what="the worker to listen")
+    return worker
+
+
+def start_reaper(bench: BenchEnv, *, interval: float, **extra_env: str) -> Process:
+    args = [sys.executable, "manage.py", "ingest_reaper", "--interval", str(interval)]
+    env = {**bench.env, **extra_env}
+    reaper = Process(args, env=env, log_path=bench.tmp / f"reaper-{len(bench.processes)}.log")
+    bench.processes.append(reaper)
+    return reaper
+
+
+def start_web(bench: BenchEnv) -> tuple[Process, str]:
+    """``uvicorn config.asgi:application`` on a free port; returns it and its base URL."""
+    port = free_port()
+    args = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "config.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    web = Process(args, env=bench.env, log_path=bench.tmp / f"web-{len(bench.processes)}.log")
+    bench.processes.append(web)
+
+    def answering():
+        if web.proc.poll() is not None:
+            raise RuntimeError(f"uvicorn exited; its log:\n{web.output()}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return True
+        return False
+
+    wait_for(answering, timeout=60, interval=0.05, what="uvicorn to answer")
+    return web, f"http://127.0.0.1:{port}"
+
+
+def children_of(pid: int) -> list[int]:
+    """Direct children, read from /proc (every thread's list: a fork may come from any)."""
+    found: list[int] = []
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                text = Path(f"/proc/{pid}/task/{task}/children").read_text()
+                found.extend(int(child) for child in text.split())
+    return found
+
+
+def descendants_of(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        for child in children_of(todo.pop()):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def memory_kb(pid: int) -> dict[str, int] | None:
+    """VmHWM (the kernel's peak resident set) and VmRSS of ``pid``, in KiB."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    values = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmHWM", "VmRSS"):
+            values[key] = int(rest.split()[0])
+    return values or None
+
+
+class MemoryWatcher(threading.Thread):
+    """Polls a process and its descendants for their peak resident memory.
+
+    VmHWM is the kernel's own high-water mark, so a peak between two polls
+    is not missed as long as the process is read once more before it exits;
+    a horse's last read can be up to one interval early, hence the short one.
+    """
+
+    def __init__(self, root_pid: int, *, interval: float = 0.02):
+        super().__init__(daemon=True, name=f"memory-{root_pid}")
+        self.root_pid = root_pid
+        self.interval = interval
+        self.peaks: dict[int, dict[str, int]] = {}
+        self.first_rss: dict[int, int] = {}
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.is_set():
+            self.sample()
+            self._stopped.wait(self.interval)
+        self.sample()
+
+    def sample(self) -> None:
+        for pid in [self.root_pid, *descendants_of(self.root_pid)]:
+            values = memory_kb(pid)
+            if values is None:
+                continue
+            peak = self.peaks.setdefault(pid, {"VmHWM": 0, "VmRSS": 0})
+            self.first_rss.setdefault(pid, values.get("VmRSS", 0))
+            for key, value in values.items():
+                peak[key] = max(peak[key], value)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join(5)
+
+    def root_peak_mb(self) -> float:
+        return self.peaks.get(self.root_pid, {}).get("VmHWM", 0) / 1024
+
+    def horses(self) -> dict[int, dict[str, float]]:
+        return {
+            pid: {
+                "vmhwm_mb": peak["VmHWM"] / 1024,
+                "max_vmrss_mb": peak["VmRSS"] / 1024,
+                "rss_at_fork_mb": self.first_rss[pid] / 1024,
+            }
+            for pid, peak in self.peaks.items()
+            if pid != self.root_pid
+        }
+
+
+# --- figures -----------------------------------------------------------------
+
+
+def percentile(values, fraction: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    position = (len(ordered) - 1) * fraction
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def load_note() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min) / {five:.2f} (5 min) on {os.cpu_count()} cores"
+
+
+def write_results(name: str, figures: dict) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = RESULTS_DIR / f"{name}-{stamp}.json"
+    meta = {
+        "benchmark": name,
+        "at": stamp,
+        "host": platform.node(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load": load_note(),
+    }
+    path.write_text(json.dumps({**meta, **figures}, indent=2, default=str) + "\n")
+    return path

@@ -1,0 +1,163 @@
+"""Pipeline throughput and worker memory, through the real service and a real rqworker.
+
+A generated text upload (deterministic prose) becomes a job through
+``ingest.services.job_create`` against PostgreSQL; a real ``manage.py rqworker
+ingest`` ingests it. Throughput is reported from the job's ``started_at`` to
+``finished_at`` (the worker's own time) and as wall time (from the create call
+until the job is seen finished), next to the floor cost of touching the same
+bytes: reading the file and hashing it with sha256, measured in the same run.
+A second, larger upload measures the peak resident memory of the work horse
+(VmHWM) and of its parent worker; the target is under 300 MB.
+
+    .venv/bin/python -m bench.pipeline_throughput [--mb 50] [--big-mb 100]
+"""
+
+import argparse
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+from bench import common
+
+MEMORY_TARGET_MB = 300
+
+
+def read_and_hash(path: Path) -> float:
+    """Seconds to read ``path`` in 1 MiB blocks and sha256 it."""
+    digest = hashlib.sha256()
+    started = time.perf_counter()
+    with path.open("rb") as source:
+        while block := source.read(common.MB):
+            digest.update(block)
+    return time.perf_counter() - started
+
+
+def ingest_once(*, user, path: Path, label: str) -> dict:
+    from ingest.models import Chunk, Document, IngestJob
+
+    project = common.new_project(user, f"throughput {label}")
+    size_mb = path.stat().st_size / common.MB
+    created = time.perf_counter()
+    job = common.create_job(project=project, user=user, paths=[path])
+    create_seconds = time.perf_counter() - created
+    common.wait_for(
+        lambda: common.job_status(job.pk) in ("completed", "failed", "cancelled"),
+        timeout=600,
+        interval=0.02,
+        what=f"job {job.pk} to finish",
+    )
+    wall = time.perf_counter() - created
+    job = IngestJob.all_objects.get(pk=job.pk)
+    if job.status != "completed":
+        raise RuntimeError(f"job {job.pk} ended {job.status}: {job.error}")
+    processing = (job.finished_at - job.started_at).total_seconds()
+    document = Document.objects.get(job=job)
+    common.remove_job_uploads(job)
+    return {
+        "label": label,
+        "job": str(job.pk),
+        "size_mb": round(size_mb, 2),
+        "create_seconds": round(create_seconds, 3),
+        "processing_seconds": round(processing, 3),
+        "wall_seconds": round(wall, 3),
+        "processing_mb_s": round(size_mb / processing, 2),
+        "wall_mb_s": round(size_mb / wall, 2),
+        "chunks": Chunk.objects.filter(document=document).count(),
+        "document_chars": document.size,
+    }
+
+
+def measure_memory(worker, *, user, path: Path) -> dict:
+    watcher = common.MemoryWatcher(worker.pid)
+    watcher.start()
+    try:
+        run = ingest_once(user=user, path=path, label="memory")
+    finally:
+        watcher.stop()
+    horses = watcher.horses()
+    if not horses:
+        raise RuntimeError("no work horse was seen while the job ran")
+    horse = max(horses.values(), key=lambda h: h["vmhwm_mb"])
+    return {
+        **run,
+        "horse_vmhwm_mb": round(horse["vmhwm_mb"], 1),
+        "horse_max_vmrss_mb": round(horse["max_vmrss_mb"], 1),
+        "horse_rss_at_fork_mb": round(horse["rss_at_fork_mb"], 1),
+        "worker_vmhwm_mb": round(watcher.root_peak_mb(), 1),
+        "target_mb": MEMORY_TARGET_MB,
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=float, default=50, help="size of the throughput upload")
+    parser.add_argument("--big-mb", type=float, default=100, help="size of the memory upload")
+    parser.add_argument("--seed", type=int, default=20240601)
+    args = parser.parse_args(argv)
+
+    bench = common.setup("pipeline_throughput")
+    try:
+        print(f"# pipeline throughput ({common.load_note()})")
+        small = common.write_text_file(bench.tmp / "upload.txt", size_mb=args.mb, seed=args.seed)
+        big = common.write_text_file(bench.tmp / "big.txt", size_mb=args.big_mb, seed=args.seed + 1)
+        user = common.bench_user()
+        worker = common.start_worker(bench)
+
+        baseline_seconds = read_and_hash(small)
+        run = ingest_once(user=user, path=small, label="throughput")
+        baseline_mb_s = run["size_mb"] / baseline_seconds
+        memory = measure_memory(worker, user=user, path=big)
+        figures = {
+            "throughput": {
+                **run,
+                "baseline_read_sha256_seconds": round(baseline_seconds, 3),
+                "baseline_read_sha256_mb_s": round(baseline_mb_s, 1),
+                "ratio_processing_to_baseline": round(run["processing_mb_s"] / baseline_mb_s, 4),
+            },
+            "memory": memory,
+            "load_after": common.load_note(),
+        }
+        report(figures)
+        print(f"results: {common.write_results('pipeline_throughput', figures)}")
+    finally:
+        bench.close()
+    return 0
+
+
+def report(figures: dict) -> None:
+    t, m = figures["throughput"], figures["memory"]
+    print(f"upload {t['size_mb']:.1f} MB text -> {t['chunks']} chunks")
+    print(f"  {'':34} {'MB/s':>9} {'seconds':>9}")
+    print(
+        f"  {'baseline: read + sha256':34} {t['baseline_read_sha256_mb_s']:9.1f} "
+        f"{t['baseline_read_sha256_seconds']:9.3f}"
+    )
+    print(
+        f"  {'pipeline: started_at..finished_at':34} {t['processing_mb_s']:9.2f} "
+        f"{t['processing_seconds']:9.3f}"
+    )
+    print(
+        f"  {'pipeline: wall (create..finished)':34} {t['wall_mb_s']:9.2f} {t['wall_seconds']:9.3f}"
+    )
+    print(f"  job_create (store + sha256): {t['create_seconds']:.3f} s")
+    print(
+        f"  ratio pipeline/baseline: {t['ratio_processing_to_baseline']:.4f} "
+        f"(pipeline is {1 / t['ratio_processing_to_baseline']:.1f}x the floor cost)"
+    )
+    verdict = "OK" if m["horse_vmhwm_mb"] < m["target_mb"] else "OVER TARGET"
+    print(
+        f"memory, {m['size_mb']:.1f} MB upload ({m['processing_mb_s']:.2f} MB/s, "
+        f"{m['chunks']} chunks):"
+    )
+    print(
+        f"  work horse VmHWM {m['horse_vmhwm_mb']:.1f} MB (RSS at fork "
+        f"{m['horse_rss_at_fork_mb']:.1f} MB, max polled VmRSS {m['horse_max_vmrss_mb']:.1f} MB)"
+    )
+    print(f"  parent worker VmHWM {m['worker_vmhwm_mb']:.1f} MB")
+    print(f"  target < {m['target_mb']} MB: {verdict}")
+    print(f"  {figures['load_after']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
