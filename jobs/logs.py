@@ -10,6 +10,7 @@ import contextlib
 import contextvars
 import json
 import logging
+import time
 
 _fields: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
     "job_log_fields", default=None
@@ -45,12 +46,19 @@ def _event(record: logging.LogRecord, formatter: logging.Formatter) -> dict:
     return event
 
 
-class LogfmtFormatter(logging.Formatter):
+class _UtcFormatter(logging.Formatter):
+    # ISO 8601 in UTC, e.g. 2026-11-25T12:57:42.660Z: sortable, no quoting needed.
+    converter = time.gmtime
+    default_time_format = "%Y-%m-%dT%H:%M:%S"
+    default_msec_format = "%s.%03dZ"
+
+
+class LogfmtFormatter(_UtcFormatter):
     def format(self, record):
         return " ".join(f"{key}={_quote(value)}" for key, value in _event(record, self).items())
 
 
-class JsonFormatter(logging.Formatter):
+class JsonFormatter(_UtcFormatter):
     def format(self, record):
         return json.dumps(_event(record, self), default=str)
 

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 import sys
 
 import pytest
@@ -24,7 +25,7 @@ def test_logfmt_line_carries_the_bound_fields_and_quotes_what_needs_it():
         line = formatted(logs.LogfmtFormatter(), "file %s done", "a b.txt")
 
     assert line.endswith(' level=INFO logger=jobs.test job=j1 project=p1 msg="file a b.txt done"')
-    assert line.startswith("at=")
+    assert re.match(r"at=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ", line)
 
 
 def test_a_traceback_stays_on_the_same_line():
