@@ -49,29 +49,29 @@ def manage(*args: str) -> list[str]:
     return [sys.executable, str(ROOT / "manage.py"), *args]
 
 
+def procfile() -> dict[str, str]:
+    """The processes of the service, as ``Procfile`` lists them (honcho reads it too)."""
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(":", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
 def serve() -> int:
     subprocess.run(manage("migrate", "--no-input", "-v", "0"), check=True)
     subprocess.run(manage("ensure_demo", DEMO_USER, DEMO_PASSWORD), check=True)
-    host = os.environ.get("HOST", "127.0.0.1")
-    port = os.environ.get("PORT", "8000")
+    host = os.environ.setdefault("HOST", "127.0.0.1")
+    port = os.environ.setdefault("PORT", "8000")
     workers = int(os.environ.get("WORKERS", "1"))
-    commands = {
-        "web": [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
-            host,
-            "--port",
-            port,
-            "--log-level",
-            "warning",
-        ],
-        **{f"worker.{n + 1}": manage("rqworker", "ingest") for n in range(workers)},
-        "reaper": manage("ingest_reaper"),
+    # The Procfile says "python": make that this virtual environment's.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    commands = {}
+    for name, command in procfile().items():
+        copies = workers if name == "worker" else 1
+        for n in range(copies):
+            commands[f"{name}.{n + 1}" if copies > 1 else name] = command.strip()
+    children = {
+        name: subprocess.Popen(["/bin/sh", "-c", f"exec {command}"], cwd=ROOT)
+        for name, command in commands.items()
     }
-    children = {name: subprocess.Popen(cmd, cwd=ROOT) for name, cmd in commands.items()}
     print(
         f"\nIngest is running at http://{host}:{port}/  (log in as {DEMO_USER} / {DEMO_PASSWORD})\n"
         f"API: http://{host}:{port}/api/   API docs: http://{host}:{port}/api/docs/\n"
