@@ -12,8 +12,10 @@ rolls the whole file back: a file is fully written or not at all.
 
 import io
 import logging
+import lzma
 import shutil
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -308,15 +310,27 @@ def process_member(job, ingest_file, archive, info, ctx) -> dict:
 
 
 def _extract_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> Path:
+    """Unpack one member; whatever makes it unreadable is that member's failure."""
+    if info.flag_bits & 0x1:
+        raise extract.ExtractionError("the member is encrypted; send it without a password.")
     # The header's size may lie: stop reading past it rather than trust it.
     limit = min(info.file_size, settings.INGEST_MAX_FILE_BYTES)
     written = 0
-    with archive.open(info) as src, target.open("wb") as dst:
-        while block := src.read(COPY_BLOCK):
-            written += len(block)
-            if written > limit:
-                raise extract.ExtractionError("the member is larger than the zip says or allowed.")
-            dst.write(block)
+    try:
+        with archive.open(info) as src, target.open("wb") as dst:
+            while block := src.read(COPY_BLOCK):
+                written += len(block)
+                if written > limit:
+                    raise extract.ExtractionError(
+                        "the member is larger than the zip says or allowed."
+                    )
+                dst.write(block)
+    except NotImplementedError as exc:
+        raise extract.ExtractionError(
+            f"the member uses a compression method that cannot be read ({exc})."
+        ) from exc
+    except (zlib.error, lzma.LZMAError, EOFError) as exc:
+        raise extract.ExtractionError(f"the member's data is damaged ({exc}).") from exc
     return target
 
 
