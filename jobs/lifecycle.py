@@ -107,6 +107,14 @@ def record_created(job: Job, *, actor=None, using: str = "default") -> None:
         _record(job, "", job.status, "create", actor, "", using)
 
 
+def record_action(
+    job: Job, *, action: str, actor=None, reason: str = "", using: str = "default"
+) -> None:
+    """Audit an action that changes no status (a cleanup): from and to are the current one."""
+    with transaction.atomic(using=using):
+        _record(job, job.status, job.status, action, actor, reason, using)
+
+
 def events_for(job: Job):
     ct = ContentType.objects.get_for_model(type(job))
     return JobEvent.objects.filter(content_type=ct, job_id=job.pk).select_related("actor")
@@ -303,6 +311,28 @@ def request_delete(job: Job, *, actor=None, reason: str = "", using: str = "defa
     if outcome.to_status == S.CANCELLED:
         soft_delete(job, actor=actor, reason="deleted once cancelled (force)", using=using)
     return outcome
+
+
+def restore(
+    job: Job, *, to_status: str, actor=None, reason: str = "", using: str = "default"
+) -> Outcome:
+    """Undelete a soft-deleted job, back to ``to_status`` (the finished state it
+    had before deletion, read from its audit trail by the caller). Falsy if the
+    job is not deleted (any more)."""
+    if to_status not in TERMINAL_STATUSES:
+        raise ValueError(f"a deleted job was finished; {to_status!r} is not a finished state")
+    return transition(
+        job,
+        action="restore",
+        from_statuses=[S.CANCELLED],
+        to_status=to_status,
+        actor=actor,
+        reason=reason,
+        using=using,
+        extra_filter={"deleted_at__isnull": False},
+        deleted_at=None,
+        delete_requested_at=None,
+    )
 
 
 def _is_user(actor) -> bool:

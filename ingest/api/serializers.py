@@ -32,6 +32,12 @@ class CancelInput(serializers.Serializer):
     reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 
 
+class CleanupInput(serializers.Serializer):
+    documents = serializers.BooleanField(
+        default=False, help_text="also remove the documents only this job produced"
+    )
+
+
 class JobListQuery(serializers.Serializer):
     status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
 
@@ -130,6 +136,19 @@ class JobSummaryOutput(JobOutput):
 
     class Meta(JobOutput.Meta):
         fields = [f for f in JobOutput.Meta.fields if f != "result"]
+
+
+class CleanupOutput(serializers.Serializer):
+    """Counts of what was really removed; a second cleanup reports zeros."""
+
+    files_removed = serializers.IntegerField()
+    bytes_freed = serializers.IntegerField()
+    work_dirs_removed = serializers.IntegerField()
+    rq_entries_removed = serializers.IntegerField()
+    documents_removed = serializers.IntegerField()
+    chunks_removed = serializers.IntegerField()
+    removed_anything = serializers.BooleanField()
+    detail = serializers.CharField()
 
 
 class EventFrom(serializers.CharField):

@@ -94,7 +94,7 @@ class MemberViewSet(ProjectScoped, viewsets.GenericViewSet):
 
 
 class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
-    """Ingest jobs of a project: create, list, show, cancel, delete, events."""
+    """Ingest jobs of a project: create, list, show, cancel, clean up, delete, events."""
 
     serializer_class = s.JobOutput
     queryset = IngestJob.objects.none()  # for the schema only; get_queryset scopes to the project
@@ -161,6 +161,16 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
         outcome = services.job_cancel(job=job, actor=request.user, **data.validated_data)
         code = status.HTTP_200_OK if outcome.to_status == JobStatus.CANCELLED else 202
         return self.respond(self.get_job(), code)
+
+    @extend_schema(request=s.CleanupInput, responses={200: s.CleanupOutput})
+    @action(detail=True, methods=["post"])
+    def cleanup(self, request, project_id, pk):
+        job = self.get_job(with_files=False)
+        check_if_match(request, job)
+        data = s.CleanupInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = services.job_cleanup(job=job, actor=request.user, **data.validated_data)
+        return Response(s.CleanupOutput(report).data)
 
     @extend_schema(responses={200: s.EventOutput(many=True)})
     @action(detail=True, methods=["get"])

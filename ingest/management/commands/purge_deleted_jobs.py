@@ -1,0 +1,47 @@
+"""Hard-delete jobs soft-deleted long enough ago, with their files.
+
+manage.py purge_deleted_jobs --older-than 30d [--dry-run]
+"""
+
+import re
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ingest import services
+
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_age(value: str) -> timedelta:
+    match = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", value.lower())
+    if not match:
+        raise CommandError(
+            f"--older-than {value!r}: give a number and a unit (s, m, h, d or w), e.g. 30d."
+        )
+    return timedelta(**{UNITS[match[2]]: int(match[1])})
+
+
+class Command(BaseCommand):
+    help = "Purge (hard-delete) jobs soft-deleted more than --older-than ago, with their files."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--older-than",
+            required=True,
+            type=parse_age,
+            help="how long ago the job was deleted, e.g. 30d, 12h, 2w",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="print what would be purged, remove nothing"
+        )
+
+    def handle(self, *args, older_than: timedelta, dry_run: bool, **options):
+        jobs = services.purge_deleted_jobs(age=older_than, dry_run=dry_run)
+        verb = "would purge" if dry_run else "purged"
+        for job in jobs:
+            self.stdout.write(
+                f"{verb} job {job.pk} ({job.name!r}, project {job.project_id}, "
+                f"deleted {job.deleted_at:%Y-%m-%d %H:%M})"
+            )
+        self.stdout.write(f"{verb} {len(jobs)} job(s) deleted more than {older_than} ago.")
