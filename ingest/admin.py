@@ -1,6 +1,33 @@
-from django.contrib import admin
+"""Admin for operators and auditors.
 
+Staff in the "auditors" group (created by a data migration) hold view
+permissions only: they see every job, deleted ones included, with its files
+and audit trail, and change nothing. Jobs, files and documents are records of
+what happened, so no one edits them here; the actions (cancel, clean up,
+delete, restore, and purge for superusers) call the same services as the API,
+and each writes an admin log entry.
+"""
+
+from django.contrib import admin, messages
+from django.contrib.contenttypes.admin import GenericTabularInline
+from django.db.models import QuerySet
+from django_rq.admin import QueueAdmin
+from django_rq.models import Dashboard
+
+from ingest import services
 from ingest.models import Chunk, Document, IngestFile, IngestJob, Membership, Project
+from jobs.lifecycle import InvalidTransition
+from jobs.models import JobEvent
+
+
+class ReadOnlyMixin:
+    """Nothing editable, for anyone: these rows are the audit record."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 class MembershipInline(admin.TabularInline):
@@ -15,54 +42,180 @@ class ProjectAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
 
 
-class IngestFileInline(admin.TabularInline):
+class IngestFileInline(ReadOnlyMixin, admin.TabularInline):
     model = IngestFile
     extra = 0
     can_delete = False
     fields = ["position", "name", "size", "kind", "status", "chunks", "error"]
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None):
-        return False
+
+class JobEventInline(ReadOnlyMixin, GenericTabularInline):
+    model = JobEvent
+    ct_field = "content_type"
+    ct_fk_field = "job_id"
+    extra = 0
+    can_delete = False
+    fields = ["at", "action", "from_status", "to_status", "actor", "reason"]
+    readonly_fields = fields
+    ordering = ["at", "id"]
+
+
+class DeletedFilter(admin.SimpleListFilter):
+    title = "deleted"
+    parameter_name = "deleted"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.deleted()
+        if self.value() == "no":
+            return queryset.alive()
+        return queryset
 
 
 @admin.register(IngestJob)
-class IngestJobAdmin(admin.ModelAdmin):
+class IngestJobAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["name", "id", "project", "status", "created_at", "deleted_at"]
-    list_filter = ["status"]
+    list_filter = [DeletedFilter, "status"]
+    list_select_related = ["project"]
     search_fields = ["id", "name"]
     date_hierarchy = "created_at"
-    inlines = [IngestFileInline]
+    inlines = [IngestFileInline, JobEventInline]
     readonly_fields = [f.name for f in IngestJob._meta.fields]
+    actions = [
+        "cancel_jobs",
+        "cleanup_jobs",
+        "cleanup_jobs_and_documents",
+        "delete_jobs",
+        "restore_jobs",
+        "purge_jobs",
+    ]
 
     def get_queryset(self, request):
         # Auditors see every row, deleted ones included.
         return IngestJob.all_objects.select_related("project")
 
-    def has_add_permission(self, request):
+    def has_delete_permission(self, request, obj=None):
+        # Model.delete() would be a hard delete: deletion goes through the actions.
         return False
+
+    def has_operate_permission(self, request):
+        return request.user.has_perm("ingest.change_ingestjob")
+
+    def has_purge_permission(self, request):
+        return request.user.is_superuser
+
+    def run_action(self, request, queryset: QuerySet, verb: str, service) -> None:
+        """Call ``service(job)`` for each job; log and count what it did, report refusals."""
+        done, refused = 0, []
+        for job in queryset:
+            try:
+                message = service(job)
+            except InvalidTransition as exc:
+                refused.append(f"{job.name}: {exc.message}")
+                continue
+            if message:
+                self.log_change(request, job, message)
+                done += 1
+        if done:
+            self.message_user(request, f"{verb} {done} job(s).", messages.SUCCESS)
+        if refused:
+            self.message_user(request, "Refused: " + " ".join(refused), messages.WARNING)
+
+    @admin.action(description="Cancel selected jobs", permissions=["operate"])
+    def cancel_jobs(self, request, queryset):
+        def cancel(job):
+            outcome = services.job_cancel(job=job, actor=request.user, reason="cancelled in admin")
+            return f"Cancelled ({outcome.from_status} -> {outcome.to_status})."
+
+        self.run_action(request, queryset, "Cancelled", cancel)
+
+    @admin.action(
+        description="Clean up selected jobs (files, queue entries)", permissions=["operate"]
+    )
+    def cleanup_jobs(self, request, queryset):
+        def cleanup(job):
+            return "Cleaned up: " + services.job_cleanup(job=job, actor=request.user).detail
+
+        self.run_action(request, queryset, "Cleaned up", cleanup)
+
+    @admin.action(
+        description="Clean up selected jobs and the documents only they produced",
+        permissions=["operate"],
+    )
+    def cleanup_jobs_and_documents(self, request, queryset):
+        def cleanup(job):
+            report = services.job_cleanup(job=job, actor=request.user, documents=True)
+            return "Cleaned up with documents: " + report.detail
+
+        self.run_action(request, queryset, "Cleaned up", cleanup)
+
+    @admin.action(description="Delete selected finished jobs (soft)", permissions=["operate"])
+    def delete_jobs(self, request, queryset):
+        def delete(job):
+            if services.job_delete(job=job, actor=request.user, reason="deleted in admin"):
+                return "Deleted (soft)."
+            return None  # deleted meanwhile
+
+        self.run_action(request, queryset.alive(), "Deleted", delete)
+
+    @admin.action(description="Restore selected deleted jobs", permissions=["operate"])
+    def restore_jobs(self, request, queryset):
+        def restore(job):
+            outcome = services.job_restore(job=job, actor=request.user, reason="restored in admin")
+            return f"Restored as {outcome.to_status}."
+
+        self.run_action(request, queryset, "Restored", restore)
+
+    @admin.action(description="Purge selected deleted jobs for good", permissions=["purge"])
+    def purge_jobs(self, request, queryset):
+        purged, refused = [], []
+        for job in queryset:
+            if not job.is_deleted:
+                refused.append(job.name)
+            elif services.job_purge(job=job):
+                purged.append(job)
+        if purged:
+            # Logged once the rows are gone: the entries keep their ids and names.
+            self.log_deletions(request, purged)
+            self.message_user(request, f"Purged {len(purged)} job(s).", messages.SUCCESS)
+        if refused:
+            self.message_user(
+                request,
+                f"Not purged (delete them first): {', '.join(refused)}.",
+                messages.WARNING,
+            )
 
 
 @admin.register(IngestFile)
-class IngestFileAdmin(admin.ModelAdmin):
+class IngestFileAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["name", "job", "kind", "size", "status", "chunks"]
     list_filter = ["status", "kind"]
+    list_select_related = ["job"]
     search_fields = ["name", "job__id", "sha256"]
     readonly_fields = [f.name for f in IngestFile._meta.fields]
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # files go with a cleanup or a purge of their job
 
-class ChunkInline(admin.TabularInline):
+
+class ChunkInline(ReadOnlyMixin, admin.TabularInline):
     model = Chunk
     extra = 0
+    can_delete = False
     fields = ["index", "start", "end", "text"]
     readonly_fields = fields
-    max_num = 0
 
 
 @admin.register(Document)
-class DocumentAdmin(admin.ModelAdmin):
+class DocumentAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["title", "project", "chunk_count", "size", "job", "created_at"]
+    list_select_related = ["project", "job"]
     search_fields = ["title", "sha256", "id"]
+    date_hierarchy = "created_at"
     readonly_fields = [f.name for f in Document._meta.fields]
     inlines = [ChunkInline]
 
@@ -71,3 +224,16 @@ class DocumentAdmin(admin.ModelAdmin):
 class MembershipAdmin(admin.ModelAdmin):
     list_display = ["user", "project", "role", "created_at"]
     list_filter = ["role"]
+
+
+class StaffQueueAdmin(QueueAdmin):
+    """django-rq's dashboard, listed on the admin index for every staff user
+    (django-rq itself shows it only to holders of its own permission)."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+
+if admin.site.is_registered(Dashboard):
+    admin.site.unregister(Dashboard)
+admin.site.register(Dashboard, StaffQueueAdmin)
