@@ -1,0 +1,46 @@
+import uuid
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ingest import follow, selectors
+from ingest.api.serializers import EventOutput, JobOutput
+from ingest.models import IngestJob
+from jobs.lifecycle import events_for
+
+
+class Command(BaseCommand):
+    help = "Show an ingest job: status, progress, per-file results and audit trail."
+
+    def add_arguments(self, parser):
+        parser.add_argument("job_id", help="the job's id (a UUID)")
+
+    def handle(self, *args, job_id, **options):
+        job = find_job(job_id)
+        data = dict(JobOutput(job).data)
+        data["result"] = selectors.job_result(job=job)
+        extra = [
+            ("project", f"{job.project.name} ({job.project_id})"),
+            ("created by", job.created_by.username if job.created_by else "-"),
+            ("deleted", follow.when(job.deleted_at)),
+        ]
+        events = EventOutput(events_for(job), many=True).data
+        for line in follow.detail(data, events, extra=extra):
+            self.stdout.write(line)
+
+
+def find_job(job_id: str) -> IngestJob:
+    """Any project's job, soft-deleted ones included: operators audit those too."""
+    try:
+        return selectors.job_find(job_id=job_id)
+    except selectors.NotFound:
+        pass
+    try:
+        pk = uuid.UUID(job_id)
+    except ValueError:
+        raise CommandError(
+            f"{job_id!r} is not a job id (a UUID).", returncode=follow.BAD_INPUT
+        ) from None
+    job = IngestJob.all_objects.select_related("project", "created_by").filter(pk=pk).first()
+    if job is None:
+        raise CommandError(f"no job {job_id} exists.", returncode=follow.BAD_INPUT)
+    return job

@@ -1,0 +1,70 @@
+import uuid
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ingest import follow, selectors
+from ingest.api.serializers import JobSummaryOutput
+from ingest.models import IngestJob, Project
+from jobs.models import JobStatus
+
+
+class Command(BaseCommand):
+    help = (
+        "List a project's ingest jobs, newest first: id, name, status, progress, created, "
+        "finished. --deleted adds the soft-deleted ones."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("project", help="the project's id or name")
+        parser.add_argument(
+            "--status", choices=JobStatus.values, help="only the jobs in this status"
+        )
+        parser.add_argument(
+            "--deleted", action="store_true", help="include soft-deleted jobs (marked)"
+        )
+        parser.add_argument("--limit", type=int, default=100, help="at most this many rows")
+
+    def handle(self, *args, project, status, deleted, limit, **options):
+        project = find_project(project)
+        jobs = all_jobs(project) if deleted else selectors.job_list(project=project)
+        if status:
+            jobs = jobs.filter(status=status)
+        total = jobs.count()
+        if not total:
+            which = f"{status} jobs" if status else "jobs"
+            self.stdout.write(f"no {which} in project {project.name!r}.")
+            return
+        rows = list(jobs[: max(limit, 0)])
+        data = JobSummaryOutput(rows, many=True).data
+        for job, row in zip(rows, data, strict=True):
+            row["deleted_at"] = job.deleted_at
+        for line in follow.table(data):
+            self.stdout.write(line)
+        if total > len(rows):
+            self.stdout.write(f"showing {len(rows)} of {total} jobs; raise --limit to see more.")
+
+
+def find_project(value: str) -> Project:
+    """A project by id or by name, for operators (no membership check)."""
+    try:
+        project = Project.objects.filter(pk=uuid.UUID(value)).first()
+    except ValueError:
+        project = None
+    if project is None:
+        named = list(Project.objects.filter(name=value)[:2])
+        if len(named) > 1:
+            raise CommandError(
+                f"several projects are called {value!r}; give the project's id.",
+                returncode=follow.BAD_INPUT,
+            )
+        project = named[0] if named else None
+    if project is None:
+        raise CommandError(
+            f"no project is called or numbered {value!r}.", returncode=follow.BAD_INPUT
+        )
+    return project
+
+
+def all_jobs(project: Project):
+    # Soft-deleted rows exist only for audits; selectors.job_list hides them.
+    return IngestJob.all_objects.filter(project=project).order_by("-created_at", "-id")
