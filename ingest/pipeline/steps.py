@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ingest.models import Chunk, Document, DocumentSource, FileStatus, IngestFile, IngestJob
@@ -32,6 +32,7 @@ from jobs.runner import JobContext, JobFailed
 logger = logging.getLogger(__name__)
 
 CHUNK_BATCH = 200  # chunks per INSERT, and a checkpoint between batches
+CHUNK_FIELDS = ("document", "index", "text", "start", "end")
 COPY_BLOCK = 1024 * 1024
 
 
@@ -201,8 +202,32 @@ def _write_or_reuse(job, ingest_file, canonical, ctx, *, title) -> Written:
 
 
 def _write_chunks(document, path, job, ctx) -> int:
+    pieces = text.chunks(path, size=job.chunk_size, overlap=job.chunk_overlap)
+    if connection.vendor == "postgresql":
+        return _copy_chunks(document, pieces, ctx)
+    return _insert_chunks(document, pieces, ctx)
+
+
+def _copy_chunks(document, pieces, ctx) -> int:
+    # COPY streams the rows in one statement, about four times faster than
+    # INSERTs built from model instances (bench/pipeline_throughput.py), and
+    # chunks are most of what a job writes. It runs in the file's transaction
+    # like the INSERTs would, so a cancel still rolls the whole file back.
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(Chunk._meta.get_field(name).column) for name in CHUNK_FIELDS)
+    sql = f"COPY {quote(Chunk._meta.db_table)} ({columns}) FROM STDIN"
+    count = 0
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for count, piece in enumerate(pieces, start=1):
+            copy.write_row((document.pk, piece.index, piece.text, piece.start, piece.end))
+            if count % CHUNK_BATCH == 0:
+                ctx.checkpoint()
+    return count
+
+
+def _insert_chunks(document, pieces, ctx) -> int:
     batch, count = [], 0
-    for piece in text.chunks(path, size=job.chunk_size, overlap=job.chunk_overlap):
+    for piece in pieces:
         batch.append(
             Chunk(
                 document=document,

@@ -1,6 +1,6 @@
 """Canonical text and chunks, both streamed through a file in the work directory.
 
-Canonical form: Unicode NFC; each run of white space inside a line becomes one
+Canonical form: Unicode NFC without NUL characters; each run of white space inside a line becomes one
 space; lines are stripped; runs of blank lines become one blank line (a
 paragraph break); no leading or trailing blank lines. The sha256 of that text
 (UTF-8) is the document's identity within a project.
@@ -84,7 +84,9 @@ def canonicalize(fragments: Iterable[str], path: Path) -> CanonicalText:
     blank_run = True  # true at the start: no leading blank lines
     with path.open("w", encoding="utf-8", newline="\n") as out:
         for raw_line in lines(fragments):
-            line = _SPACES.sub(" ", unicodedata.normalize("NFC", raw_line)).strip()
+            # NUL characters go: no text column (PostgreSQL's least of all) stores them.
+            line = unicodedata.normalize("NFC", raw_line.replace("\x00", ""))
+            line = _SPACES.sub(" ", line).strip()
             if not line:
                 blank_run = True
                 continue
