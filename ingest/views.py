@@ -1,12 +1,401 @@
-"""Dashboard pages: they call selectors and services, like the API."""
+"""Dashboard pages and actions. Like the API, they translate HTTP into a
+selector or service call and back; every write checks the role here, on the
+server, whatever the page showed.
 
+Actions answer JSON when the page's script asks for it (``Accept:
+application/json``), so it can show a refusal next to the field or in the
+dialog; a plain form post gets a redirect with a message instead.
+"""
+
+from dataclasses import asdict
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat, pluralize
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ingest import selectors
+from ingest import selectors, services
+from ingest.forms import CancelForm, CleanupForm, ProjectForm, UploadForm
+from ingest.models import Membership
+from ingest.pipeline.extract import BINARY_EXTENSIONS, SUPPORTED, TEXT_EXTENSIONS
+from jobs import lifecycle
+from jobs.models import JobStatus
+
+PAGE_SIZE = 25
+CHUNKS_PER_PAGE = 50
+VIEWER_REFUSAL = "Viewers can read this project but not change anything in it."
+JOB_GONE = "This job no longer exists: it was deleted, or you are not a member of its project."
+UPLOAD_STATUS = {"invalid": 400, "too_large": 413, "unsupported_type": 415}
+# Service messages name API fields; on a page people read labels instead.
+PLAIN_WORDS = {
+    " in the 'files' field": "",
+    "chunk_size": "chunk size",
+    "chunk_overlap": "chunk overlap",
+}
+
+
+class Refusal(Exception):
+    """An action refused, with the words to show and where to show them."""
+
+    def __init__(self, status: int, detail: str, code: str, errors: dict | None = None):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.code = code
+        self.errors = errors or {}
+
+    def as_json(self) -> JsonResponse:
+        body = {"detail": self.detail, "code": self.code}
+        if self.errors:
+            body["errors"] = self.errors
+        return JsonResponse(body, status=self.status)
+
+
+def plain(message: str) -> str:
+    for api_word, word in PLAIN_WORDS.items():
+        message = message.replace(api_word, word)
+    # Start a sentence with a capital, unless it starts with a file's name.
+    first_word = message.split(" ", 1)[0]
+    if first_word.isalpha() and first_word.islower():
+        message = message[:1].upper() + message[1:]
+    return message
+
+
+def wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def next_url(request, default: str) -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return candidate if allowed else default
+
+
+def project_membership(request, project_id) -> Membership:
+    try:
+        return selectors.membership_get(user=request.user, project_id=project_id)
+    except selectors.NotFound:
+        raise Http404("No such project here, or you are not a member of it.") from None
+
+
+def job_or_none(membership: Membership, job_id, *, with_files: bool = False):
+    try:
+        return selectors.job_get(project=membership.project, job_id=job_id, with_files=with_files)
+    except selectors.NotFound:
+        return None
+
+
+def page_of(request, items, per_page: int = PAGE_SIZE):
+    return Paginator(items, per_page).get_page(request.GET.get("page"))
+
+
+def page(request, template: str, context: dict, status: int = 200):
+    """A full page: the header lists the user's projects."""
+    nav_projects = selectors.project_list(user=request.user)
+    return render(request, template, {**context, "nav_projects": nav_projects}, status=status)
+
+
+def write_action(view):
+    """POST only, signed in, a member whose role may write; refusals in words."""
+
+    @wraps(view)
+    def wrapper(request, project_id, **kwargs):
+        membership = project_membership(request, project_id)
+        try:
+            if not membership.can_write:
+                raise Refusal(403, VIEWER_REFUSAL, "permission_denied")
+            return view(request, membership, **kwargs)
+        except Refusal as refusal:
+            if wants_json(request):
+                return refusal.as_json()
+            back = next_url(request, project_url(membership))
+            context = {"message": refusal.detail, "back": back, "project": membership.project}
+            return page(request, "ingest/refused.html", context, status=refusal.status)
+
+    return login_required(require_POST(wrapper))
+
+
+def done(request, message: str, *, redirect_to: str, **data):
+    if wants_json(request):
+        return JsonResponse({"detail": message, **data})
+    messages.success(request, message)
+    return redirect(next_url(request, redirect_to))
+
+
+def project_url(membership: Membership) -> str:
+    return reverse("ingest:project-detail", kwargs={"project_id": membership.project_id})
+
+
+def job_url(job, name: str = "ingest:job-detail") -> str:
+    return reverse(name, kwargs={"project_id": job.project_id, "job_id": job.pk})
+
+
+# --- projects ----------------------------------------------------------------
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def project_list(request):
-    projects = selectors.project_list(user=request.user)
-    return render(request, "ingest/project_list.html", {"projects": projects})
+    form = ProjectForm(request.POST or None)
+    if form.is_bound and form.is_valid():
+        project = services.project_create(user=request.user, name=form.cleaned_data["name"])
+        messages.success(request, f"Project “{project.name}” created. Upload files to start.")
+        return redirect("ingest:project-detail", project_id=project.pk)
+    return page(
+        request, "ingest/project_list.html", {"form": form}, status=400 if form.is_bound else 200
+    )
+
+
+def upload_form(data=None) -> UploadForm:
+    return UploadForm(
+        data,
+        chunk_size=settings.INGEST_CHUNK_SIZE,
+        chunk_overlap=settings.INGEST_CHUNK_OVERLAP,
+    )
+
+
+def upload_limits() -> dict:
+    return {
+        "max_file_bytes": settings.INGEST_MAX_FILE_BYTES,
+        "max_files": settings.INGEST_MAX_FILES,
+        "max_total_bytes": settings.INGEST_MAX_TOTAL_BYTES,
+        "extensions": ",".join(sorted({*TEXT_EXTENSIONS, *BINARY_EXTENSIONS})),
+        "supported": SUPPORTED,
+    }
+
+
+def render_project(request, membership: Membership, form: UploadForm, status: int = 200):
+    status_filter = request.GET.get("status", "")
+    if status_filter not in JobStatus.values:
+        status_filter = ""
+    jobs = page_of(
+        request, selectors.job_list(project=membership.project, status=status_filter or None)
+    )
+    context = {
+        "project": membership.project,
+        "membership": membership,
+        "can_write": membership.can_write,
+        "jobs": jobs,
+        "status_filter": status_filter,
+        "statuses": JobStatus.choices,
+        "extra_query": urlencode({"status": status_filter}) if status_filter else "",
+        "form": form,
+        "limits": upload_limits(),
+        # New jobs appear live only where they would be listed: the first,
+        # unfiltered page.
+        "stream_new": not status_filter and jobs.number == 1,
+    }
+    return page(request, "ingest/project_detail.html", context, status=status)
+
+
+@login_required
+@require_GET
+def project_detail(request, project_id):
+    membership = project_membership(request, project_id)
+    return render_project(request, membership, upload_form())
+
+
+# --- jobs ----------------------------------------------------------------------
+
+
+@write_action
+def job_create(request, membership):
+    form = upload_form(request.POST)  # reading POST streams the files in
+    try:
+        job = _create_job(request, membership, form)
+    except Refusal as refusal:
+        if wants_json(request):
+            raise
+        for field, errors in refusal.errors.items():
+            for error in errors:
+                form.add_error(field if field in form.fields else None, error)
+        return render_project(request, membership, form, status=refusal.status)
+    message = f"Job “{job.name}” created with {job.items_total} file(s); it is queued."
+    if wants_json(request):
+        body = {"detail": message, "id": str(job.pk), "url": job_url(job)}
+        return JsonResponse({**body, "row_url": job_url(job, "ingest:job-row")}, status=201)
+    messages.success(request, message)
+    return redirect(project_url(membership))
+
+
+def _create_job(request, membership, form):
+    form.is_valid()
+    if refused := getattr(request, "upload_refused", None):
+        raise Refusal(413, plain(refused), "too_large", {"files": [plain(refused)]})
+    if form.errors:
+        errors = {field: list(messages_) for field, messages_ in form.errors.items()}
+        first = next(iter(errors.values()))[0]
+        raise Refusal(400, first, "invalid", errors)
+    try:
+        job, _ = services.job_create(
+            project=membership.project,
+            user=request.user,
+            uploads=request.FILES.getlist("files"),
+            name=form.cleaned_data["name"],
+            chunk_size=form.cleaned_data["chunk_size"],
+            chunk_overlap=form.cleaned_data["chunk_overlap"],
+        )
+    except services.UploadRejected as exc:
+        message = plain(exc.message)
+        raise Refusal(UPLOAD_STATUS[exc.code], message, exc.code, {exc.field: [message]}) from exc
+    return job
+
+
+def job_panel_context(membership: Membership, job) -> dict:
+    return {
+        "project": membership.project,
+        "job": job,
+        "can_write": membership.can_write,
+        "result": selectors.job_result(job=job),
+        "documents": job.documents.order_by("created_at")[:200],
+        "events": lifecycle.events_for(job),
+    }
+
+
+@login_required
+@require_GET
+def job_detail(request, project_id, job_id):
+    membership = project_membership(request, project_id)
+    job = job_or_none(membership, job_id, with_files=True)
+    if request.htmx:
+        # The live panel refreshing itself: a job deleted meanwhile says so
+        # instead of answering 404.
+        if job is None:
+            return render(request, "ingest/_job_gone.html", {"project": membership.project})
+        return render(request, "ingest/_job_panel.html", job_panel_context(membership, job))
+    if job is None:
+        raise Http404(JOB_GONE)
+    return page(request, "ingest/job_detail.html", job_panel_context(membership, job))
+
+
+@login_required
+@require_GET
+def job_row(request, project_id, job_id):
+    """One row of the job list, for live refreshes; empty once the job is gone,
+    so the row disappears."""
+    membership = project_membership(request, project_id)
+    job = job_or_none(membership, job_id)
+    if job is None:
+        return HttpResponse("")
+    context = {"job": job, "project": membership.project, "can_write": membership.can_write}
+    return render(request, "ingest/_job_row.html", context)
+
+
+def job_or_refuse(membership: Membership, job_id):
+    job = job_or_none(membership, job_id)
+    if job is None:
+        raise Refusal(404, JOB_GONE, "not_found")
+    return job
+
+
+@write_action
+def job_cancel(request, membership, job_id):
+    job = job_or_refuse(membership, job_id)
+    form = CancelForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        outcome = services.job_cancel(job=job, actor=request.user, reason=reason)
+    except lifecycle.InvalidTransition as exc:
+        raise Refusal(409, plain(exc.message), "invalid_state") from exc
+    if outcome.to_status == JobStatus.CANCELLED:
+        message = f"Job “{job.name}” cancelled before it started; nothing was processed."
+    else:
+        message = (
+            f"Cancelling “{job.name}”: it stops at its next checkpoint and keeps "
+            "the files it has finished."
+        )
+    return done(request, message, redirect_to=job_url(job), status=outcome.to_status)
+
+
+@write_action
+def job_delete(request, membership, job_id):
+    job = job_or_refuse(membership, job_id)
+    try:
+        outcome = services.job_delete(job=job, actor=request.user)
+    except lifecycle.InvalidTransition as exc:
+        message = f"The job is {job.status}: cancel it first, and delete it once it has stopped."
+        raise Refusal(409, message, "invalid_state") from exc
+    if not outcome:
+        raise Refusal(404, "Someone else deleted this job a moment ago.", "not_found")
+    message = f"Job “{job.name}” deleted. The documents it produced stay in the project."
+    target = project_url(membership)
+    return done(request, message, redirect_to=target, redirect=target)
+
+
+@write_action
+def job_cleanup(request, membership, job_id):
+    job = job_or_refuse(membership, job_id)
+    form = CleanupForm(request.POST)
+    documents = form.is_valid() and form.cleaned_data["documents"]
+    try:
+        report = services.job_cleanup(job=job, actor=request.user, documents=documents)
+    except lifecycle.InvalidTransition as exc:
+        message = f"The job is {job.status}: cancel it, or wait until it finishes, then clean up."
+        raise Refusal(409, message, "invalid_state") from exc
+    counts = asdict(report)
+    return done(request, cleanup_message(report), redirect_to=job_url(job), counts=counts)
+
+
+def cleanup_message(report) -> str:
+    if not report.removed_anything:
+        return "Nothing left to remove: this job was already cleaned up."
+    parts = []
+    if report.files_removed:
+        freed = filesizeformat(report.bytes_freed)
+        parts.append(f"{report.files_removed} stored file(s), {freed} freed")
+    if report.work_dirs_removed:
+        parts.append("a leftover work directory")
+    if report.rq_entries_removed:
+        parts.append(
+            f"{report.rq_entries_removed} queue entr{pluralize(report.rq_entries_removed, 'y,ies')}"
+        )
+    if report.documents_removed:
+        parts.append(
+            f"{report.documents_removed} document(s) with {report.chunks_removed} chunk(s)"
+        )
+    return "Removed " + "; ".join(parts) + "."
+
+
+# --- documents -------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def document_list(request, project_id):
+    membership = project_membership(request, project_id)
+    query = request.GET.get("q", "").strip()[:200]
+    documents = selectors.document_list(project=membership.project, q=query).select_related("job")
+    context = {
+        "project": membership.project,
+        "membership": membership,
+        "documents": page_of(request, documents),
+        "query": query,
+        "extra_query": urlencode({"q": query}) if query else "",
+    }
+    return page(request, "ingest/document_list.html", context)
+
+
+@login_required
+@require_GET
+def document_detail(request, project_id, document_id):
+    membership = project_membership(request, project_id)
+    try:
+        document = selectors.document_get(project=membership.project, document_id=document_id)
+    except selectors.NotFound:
+        raise Http404("No such document in this project.") from None
+    context = {
+        "project": membership.project,
+        "document": document,
+        "sources": selectors.document_sources(document=document),
+        "chunks": page_of(request, document.chunks.order_by("index"), CHUNKS_PER_PAGE),
+    }
+    return page(request, "ingest/document_detail.html", context)

@@ -1,0 +1,134 @@
+"""Server-Sent Events: a project's live job events, for the dashboard.
+
+``jobs.events`` publishes every transition and progress step on the Redis
+channel ``ingest:project:<project_id>``. This async view relays the events of
+the jobs the page shows (``?jobs=<id>,<id>``), and with ``?new=1`` the jobs
+created after the page loaded, which it then follows too. Nothing in it
+blocks: the membership check runs in a thread and Redis is read through
+``redis.asyncio``, so one server process holds many open streams.
+
+A browser that cannot keep the stream open polls instead; see dashboard.js.
+"""
+
+import json
+import logging
+import uuid
+
+import redis.asyncio as aioredis
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connection
+from django.http import HttpResponse, StreamingHttpResponse
+from django.views.decorators.http import require_GET
+from redis.exceptions import RedisError
+
+from ingest import selectors
+
+logger = logging.getLogger(__name__)
+
+MAX_JOBS = 200  # a page shows at most a few dozen; more is a client bug
+KEEPALIVE_SECONDS = 15
+RETRY_MS = 2000
+LOG_IN = "Log in to follow this project."
+NOT_A_MEMBER = "No such project here, or you are not a member of it."
+
+
+def channel_name(project_id) -> str:
+    return f"ingest:project:{project_id}"
+
+
+def parse_job_ids(raw: str) -> set[str]:
+    ids = set()
+    for part in raw.split(",")[:MAX_JOBS]:
+        try:
+            ids.add(str(uuid.UUID(part.strip())))
+        except ValueError:
+            continue
+    return ids
+
+
+def is_member(user, project_id) -> bool:
+    try:
+        selectors.membership_get(user=user, project_id=project_id)
+    except selectors.NotFound:
+        return False
+    finally:
+        # A stream lasts for hours: it must not keep a database connection.
+        # (One inside a transaction belongs to its caller: a test's.)
+        if not connection.in_atomic_block:
+            connection.close()
+    return True
+
+
+def frame(event: dict) -> str:
+    return f"event: job\ndata: {json.dumps(event)}\n\n"
+
+
+class Relay:
+    """Which events a stream passes on: the page's jobs, and new ones if asked."""
+
+    def __init__(self, job_ids: set[str], *, follow_new: bool):
+        self.job_ids = job_ids
+        self.follow_new = follow_new
+
+    def wants(self, event: dict) -> bool:
+        job_id = event.get("job")
+        if job_id in self.job_ids:
+            return True
+        if self.follow_new and event.get("action") == "create":
+            self.job_ids.add(job_id)
+            return True
+        return False
+
+
+async def events(client: aioredis.Redis, project_id, relay: Relay):
+    pubsub = client.pubsub()
+    try:
+        await pubsub.subscribe(channel_name(project_id))
+        yield f"retry: {RETRY_MS}\n: connected\n\n"
+        while True:
+            message = await pubsub.get_message(
+                ignore_subscribe_messages=True, timeout=KEEPALIVE_SECONDS
+            )
+            if message is None:
+                yield ": keep-alive\n\n"
+                continue
+            try:
+                event = json.loads(message["data"])
+            except (TypeError, ValueError):
+                continue
+            if relay.wants(event):
+                yield frame(event)
+    except RedisError as exc:
+        # Ending the stream makes the browser reconnect; it polls meanwhile.
+        logger.warning("event stream for project %s lost Redis: %s", project_id, exc)
+    finally:
+        await pubsub.aclose()
+        await client.aclose()
+
+
+@require_GET
+async def project_events(request, project_id):
+    user = await request.auser()
+    if not user.is_authenticated:
+        return HttpResponse(LOG_IN, status=403, content_type="text/plain")
+    # Answered here rather than raised: Django renders an async view's 404
+    # page in a thread of its own, which would open a database connection.
+    if not await sync_to_async(is_member)(user, project_id):
+        return HttpResponse(NOT_A_MEMBER, status=404, content_type="text/plain")
+    relay = Relay(
+        parse_job_ids(request.GET.get("jobs", "")), follow_new=request.GET.get("new") == "1"
+    )
+    client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except RedisError as exc:
+        await client.aclose()
+        logger.warning("event stream refused, Redis unavailable: %s", exc)
+        return HttpResponse("Live updates are unavailable.", status=503, content_type="text/plain")
+    response = StreamingHttpResponse(
+        events(client, project_id, relay), content_type="text/event-stream"
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # a proxy must pass each event on at once
+    return response
