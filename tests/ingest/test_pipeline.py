@@ -1,5 +1,11 @@
 """The ingest pipeline in process: steps.ingest() with a real JobContext on a
-RUNNING job, real files in storage, real PostgreSQL (no worker)."""
+RUNNING job, real files in storage, real PostgreSQL (no worker).
+
+As in the worker, the context reads and writes the job row on the job-state
+connection while the pipeline writes documents on "default": so the rows are
+committed (transactional tests), and a checkpoint never queries the connection
+that is in the middle of a file's COPY (which would block on PostgreSQL).
+"""
 
 import io
 import itertools
@@ -9,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db import connections
 
 from ingest.models import Chunk, Document, DocumentSource, FileStatus, IngestFile, IngestJob
 from ingest.pipeline import steps
@@ -17,7 +24,7 @@ from jobs.models import JobStatus as S
 from jobs.runner import JobCancelled, JobContext, JobFailed
 from tests.factories import IngestFileFactory, IngestJobFactory, ProjectFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "jobstate"])
 
 positions = itertools.count()
 
@@ -39,9 +46,17 @@ def add_file(job: IngestJob, name: str, content: bytes, **fields) -> IngestFile:
 def context_for(job: IngestJob, context_class=JobContext, **kwargs) -> JobContext:
     work_dir = Path(settings.INGEST_WORK_DIR) / str(job.pk)
     work_dir.mkdir(parents=True, exist_ok=True)
-    # As the runner does: the context holds its own copy of the row.
-    state_row = IngestJob.all_objects.get(pk=job.pk)
-    return context_class(state_row, work_dir=work_dir, using="default", **kwargs)
+    # As the runner does: the context holds its own copy of the row, read on
+    # the job-state connection.
+    state_row = IngestJob.all_objects.using(settings.JOB_STATE_DB).get(pk=job.pk)
+    return context_class(state_row, work_dir=work_dir, using=settings.JOB_STATE_DB, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def close_job_state_connection():
+    yield
+    # An open connection would keep the test database from being dropped.
+    connections[settings.JOB_STATE_DB].close()
 
 
 def run(job: IngestJob, ctx: JobContext | None = None) -> JobContext:
