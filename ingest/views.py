@@ -219,7 +219,8 @@ def job_create(request, membership):
             for error in errors:
                 form.add_error(field if field in form.fields else None, error)
         return render_project(request, membership, form, status=refusal.status)
-    message = f"Job “{job.name}” created with {job.items_total} file(s); it is queued."
+    files = f"{job.items_total} file{pluralize(job.items_total)}"
+    message = f"Job “{job.name}” created with {files}; it is queued."
     if wants_json(request):
         body = {"detail": message, "id": str(job.pk), "url": job_url(job)}
         return JsonResponse({**body, "row_url": job_url(job, "ingest:job-row")}, status=201)
@@ -351,7 +352,8 @@ def cleanup_message(report) -> str:
     parts = []
     if report.files_removed:
         freed = filesizeformat(report.bytes_freed)
-        parts.append(f"{report.files_removed} stored file(s), {freed} freed")
+        files = f"{report.files_removed} stored file{pluralize(report.files_removed)}"
+        parts.append(f"{files}, {freed} freed")
     if report.work_dirs_removed:
         parts.append("a leftover work directory")
     if report.rq_entries_removed:
@@ -359,8 +361,9 @@ def cleanup_message(report) -> str:
             f"{report.rq_entries_removed} queue entr{pluralize(report.rq_entries_removed, 'y,ies')}"
         )
     if report.documents_removed:
+        documents = f"{report.documents_removed} document{pluralize(report.documents_removed)}"
         parts.append(
-            f"{report.documents_removed} document(s) with {report.chunks_removed} chunk(s)"
+            f"{documents} with {report.chunks_removed} chunk{pluralize(report.chunks_removed)}"
         )
     return "Removed " + "; ".join(parts) + "."
 

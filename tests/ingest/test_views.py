@@ -252,7 +252,7 @@ def test_upload_creates_a_queued_job_and_answers_json(user, project):
     )
     assert body["url"] == url("job-detail", project, job)
     assert body["row_url"] == url("job-row", project, job)
-    assert "created with 2 file(s)" in body["detail"]
+    assert "created with 2 files; it is queued" in body["detail"]
 
 
 def test_upload_without_javascript_redirects_to_the_project(user, project):
@@ -484,7 +484,7 @@ def test_cleanup_removes_stored_files_then_finds_nothing_left(user, project):
     assert first.status_code == 200
     assert first.json()["counts"]["files_removed"] == 1
     assert first.json()["counts"]["bytes_freed"] == 12
-    assert first.json()["detail"].startswith("Removed 1 stored file(s), 12")
+    assert first.json()["detail"].startswith("Removed 1 stored file, 12\xa0bytes freed")
     assert second.json()["counts"]["files_removed"] == 0
     assert second.json()["detail"] == "Nothing left to remove: this job was already cleaned up."
 
