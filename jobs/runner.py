@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
@@ -170,36 +171,44 @@ def _run(job: Job, work, using: str) -> str:
     heartbeat = Heartbeat(job, using=using)
     heartbeat.start()
     try:
-        _run_and_finish(job, work, JobContext(job, work_dir=work_dir, using=using), using)
+        finish = _run_work(job, work, JobContext(job, work_dir=work_dir, using=using), using)
     finally:
         heartbeat.stop()
         remove_work_dir(work_dir)
+    # Only now, with the work directory gone, is the job seen finished: a
+    # client that reads CANCELLED finds nothing left behind on the worker.
+    finish()
     job.refresh_from_db(using=using)
     return job.status
 
 
-def _run_and_finish(job, work, context, using):
+def _run_work(job, work, context, using) -> Callable[[], object]:
+    """Run the work; return the final transition it calls for."""
     try:
         # The work writes its own data on "default"; it gets its own copy of
         # the row there, while the context keeps the job-state connection's.
         work(type(job).all_objects.using("default").get(pk=job.pk), context)
     except JobCancelled:
-        lifecycle.finish_cancelled(job, result=job.build_result(), using=using)
+        return partial(lifecycle.finish_cancelled, job, result=job.build_result(), using=using)
     except JobInterrupted:
-        # A cancel accepted before the shutdown still wins: the requeue loses
-        # to CANCELLING, and the job ends CANCELLED here rather than waiting
-        # for the reaper's grace period.
-        reason = "worker shut down; finished files kept"
-        if not lifecycle.requeue(job, reason=reason, using=using):
-            lifecycle.finish_cancelled(job, result=job.build_result(), using=using)
+        return partial(_requeue_unless_cancelled, job, result=job.build_result(), using=using)
     except JobLost as exc:
         logger.warning("job %s stopped: %s", job.pk, exc)
+        return lambda: None
     except JobFailed as exc:
-        lifecycle.fail(job, error=str(exc), result=job.build_result(), using=using)
+        return partial(lifecycle.fail, job, error=str(exc), result=job.build_result(), using=using)
     except Exception as exc:
         logger.exception("job %s broke", job.pk)
         error = f"the job stopped on an internal error ({type(exc).__name__}: {exc}); run it again"
-        lifecycle.fail(job, error=error, result=job.build_result(), using=using)
-    else:
-        context.progress(force=True)
-        lifecycle.complete(job, result=job.build_result(), using=using)
+        return partial(lifecycle.fail, job, error=error, result=job.build_result(), using=using)
+    context.progress(force=True)
+    return partial(lifecycle.complete, job, result=job.build_result(), using=using)
+
+
+def _requeue_unless_cancelled(job, *, result: dict, using: str) -> None:
+    # A cancel accepted before the shutdown still wins: the requeue loses to
+    # CANCELLING, and the job ends CANCELLED here rather than waiting for the
+    # reaper's grace period.
+    reason = "worker shut down; finished files kept"
+    if not lifecycle.requeue(job, reason=reason, using=using):
+        lifecycle.finish_cancelled(job, result=result, using=using)
