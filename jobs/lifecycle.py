@@ -302,7 +302,11 @@ def request_delete(job: Job, *, actor=None, reason: str = "", using: str = "defa
     soft-deleted. Returns the outcome of the cancel (or of the delete).
     """
     rows = type(job).all_objects.using(using).filter(pk=job.pk, deleted_at__isnull=True)
-    rows.filter(delete_requested_at__isnull=True).update(delete_requested_at=timezone.now())
+    # A change of what will happen to the job: a new version, so an ETag read
+    # before it no longer matches.
+    rows.filter(delete_requested_at__isnull=True).update(
+        delete_requested_at=timezone.now(), version=F("version") + 1
+    )
     job.refresh_from_db(using=using)
     try:
         outcome = request_cancel(job, actor=actor, reason=reason or "deleted (force)", using=using)

@@ -569,3 +569,14 @@ def test_transition_and_its_event_commit_or_roll_back_together():
     fresh = row(job)
     assert (fresh.status, fresh.deleted_at, fresh.version) == (S.COMPLETED, None, 1)
     assert events(job) == []
+
+
+def test_force_delete_of_a_cancelling_job_gives_it_a_new_version():
+    job = IngestJobFactory(status=S.CANCELLING)
+    before = row(job).version
+
+    outcome = lifecycle.request_delete(job)
+
+    assert outcome == Outcome(S.CANCELLING, S.CANCELLING)
+    assert row(job).version == before + 1
+    assert row(job).delete_requested_at is not None
