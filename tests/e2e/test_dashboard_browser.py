@@ -177,6 +177,43 @@ def test_cancel_confirmed_in_the_dialog_shows_cancelling_then_cancelled_with_par
     expect(page.get_by_role("cell", name="wrong batch")).to_be_visible()
 
 
+def test_job_page_follows_its_job_live_and_cleans_up_through_the_dialog(
+    page, site, user, project, start_worker, tmp_path
+):
+    login(page, site, user)
+    open_project(page, site, project)
+    page.get_by_label("Files", exact=True).set_input_files(
+        [
+            write(tmp_path, "one.txt", prose(11, 50_000)),
+            write(tmp_path, "two.md", prose(12, 50_000)),
+        ]
+    )
+    fill_options(page, name="Watched job")
+    page.get_by_role("button", name="Start ingest").click()
+    job_row(page, "Watched job").get_by_role("link", name="Watched job").click()
+    panel = page.locator("#job-panel")
+    expect(panel.locator("[data-status-badge]")).to_have_text("Queued")
+    expect(panel.locator(".file-not_reached")).to_have_count(2)
+    expect(page.locator("[data-live-text]")).to_have_text("Live")
+
+    start_worker()  # only now: the page must follow the whole run by itself
+
+    expect(panel.locator("[data-status-badge]")).to_have_text("Completed", timeout=SLOW)
+    expect(panel.locator(".file-done")).to_have_count(2)
+    expect(panel.get_by_role("link", name="one.txt")).to_be_visible()  # documents produced
+    expect(panel.get_by_role("cell", name="Queued → Running")).to_be_visible()  # audit trail
+
+    panel.get_by_role("button", name="Remove stored files…").click()
+    dialog = page.locator("#cleanup-dialog")
+    dialog.get_by_role("button", name="Remove files").click()
+    expect(dialog.locator('[data-fill="cleanup-counts"]')).to_contain_text(
+        "Stored files removed: 2"
+    )
+    expect(dialog.locator('[data-fill="cleanup-title"]')).to_have_text("Cleanup done")
+    dialog.get_by_role("button", name="Close").click()
+    expect(panel.get_by_role("cell", name="Cleanup")).to_be_visible()
+
+
 def test_delete_after_confirming_removes_the_row_and_dismissing_keeps_it(page, site, user, project):
     finished = IngestJobFactory(
         project=project, status=JobStatus.COMPLETED, name="Finished job", finished_at=timezone.now()
@@ -239,16 +276,22 @@ def test_without_the_stream_rows_poll_and_every_refusal_is_shown_in_words(
     page.on("request", lambda r: uploads.append(r.url) if "/jobs/new/" in r.url else None)
 
     # A hint before anything is sent.
-    page.get_by_label("Files", exact=True).set_input_files([write(tmp_path, "picture.png", b"\x89PNG")])
+    page.get_by_label("Files", exact=True).set_input_files(
+        [write(tmp_path, "picture.png", b"\x89PNG")]
+    )
     expect(files_error).to_contain_text(".png files are not accepted")
     page.get_by_role("button", name="Start ingest").click()
     assert uploads == []
 
     # The server's refusals, next to their fields.
-    page.get_by_label("Files", exact=True).set_input_files([write(tmp_path, "scan.pdf", b"not a pdf")])
+    page.get_by_label("Files", exact=True).set_input_files(
+        [write(tmp_path, "scan.pdf", b"not a pdf")]
+    )
     page.get_by_role("button", name="Start ingest").click()
     expect(files_error).to_have_text("scan.pdf is named .pdf but its content is not a pdf file.")
-    page.get_by_label("Files", exact=True).set_input_files([write(tmp_path, "ok.txt", prose(3, 20_000))])
+    page.get_by_label("Files", exact=True).set_input_files(
+        [write(tmp_path, "ok.txt", prose(3, 20_000))]
+    )
     fill_options(page, name="Polled job", chunk_size="10")
     page.get_by_role("button", name="Start ingest").click()
     expect(page.locator('[data-error-for="chunk_size"]')).to_have_text(

@@ -130,7 +130,9 @@ def test_viewer_sees_jobs_but_no_upload_form_and_no_write_buttons(project):
 
 def test_project_page_is_not_found_for_non_members_and_malformed_ids(project):
     outsider = browser(UserFactory())
-    assert outsider.get(url("project-detail", project)).status_code == 404
+    response = outsider.get(url("project-detail", project))
+    assert response.status_code == 404
+    assert "No such project here, or you are not a member of it." in response.content.decode()
     assert outsider.get("/projects/not-a-uuid/").status_code == 404
 
 
@@ -633,3 +635,17 @@ def test_stream_is_refused_to_anonymous_users_and_non_members(project):
         return anonymous.status_code, refused.status_code
 
     assert scenario() == (403, 404)
+
+
+def test_stream_says_live_updates_are_unavailable_when_redis_is_down(user, project, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+
+    @async_to_sync
+    async def scenario():
+        client = AsyncClient()
+        await client.aforce_login(user)
+        return await client.get(url("project-events", project))
+
+    response = scenario()
+    assert response.status_code == 503
+    assert response.content == b"Live updates are unavailable."

@@ -13,6 +13,14 @@
 
   const ACTIVE = ["queued", "running", "cancelling"];
   const PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000";
+  const CLEANUP_LABELS = {
+    files_removed: "Stored files removed",
+    bytes_freed: "Space freed",
+    work_dirs_removed: "Work directories removed",
+    rq_entries_removed: "Queue entries removed",
+    documents_removed: "Documents removed",
+    chunks_removed: "Chunks removed",
+  };
 
   function csrfToken() {
     const meta = document.querySelector('meta[name="csrf-token"]');
@@ -460,6 +468,7 @@
     setBusy(dialog, false);
     const ask = dialog.querySelector("[data-cleanup-ask]");
     if (ask) {
+      fill(dialog, "cleanup-title", dialog.dataset.title);
       ask.hidden = false;
       dialog.querySelector("[data-cleanup-result]").hidden = true;
       dialog.querySelector("[data-confirm-button]").hidden = false;
@@ -483,12 +492,14 @@
     dialog.querySelector("[data-cleanup-ask]").hidden = true;
     dialog.querySelector("[data-cleanup-result]").hidden = false;
     dialog.querySelector("[data-confirm-button]").hidden = true;
+    fill(dialog, "cleanup-title", "Cleanup done");
     fill(dialog, "cleanup-detail", data.detail);
     const list = dialog.querySelector('[data-fill="cleanup-counts"]');
     list.replaceChildren();
     for (const [name, value] of Object.entries(data.counts || {})) {
       const item = document.createElement("li");
-      item.textContent = name.replace(/_/g, " ") + ": " + (/bytes/.test(name) ? fileSize(value) : value);
+      const label = CLEANUP_LABELS[name] || name.replace(/_/g, " ");
+      item.textContent = label + ": " + (/bytes/.test(name) ? fileSize(value) : value);
       list.append(item);
     }
     dialog.querySelector("[data-close-dialog]").focus();
