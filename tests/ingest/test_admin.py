@@ -1,6 +1,7 @@
 """The admin: auditors see everything (deleted rows included) and change
 nothing; operators' actions call the services and leave an admin log entry."""
 
+import django_rq
 import pytest
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.auth.models import Group, Permission
@@ -9,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from ingest.models import Document, IngestJob
+from ingest.services import job_enqueue
 from jobs import lifecycle
 from jobs.models import JobEvent, JobStatus
 from tests.factories import DocumentFactory, IngestFileFactory, IngestJobFactory, UserFactory
@@ -197,6 +199,19 @@ def test_staff_reach_the_queue_dashboard_from_the_admin(auditor):
     assert dashboard in client.get("/admin/").content.decode()
     assert client.get(dashboard).status_code == 200
     assert client.get("/admin/django-rq/").status_code == 200
+
+
+def test_auditors_read_the_queues_but_cannot_empty_them(auditor, superuser, redis_conn):
+    job = IngestJobFactory(status=JobStatus.QUEUED)
+    job_enqueue(job=job)
+    queue = django_rq.get_queue("ingest")
+    empty = reverse("django_rq:clear", args=[0])
+
+    assert browser(auditor).get(reverse("django_rq:jobs", args=[0])).status_code == 200
+    assert browser(auditor).post(empty, {"post": "yes"}).status_code == 403
+    assert queue.count == 1
+    assert browser(superuser).post(empty, {"post": "yes"}).status_code == 302
+    assert queue.count == 0
 
 
 def test_non_staff_are_sent_to_the_admin_login(user):
