@@ -30,6 +30,7 @@ from jobs.models import JobStatus
 
 PAGE_SIZE = 25
 CHUNKS_PER_PAGE = 50
+NOT_A_MEMBER = "No such project here, or you are not a member of it."
 VIEWER_REFUSAL = "Viewers can read this project but not change anything in it."
 JOB_GONE = "This job no longer exists: it was deleted, or you are not a member of its project."
 UPLOAD_STATUS = {"invalid": 400, "too_large": 413, "unsupported_type": 415}
@@ -84,7 +85,7 @@ def project_membership(request, project_id) -> Membership:
     try:
         return selectors.membership_get(user=request.user, project_id=project_id)
     except selectors.NotFound:
-        raise Http404("No such project here, or you are not a member of it.") from None
+        raise Http404(NOT_A_MEMBER) from None
 
 
 def job_or_none(membership: Membership, job_id, *, with_files: bool = False):
@@ -109,7 +110,12 @@ def write_action(view):
 
     @wraps(view)
     def wrapper(request, project_id, **kwargs):
-        membership = project_membership(request, project_id)
+        try:
+            membership = project_membership(request, project_id)
+        except Http404:
+            if wants_json(request):
+                return Refusal(404, NOT_A_MEMBER, "not_found").as_json()
+            raise
         try:
             if not membership.can_write:
                 raise Refusal(403, VIEWER_REFUSAL, "permission_denied")

@@ -325,6 +325,8 @@ def test_non_member_upload_is_not_found(project):
         url("job-create", project), {"files": [text_upload()]}, **JSON
     )
     assert response.status_code == 404
+    assert response.json()["detail"] == "No such project here, or you are not a member of it."
+    assert not IngestJob.objects.exists()
 
 
 def test_writes_need_the_csrf_token(user, project):
