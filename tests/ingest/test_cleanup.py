@@ -1,6 +1,7 @@
 """POST .../cleanup/: exact counts of what was really removed, idempotent, and
 documents removed only when this job is their only source."""
 
+import django_rq
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -69,7 +70,7 @@ def put_in_rq(job, redis_conn):
     """The job's hash, its place in the queue, and a failed-registry entry."""
     services.job_enqueue(job=job)
     rq_job = RQJob.fetch(str(job.pk), connection=redis_conn)
-    services.django_rq.get_queue("ingest").failed_job_registry.add(rq_job, ttl=600)
+    django_rq.get_queue("ingest").failed_job_registry.add(rq_job, ttl=600)
 
 
 def test_cleanup_removes_files_work_dir_and_rq_entries_with_exact_counts(
@@ -95,7 +96,7 @@ def test_cleanup_removes_files_work_dir_and_rq_entries_with_exact_counts(
     assert not (settings.INGEST_WORK_DIR / str(finished_job.pk)).exists()
     with pytest.raises(NoSuchJobError):
         RQJob.fetch(str(finished_job.pk), connection=redis_conn)
-    queue = services.django_rq.get_queue("ingest")
+    queue = django_rq.get_queue("ingest")
     assert queue.failed_job_registry.count == 0
     assert redis_conn.llen("rq:queue:ingest") == 0
 

@@ -11,6 +11,7 @@ from rq.job import Job as RQJob
 
 from ingest import services
 from ingest.models import IdempotencyKey, IngestFile, IngestJob, Membership, Role
+from ingest.services import intake
 from jobs import lifecycle
 from jobs.models import JobEvent, JobStatus
 from tests.conftest import member
@@ -170,14 +171,14 @@ def test_job_create_refuses_everything_when_one_file_is_unsupported(project, use
 def test_job_create_removes_stored_files_when_storing_fails_midway(
     project, user, settings, monkeypatch
 ):
-    real_store = services._store
+    real_store = intake._store
 
     def store_then_fail(job, position, item):
         if position == 1:
             raise OSError("disk full")
         return real_store(job, position, item)
 
-    monkeypatch.setattr(services, "_store", store_then_fail)
+    monkeypatch.setattr(intake, "_store", store_then_fail)
     with pytest.raises(OSError):
         services.job_create(project=project, user=user, uploads=[upload(), upload("b.txt")])
     assert not IngestJob.all_objects.exists()

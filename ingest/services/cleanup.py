@@ -1,0 +1,209 @@
+"""What a finished job leaves behind: cleanup, restore and purge."""
+
+import contextlib
+import logging
+import os
+import shutil
+from dataclasses import astuple, dataclass
+from datetime import timedelta
+
+import django_rq
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from redis.exceptions import RedisError
+from rq.job import Job as RQJob
+from rq.results import Result as RQResult
+
+from ingest.models import (
+    Chunk,
+    Document,
+    DocumentSource,
+    IngestJob,
+)
+from ingest.services.intake import remove_stored_files
+from ingest.services.queue import QUEUE_NAME
+from jobs import lifecycle
+from jobs.models import JobStatus
+from jobs.runner import work_dir_for
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CleanupReport:
+    """What a cleanup really removed; all zero when there was nothing left."""
+
+    files_removed: int = 0
+    bytes_freed: int = 0
+    work_dirs_removed: int = 0
+    rq_entries_removed: int = 0
+    documents_removed: int = 0
+    chunks_removed: int = 0
+
+    @property
+    def removed_anything(self) -> bool:
+        return any(astuple(self))
+
+    @property
+    def detail(self) -> str:
+        if not self.removed_anything:
+            return "nothing to remove: this job was already cleaned up."
+        return (
+            f"removed {self.files_removed} stored file(s) and {self.work_dirs_removed} work "
+            f"directory ({self.bytes_freed} bytes freed), {self.rq_entries_removed} queue "
+            f"entries, {self.documents_removed} document(s) with {self.chunks_removed} chunk(s)."
+        )
+
+
+def job_cleanup(*, job: IngestJob, actor=None, documents: bool = False) -> CleanupReport:
+    """Remove what a finished job leaves behind: its stored uploads, a work
+    directory left on this host, its RQ entries and, with ``documents``, the
+    documents no other job produced too (their chunks cascade).
+
+    The job row is locked meanwhile, so two cleanups of one job count each
+    removal once; a file already gone is not an error. Audited, every call.
+    """
+    with transaction.atomic():
+        job = IngestJob.all_objects.select_for_update().get(pk=job.pk)
+        if not job.is_terminal:
+            raise lifecycle.InvalidTransition(
+                job, "cleanup", f"job is {job.status}: cancel it, or wait until it finishes."
+            )
+        report = CleanupReport()
+        report.files_removed, report.bytes_freed = _remove_uploads(job)
+        work_bytes = remove_work_dir(job=job)
+        if work_bytes is not None:
+            report.work_dirs_removed, report.bytes_freed = 1, report.bytes_freed + work_bytes
+        report.rq_entries_removed = remove_rq_entries(job_id=str(job.pk))
+        if documents:
+            report.documents_removed, report.chunks_removed = _remove_own_documents(job)
+        lifecycle.record_action(job, action="cleanup", actor=actor, reason=report.detail)
+    logger.info("job %s cleaned up: %s", job.pk, report.detail)
+    return report
+
+
+def _remove_uploads(job: IngestJob) -> tuple[int, int]:
+    removed = freed = 0
+    for path in job.files.values_list("storage_path", flat=True):
+        if path and default_storage.exists(path):
+            freed += default_storage.size(path)
+            default_storage.delete(path)
+            removed += 1
+    # The job's upload directory, once empty (local storage only).
+    with contextlib.suppress(NotImplementedError, OSError):
+        os.rmdir(default_storage.path(f"jobs/{job.project_id}/{job.pk}"))
+    return removed, freed
+
+
+def remove_work_dir(*, job: IngestJob) -> int | None:
+    """Remove the job's work directory on this host; its size, or None if absent."""
+    path = work_dir_for(job)
+    if not path.is_dir():
+        return None
+    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    shutil.rmtree(path, ignore_errors=True)
+    return size
+
+
+def remove_rq_entries(*, job_id: str) -> int:
+    """Remove the job from its queue, its registries, and its hash and results."""
+    queue = django_rq.get_queue(QUEUE_NAME)
+    registries = [
+        queue.finished_job_registry,
+        queue.failed_job_registry,
+        queue.canceled_job_registry,
+        queue.deferred_job_registry,
+        queue.scheduled_job_registry,
+    ]
+    try:
+        removed = queue.remove(job_id) + sum(r.remove(job_id) for r in registries)
+        keys = [RQJob.key_for(job_id), RQJob.dependents_key_for(job_id), RQResult.get_key(job_id)]
+        return removed + queue.connection.delete(*keys)
+    except RedisError as exc:
+        logger.warning("job %s: RQ entries not removed (%s)", job_id, exc)
+        return 0
+
+
+def own_documents(job: IngestJob):
+    """The documents every source of which is a file of this job (never one that
+    another job also produced)."""
+    elsewhere = DocumentSource.objects.exclude(file__job=job).values("document_id")
+    return (
+        Document.objects.filter(project_id=job.project_id)
+        .filter(Q(job=job) | Q(sources__file__job=job))
+        .exclude(pk__in=elsewhere)
+        .distinct()
+    )
+
+
+def _remove_own_documents(job: IngestJob) -> tuple[int, int]:
+    ids = list(own_documents(job).values_list("pk", flat=True))
+    if not ids:
+        return 0, 0
+    _, per_model = Document.objects.filter(pk__in=ids).delete()
+    return per_model.get(Document._meta.label, 0), per_model.get(Chunk._meta.label, 0)
+
+
+def job_restore(*, job: IngestJob, actor=None, reason: str = "") -> lifecycle.Outcome:
+    """Undelete a soft-deleted job, giving back the status it had before its
+    deletion (from the audit trail; CANCELLED when the trail does not say).
+
+    Refused when its stored uploads were removed: the restored job would claim
+    files that no longer exist.
+    """
+    if not job.is_deleted:
+        raise lifecycle.InvalidTransition(job, "restore", "job is not deleted; nothing to restore.")
+    missing = [f.name for f in job.files.all() if not default_storage.exists(f.storage_path)]
+    if missing:
+        raise lifecycle.InvalidTransition(
+            job,
+            "restore",
+            f"its uploaded files were removed ({', '.join(missing[:3])}); it cannot be restored.",
+        )
+    deletion = lifecycle.events_for(job).filter(action="delete").last()
+    previous = deletion.from_status if deletion else JobStatus.CANCELLED
+    outcome = lifecycle.restore(job, to_status=previous, actor=actor, reason=reason)
+    if not outcome:
+        raise lifecycle.InvalidTransition(job, "restore", "job was restored or purged meanwhile.")
+    return outcome
+
+
+def job_purge(*, job: IngestJob) -> bool:
+    """Remove a soft-deleted job for good, with its files, work directory and RQ
+    entries. Its documents stay (the project's data). False if it was gone already.
+
+    The row goes first, under a lock, so a restore racing with this purge finds
+    nothing rather than a job whose files are being removed.
+    """
+    with transaction.atomic():
+        locked = IngestJob.all_objects.select_for_update().filter(pk=job.pk).first()
+        if locked is None:
+            return False
+        if not locked.is_deleted:
+            raise lifecycle.InvalidTransition(
+                locked, "purge", "job is not deleted; delete it before purging it."
+            )
+        paths = [p for p in locked.files.values_list("storage_path", flat=True) if p]
+        IngestJob.all_objects.filter(pk=locked.pk).purge()
+    remove_stored_files(paths)
+    remove_work_dir(job=locked)
+    remove_rq_entries(job_id=str(locked.pk))
+    logger.info("job %s purged", locked.pk)
+    return True
+
+
+def deleted_jobs_older_than(*, age: timedelta):
+    """Soft-deleted jobs whose deletion is older than ``age``: the purge's candidates."""
+    cutoff = timezone.now() - age
+    return IngestJob.all_objects.filter(deleted_at__lt=cutoff).order_by("deleted_at")
+
+
+def purge_deleted_jobs(*, age: timedelta, dry_run: bool = False) -> list[IngestJob]:
+    """Purge every job deleted more than ``age`` ago; the list of those purged
+    (or, with ``dry_run``, of those that would be)."""
+    candidates = list(deleted_jobs_older_than(age=age).select_related("project"))
+    if dry_run:
+        return candidates
+    return [job for job in candidates if job_purge(job=job)]

@@ -1,0 +1,85 @@
+"""A job's place in the RQ queue, and the user's cancel and delete."""
+
+import logging
+
+import django_rq
+from django.conf import settings
+from django.db import transaction
+from redis.exceptions import RedisError
+from rq.exceptions import NoSuchJobError
+from rq.job import Job as RQJob
+
+from ingest.models import (
+    IngestJob,
+)
+from jobs import lifecycle
+from jobs.models import JobStatus
+
+logger = logging.getLogger(__name__)
+
+QUEUE_NAME = "ingest"
+
+
+def job_enqueue(*, job: IngestJob) -> bool:
+    """Put the job on the RQ queue under its own id. A Redis outage is logged,
+    not raised: the job stays QUEUED in the database and the reaper enqueues
+    it again once Redis is back."""
+    try:
+        queue = django_rq.get_queue(QUEUE_NAME, commit_mode="auto")
+        queue.enqueue(
+            "ingest.tasks.run_ingest_job",
+            str(job.pk),
+            job_id=str(job.pk),
+            job_timeout=settings.INGEST_JOB_TIMEOUT_SECONDS,
+            result_ttl=24 * 3600,
+            failure_ttl=7 * 24 * 3600,
+            description=f"ingest {job.name}",
+        )
+    except RedisError as exc:
+        logger.warning("job %s not enqueued (Redis unavailable: %s); the reaper will", job.pk, exc)
+        return False
+    return True
+
+
+def job_cancel(*, job: IngestJob, actor=None, reason: str = "") -> lifecycle.Outcome:
+    """Cancel a job: a queued one is CANCELLED at once and leaves the queue; a
+    running one becomes CANCELLING and its worker stops at the next checkpoint.
+    Idempotent for a job already cancelling; a finished job raises
+    ``lifecycle.InvalidTransition``."""
+    outcome = lifecycle.request_cancel(job, actor=actor, reason=reason)
+    if outcome.from_status == JobStatus.QUEUED:
+        transaction.on_commit(lambda: remove_from_queue(job_id=str(job.pk)))
+    return outcome
+
+
+def job_delete(
+    *, job: IngestJob, actor=None, force: bool = False, reason: str = ""
+) -> lifecycle.Outcome:
+    """Soft-delete a finished job (status CANCELLED, ``deleted_at`` set, audited).
+
+    An active job raises ``lifecycle.InvalidTransition`` unless ``force``: then
+    it is cancelled now and soft-deleted as soon as it is CANCELLED. A job
+    deleted meanwhile by someone else gives a falsy outcome.
+    """
+    if job.is_terminal:
+        return lifecycle.soft_delete(job, actor=actor, reason=reason)
+    if not force:
+        raise lifecycle.InvalidTransition(
+            job, "delete", f"job is {job.status}: cancel the job first, or repeat with ?force=true."
+        )
+    outcome = lifecycle.request_delete(job, actor=actor, reason=reason)
+    if outcome.from_status == JobStatus.QUEUED:
+        transaction.on_commit(lambda: remove_from_queue(job_id=str(job.pk)))
+    return outcome
+
+
+def remove_from_queue(*, job_id: str) -> None:
+    try:
+        queue = django_rq.get_queue(QUEUE_NAME)
+        queue.remove(job_id)
+        RQJob.fetch(job_id, connection=queue.connection).delete(remove_from_queue=True)
+    except NoSuchJobError:
+        pass
+    except RedisError as exc:
+        # Harmless: a worker that dequeues it finds the job not QUEUED and returns.
+        logger.warning("job %s could not be removed from the queue: %s", job_id, exc)
