@@ -11,15 +11,15 @@ import signal
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
 from tqdm import tqdm
+
+from ingest.present import progress_text, shorten, summary, write_lines
 
 # Exit statuses, the same for the command and the client.
 COMPLETED = 0
@@ -285,7 +285,7 @@ class BarDisplay(Display):
         self.bar = tqdm(
             total=progress["bytes_total"] or None,
             initial=progress["bytes_done"],
-            desc=_short(job["name"], 30),
+            desc=shorten(job["name"], 30),
             unit="B",
             unit_scale=True,
             unit_divisor=1024,
@@ -352,149 +352,3 @@ class LineDisplay(Display):
             text += f", {tqdm.format_sizeof(rate, 'B/s', 1024)}"
             text += f", ETA {tqdm.format_interval(left / rate)}"
         return text
-
-
-# --- presenting jobs -------------------------------------------------------------
-
-
-def write_lines(stream: TextIO, lines: Iterable[str]) -> None:
-    for line in lines:
-        stream.write(line + "\n")
-    stream.flush()
-
-
-def size_text(size: int) -> str:
-    return f"{size}B" if size < 1024 else tqdm.format_sizeof(size, "B", 1024)
-
-
-def progress_text(progress: dict) -> str:
-    return (
-        f"{progress['files_done']}/{progress['files_total']} files, "
-        f"{size_text(progress['bytes_done'])} of {size_text(progress['bytes_total'])} "
-        f"({progress['percent']}%)"
-    )
-
-
-def summary(job: dict) -> list[str]:
-    """The per-file results, then one sentence on how the job ended."""
-    result = job.get("result") or {"files": [], "documents_created": 0}
-    return [*file_lines(result["files"]), verdict(job)]
-
-
-def file_lines(files: list[dict]) -> list[str]:
-    width = min(max((len(f["name"]) for f in files), default=0), 60)
-    lines = []
-    for f in files:
-        lines.append(f"  {_status_label(f['status']):<11} {f['name']:<{width}}  {_file_note(f)}")
-        for member in f.get("members") or []:
-            note = _file_note(member)
-            lines.append(f"      {_status_label(member['status']):<11} {member['name']}  {note}")
-    return [line.rstrip() for line in lines]
-
-
-def _status_label(status: str) -> str:
-    return status.replace("_", " ")
-
-
-def _file_note(f: dict) -> str:
-    if f.get("error"):
-        return f["error"]
-    if f["status"] == "done":
-        return _plural(f["chunks"], "chunk")
-    if f["status"] == "duplicate":
-        return "already in the project"
-    return ""
-
-
-def verdict(job: dict) -> str:
-    name, status = job["name"], job["status"]
-    result = job.get("result") or {"files": [], "documents_created": 0}
-    counts = Counter(f["status"] for f in result["files"])
-    documents = result["documents_created"]
-    if status == "failed":
-        return f"job {name!r} failed: {job.get('error') or 'no file could be ingested.'}"
-    if status == "cancelled":
-        kept = counts["done"] + counts["duplicate"] + counts["failed"]
-        return (
-            f"job {name!r} cancelled: kept {kept} of {len(result['files'])} files "
-            f"({_plural(documents, 'document')} created); "
-            f"{counts['not_reached']} not reached."
-        )
-    parts = [
-        f"{counts[s]} {_status_label(s)}" for s in ("done", "duplicate", "failed") if counts[s]
-    ]
-    files = ", ".join(parts) or "no files"
-    return f"job {name!r} {status}: {files}; {_plural(documents, 'document')} created."
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def detail(job: dict, events: list[dict], *, extra: Iterable[tuple[str, str]] = ()) -> list[str]:
-    """A job in full: its fields, per-file results and audit trail."""
-    result = job.get("result") or {"files": [], "documents_created": 0, "partial": False}
-    status = job["status"] + (" (partial)" if result.get("partial") else "")
-    fields = [
-        ("status", status),
-        ("progress", progress_text(job["progress"])),
-        ("chunking", f"{job['chunk_size']} characters, overlap {job['chunk_overlap']}"),
-        *extra,
-        ("created", when(job["created_at"])),
-        ("started", when(job.get("started_at"))),
-        ("finished", when(job.get("finished_at"))),
-        ("cancel asked", when(job.get("cancel_requested_at"))),
-        ("delete asked", when(job.get("delete_requested_at"))),
-        ("error", job.get("error") or ""),
-    ]
-    lines = [f"job {job['id']} {job['name']!r}"]
-    lines += [f"  {label:<13}{value}" for label, value in fields if value]
-    lines.append(
-        f"files ({len(result['files'])}; {_plural(result['documents_created'], 'document')} created)"
-    )
-    lines += file_lines(result["files"])
-    lines.append("audit trail")
-    lines += [event_line(e) for e in events]
-    return lines
-
-
-def event_line(event: dict) -> str:
-    move = f"{event.get('from') or ''} -> {event['to']}".strip()
-    line = f"  {when(event['at'])}  {event['action']:<10} {move:<25} {event.get('actor') or '-'}"
-    return f"{line}  {event['reason']}" if event.get("reason") else line
-
-
-def table(jobs: list[dict]) -> list[str]:
-    """Jobs as a table: id, name, status, progress, created, finished."""
-    header = ("ID", "NAME", "STATUS", "PROGRESS", "CREATED", "FINISHED")
-    rows = [header]
-    for job in jobs:
-        progress = job["progress"]
-        status = job["status"] + (", deleted" if job.get("deleted_at") else "")
-        rows.append(
-            (
-                str(job["id"]),
-                _short(job["name"], 40),
-                status,
-                f"{progress['files_done']}/{progress['files_total']} files {progress['percent']}%",
-                when(job["created_at"]),
-                when(job.get("finished_at")) or "-",
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-
-
-def when(value) -> str:
-    """An API timestamp in the local time of this machine, to the second."""
-    if not value:
-        return ""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

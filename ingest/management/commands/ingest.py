@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
-from ingest import follow, selectors, services
+from ingest import follow, present, selectors, services
 from ingest.api.serializers import JobOutput
 from jobs.lifecycle import InvalidTransition
 
@@ -46,11 +46,11 @@ class Command(BaseCommand):
             files, skipped = follow.collect(paths, refusal)
         except follow.BadInput as exc:
             raise CommandError(str(exc), returncode=follow.BAD_INPUT) from None
-        follow.write_lines(self.stderr_stream, skipped)
+        present.write_lines(self.stderr_stream, skipped)
         job = self.create(membership.project, actor, files, options)
         self.stdout.write(
             f"job {job.pk} {job.name!r} created in project {membership.project.name!r}: "
-            f"{len(files)} files, {follow.size_text(job.bytes_total)}."
+            f"{len(files)} files, {present.size_text(job.bytes_total)}."
         )
         if no_wait:
             return

@@ -2,7 +2,7 @@ import uuid
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ingest import follow, selectors
+from ingest import follow, present, selectors
 from ingest.api.serializers import EventOutput, JobOutput
 from ingest.models import IngestJob
 from jobs.lifecycle import events_for
@@ -21,10 +21,10 @@ class Command(BaseCommand):
         extra = [
             ("project", f"{job.project.name} ({job.project_id})"),
             ("created by", job.created_by.username if job.created_by else "-"),
-            ("deleted", follow.when(job.deleted_at)),
+            ("deleted", present.when(job.deleted_at)),
         ]
         events = EventOutput(events_for(job), many=True).data
-        for line in follow.detail(data, events, extra=extra):
+        for line in present.detail(data, events, extra=extra):
             self.stdout.write(line)
 
 

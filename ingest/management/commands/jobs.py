@@ -2,7 +2,7 @@ import uuid
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ingest import follow, selectors
+from ingest import follow, present, selectors
 from ingest.api.serializers import JobSummaryOutput
 from ingest.models import IngestJob, Project
 from jobs.models import JobStatus
@@ -38,7 +38,7 @@ class Command(BaseCommand):
         data = JobSummaryOutput(rows, many=True).data
         for job, row in zip(rows, data, strict=True):
             row["deleted_at"] = job.deleted_at
-        for line in follow.table(data):
+        for line in present.table(data):
             self.stdout.write(line)
         if total > len(rows):
             self.stdout.write(f"showing {len(rows)} of {total} jobs; raise --limit to see more.")

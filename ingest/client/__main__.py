@@ -1,0 +1,5 @@
+import sys
+
+from ingest.client.command import main
+
+sys.exit(main())
