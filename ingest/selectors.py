@@ -73,9 +73,12 @@ def member_list(*, project: Project) -> QuerySet[Membership]:
     return project.memberships.select_related("user").order_by("created_at")
 
 
-def job_list(*, project: Project, status: str | None = None) -> QuerySet[IngestJob]:
-    """The project's jobs, newest first, deleted ones hidden."""
-    jobs = IngestJob.objects.filter(project=project).order_by("-created_at", "-id")
+def job_list(
+    *, project: Project, status: str | None = None, include_deleted: bool = False
+) -> QuerySet[IngestJob]:
+    """The project's jobs, newest first; deleted ones only for operators' audits."""
+    manager = IngestJob.all_objects if include_deleted else IngestJob.objects
+    jobs = manager.filter(project=project).order_by("-created_at", "-id")
     if status:
         jobs = jobs.filter(status=status)
     return jobs
@@ -143,9 +146,22 @@ def document_sources(*, document: Document) -> QuerySet[DocumentSource]:
     return document.sources.select_related("file")
 
 
-def job_find(*, job_id) -> IngestJob:
+def job_find(*, job_id, include_deleted: bool = False) -> IngestJob:
     """Any project's job by id, for operators' commands (no membership check)."""
-    job = IngestJob.objects.select_related("project").filter(pk=_uuid(job_id)).first()
+    manager = IngestJob.all_objects if include_deleted else IngestJob.objects
+    job = manager.select_related("project", "created_by").filter(pk=_uuid(job_id)).first()
     if job is None:
         raise NotFound()
     return job
+
+
+def projects_called(*, id_or_name: str) -> list[Project]:
+    """Projects by id, or else by name, for operators' commands (no membership check).
+
+    More than one means the name is ambiguous: the caller asks for the id.
+    """
+    try:
+        by_id = Project.objects.filter(pk=uuid.UUID(id_or_name)).first()
+    except ValueError:
+        by_id = None
+    return [by_id] if by_id else list(Project.objects.filter(name=id_or_name)[:2])

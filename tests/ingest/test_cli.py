@@ -458,7 +458,7 @@ def test_jobs_says_which_rows_it_left_out_past_the_limit(project):
     ("command", "value", "message"),
     [
         ("jobs", "Nowhere", "no project is called or numbered 'Nowhere'."),
-        ("job", "not-a-uuid", "'not-a-uuid' is not a job id (a UUID)."),
+        ("job", "not-a-uuid", "no job not-a-uuid exists (the id is a UUID)."),
         ("job", "00000000-0000-0000-0000-000000000000", "no job 0000"),
     ],
 )

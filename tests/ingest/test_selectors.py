@@ -141,3 +141,26 @@ def test_documents_stay_when_their_job_is_deleted(project):
     fetched = selectors.document_get(project=project, document_id=document.pk)
     assert fetched.job_id == job.pk
     assert fetched.job.deleted_at is not None  # reached through the base manager
+
+
+def test_operators_see_deleted_jobs_only_when_they_ask(project):
+    alive = IngestJobFactory(project=project, status=JobStatus.COMPLETED)
+    gone = IngestJobFactory(project=project, status=JobStatus.FAILED)
+    lifecycle.soft_delete(gone)
+
+    assert list(selectors.job_list(project=project)) == [alive]
+    assert set(selectors.job_list(project=project, include_deleted=True)) == {alive, gone}
+    with pytest.raises(selectors.NotFound):
+        selectors.job_find(job_id=gone.pk)
+    assert selectors.job_find(job_id=gone.pk, include_deleted=True) == gone
+
+
+def test_projects_are_called_by_id_or_by_name(project):
+    twin_a = ProjectFactory(name="Twins")
+    ProjectFactory(name="Twins")
+
+    assert selectors.projects_called(id_or_name=str(project.pk)) == [project]
+    assert selectors.projects_called(id_or_name=project.name) == [project]
+    assert len(selectors.projects_called(id_or_name="Twins")) == 2
+    assert selectors.projects_called(id_or_name=str(twin_a.pk)) == [twin_a]
+    assert selectors.projects_called(id_or_name="Nowhere") == []

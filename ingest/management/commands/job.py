@@ -1,5 +1,3 @@
-import uuid
-
 from django.core.management.base import BaseCommand, CommandError
 
 from ingest import follow, present, selectors
@@ -31,16 +29,8 @@ class Command(BaseCommand):
 def find_job(job_id: str) -> IngestJob:
     """Any project's job, soft-deleted ones included: operators audit those too."""
     try:
-        return selectors.job_find(job_id=job_id)
+        return selectors.job_find(job_id=job_id, include_deleted=True)
     except selectors.NotFound:
-        pass
-    try:
-        pk = uuid.UUID(job_id)
-    except ValueError:
         raise CommandError(
-            f"{job_id!r} is not a job id (a UUID).", returncode=follow.BAD_INPUT
+            f"no job {job_id} exists (the id is a UUID).", returncode=follow.BAD_INPUT
         ) from None
-    job = IngestJob.all_objects.select_related("project", "created_by").filter(pk=pk).first()
-    if job is None:
-        raise CommandError(f"no job {job_id} exists.", returncode=follow.BAD_INPUT)
-    return job

@@ -1,10 +1,8 @@
-import uuid
-
 from django.core.management.base import BaseCommand, CommandError
 
 from ingest import follow, present, selectors
 from ingest.api.serializers import JobSummaryOutput
-from ingest.models import IngestJob, Project
+from ingest.models import Project
 from jobs.models import JobStatus
 
 
@@ -26,9 +24,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, project, status, deleted, limit, **options):
         project = find_project(project)
-        jobs = all_jobs(project) if deleted else selectors.job_list(project=project)
-        if status:
-            jobs = jobs.filter(status=status)
+        jobs = selectors.job_list(project=project, status=status, include_deleted=deleted)
         total = jobs.count()
         if not total:
             which = f"{status} jobs" if status else "jobs"
@@ -46,25 +42,14 @@ class Command(BaseCommand):
 
 def find_project(value: str) -> Project:
     """A project by id or by name, for operators (no membership check)."""
-    try:
-        project = Project.objects.filter(pk=uuid.UUID(value)).first()
-    except ValueError:
-        project = None
-    if project is None:
-        named = list(Project.objects.filter(name=value)[:2])
-        if len(named) > 1:
-            raise CommandError(
-                f"several projects are called {value!r}; give the project's id.",
-                returncode=follow.BAD_INPUT,
-            )
-        project = named[0] if named else None
-    if project is None:
+    found = selectors.projects_called(id_or_name=value)
+    if len(found) > 1:
+        raise CommandError(
+            f"several projects are called {value!r}; give the project's id.",
+            returncode=follow.BAD_INPUT,
+        )
+    if not found:
         raise CommandError(
             f"no project is called or numbered {value!r}.", returncode=follow.BAD_INPUT
         )
-    return project
-
-
-def all_jobs(project: Project):
-    # Soft-deleted rows exist only for audits; selectors.job_list hides them.
-    return IngestJob.all_objects.filter(project=project).order_by("-created_at", "-id")
+    return found[0]
