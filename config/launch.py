@@ -12,6 +12,7 @@ imports Django before that, so the settings see the final environment.
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -72,6 +73,7 @@ def serve() -> int:
         name: subprocess.Popen(["/bin/sh", "-c", f"exec {command}"], cwd=ROOT)
         for name, command in commands.items()
     }
+    wait_until_listening(host, int(port), children["web"])
     print(
         f"\nIngest is running at http://{host}:{port}/  (log in as {DEMO_USER} / {DEMO_PASSWORD})\n"
         f"API: http://{host}:{port}/api/   API docs: http://{host}:{port}/api/docs/\n"
@@ -79,6 +81,15 @@ def serve() -> int:
         flush=True,
     )
     return supervise(children)
+
+
+def wait_until_listening(host: str, port: int, web: subprocess.Popen, timeout: float = 60) -> None:
+    """Print the URL only once it answers: a user who opens it at once gets the page."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and web.poll() is None:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.1)
 
 
 def supervise(children: dict[str, subprocess.Popen]) -> int:
