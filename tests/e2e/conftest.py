@@ -57,7 +57,7 @@ class WebServer:
             [*command, *options], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
         )
 
-    def wait_until_up(self, timeout: float = 30) -> None:
+    def wait_until_up(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -90,9 +90,19 @@ def site(worker_env, tmp_path):
     """The dashboard's base URL, served by uvicorn against the test database."""
     env = {key: value for key, value in worker_env.items() if key != ASYNC_UNSAFE}
     # DEBUG serves the static files from the ASGI app, as in development.
-    server = WebServer({**env, "DEBUG": "1"}, tmp_path / "uvicorn.log")
+    env["DEBUG"] = "1"
+    for attempt in range(3):
+        server = WebServer(env, tmp_path / f"uvicorn-{attempt}.log")
+        try:
+            server.wait_until_up()
+            break
+        except AssertionError:
+            output = server.output()
+            server.stop()
+            # Another process may have taken the free port meanwhile.
+            if attempt == 2 or "address already in use" not in output:
+                raise
     try:
-        server.wait_until_up()
         yield server.url
     finally:
         server.stop()
