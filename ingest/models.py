@@ -18,6 +18,11 @@ class Role(models.TextChoices):
 WRITE_ROLES = frozenset({Role.MEMBER, Role.OWNER})
 
 
+def project_channel(project_id) -> str:
+    """The Redis pub/sub channel of a project's live job events."""
+    return f"ingest:project:{project_id}"
+
+
 class Project(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
@@ -84,7 +89,7 @@ class IngestJob(Job):
 
     @property
     def event_channel(self) -> str:
-        return f"ingest:project:{self.project_id}"
+        return project_channel(self.project_id)
 
     def log_fields(self) -> dict:
         return {**super().log_fields(), "project": self.project_id}

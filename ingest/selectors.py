@@ -124,7 +124,10 @@ def file_result(ingest_file: IngestFile) -> dict:
 
 
 def document_list(*, project: Project, q: str = "") -> QuerySet[Document]:
-    documents = Document.objects.filter(project=project).order_by("-created_at", "id")
+    """The project's documents, newest first; ``q`` searches titles and text."""
+    documents = (
+        Document.objects.filter(project=project).select_related("job").order_by("-created_at", "id")
+    )
     if q:
         matching_chunks = Chunk.objects.filter(text__icontains=q).values("document_id")
         documents = documents.filter(Q(title__icontains=q) | Q(pk__in=matching_chunks))
@@ -140,6 +143,15 @@ def document_get(*, project: Project, document_id) -> Document:
     if document is None:
         raise NotFound()
     return document
+
+
+def document_chunks(*, document: Document) -> QuerySet[Chunk]:
+    return document.chunks.order_by("index")
+
+
+def job_documents(*, job: IngestJob, limit: int = 200) -> QuerySet[Document]:
+    """The documents a job produced first, oldest first (duplicates belong to others)."""
+    return job.documents.order_by("created_at")[:limit]
 
 
 def document_sources(*, document: Document) -> QuerySet[DocumentSource]:

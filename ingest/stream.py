@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET
 from redis.exceptions import RedisError
 
 from ingest import selectors
+from ingest.models import project_channel
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +32,6 @@ KEEPALIVE_SECONDS = 15
 RETRY_MS = 2000
 LOG_IN = "Log in to follow this project."
 NOT_A_MEMBER = "No such project here, or you are not a member of it."
-
-
-def channel_name(project_id) -> str:
-    return f"ingest:project:{project_id}"
 
 
 def parse_job_ids(raw: str) -> set[str]:
@@ -84,7 +81,7 @@ class Relay:
 async def events(client: aioredis.Redis, project_id, relay: Relay):
     pubsub = client.pubsub()
     try:
-        await pubsub.subscribe(channel_name(project_id))
+        await pubsub.subscribe(project_channel(project_id))
         yield f"retry: {RETRY_MS}\n: connected\n\n"
         while True:
             message = await pubsub.get_message(

@@ -263,7 +263,7 @@ def job_panel_context(membership: Membership, job) -> dict:
         "job": job,
         "can_write": membership.can_write,
         "result": selectors.job_result(job=job),
-        "documents": job.documents.order_by("created_at")[:200],
+        "documents": selectors.job_documents(job=job),
         "events": lifecycle.events_for(job),
     }
 
@@ -382,7 +382,7 @@ def cleanup_message(report) -> str:
 def document_list(request, project_id):
     membership = project_membership(request, project_id)
     query = request.GET.get("q", "").strip()[:200]
-    documents = selectors.document_list(project=membership.project, q=query).select_related("job")
+    documents = selectors.document_list(project=membership.project, q=query)
     context = {
         "project": membership.project,
         "membership": membership,
@@ -405,6 +405,6 @@ def document_detail(request, project_id, document_id):
         "project": membership.project,
         "document": document,
         "sources": selectors.document_sources(document=document),
-        "chunks": page_of(request, document.chunks.order_by("index"), CHUNKS_PER_PAGE),
+        "chunks": page_of(request, selectors.document_chunks(document=document), CHUNKS_PER_PAGE),
     }
     return page(request, "ingest/document_detail.html", context)

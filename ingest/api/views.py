@@ -219,5 +219,5 @@ class DocumentViewSet(ProjectScoped, viewsets.GenericViewSet):
     @action(detail=True, methods=["get"])
     def chunks(self, request, project_id, pk):
         document = selectors.document_get(project=self.project, document_id=pk)
-        page = self.paginate_queryset(document.chunks.order_by("index"))
+        page = self.paginate_queryset(selectors.document_chunks(document=document))
         return self.get_paginated_response(s.ChunkOutput(page, many=True).data)
