@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import django_rq
@@ -99,7 +100,8 @@ def database_url() -> str:
 
 
 class ManagedProcess:
-    """A real ``manage.py`` process against the test database and Redis."""
+    """A real process of the service (``python <command>``) against the test
+    database and Redis."""
 
     command: list[str]
 
@@ -107,7 +109,7 @@ class ManagedProcess:
         self.log_path = log_path
         self.log = log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", *self.command, *args],
+            [sys.executable, *self.command, *args],
             cwd=ROOT,
             env=env,
             stdout=self.log,
@@ -138,13 +140,34 @@ class ManagedProcess:
 
 
 class ReaperProcess(ManagedProcess):
-    command = ["ingest_reaper", "--interval", "0.5"]
+    command = ["manage.py", "ingest_reaper", "--interval", "0.5"]
+
+
+class WebProcess(ManagedProcess):
+    """``uvicorn config.asgi:application``, the Procfile's web process, on a free port."""
+
+    def __init__(self, env: dict, log_path: Path, *args: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        # Open event streams would otherwise hold a graceful shutdown for long.
+        self.command = ["-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1"]
+        self.command += ["--port", str(self.port), "--timeout-graceful-shutdown", "2"]
+        super().__init__(env, log_path, *args)
+
+    def answers(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"uvicorn exited:\n{self.output()}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
+                return response.status == 200
+        except OSError:  # refused, reset, or not yet listening
+            return False
 
 
 class WorkerProcess(ManagedProcess):
     """A real ``manage.py rqworker ingest``; its work horses are its children."""
 
-    command = ["rqworker", "ingest", "--worker-ttl", "30"]
+    command = ["manage.py", "rqworker", "ingest", "--worker-ttl", "30"]
 
     def horse_pids(self) -> list[int]:
         out = subprocess.run(
@@ -205,6 +228,29 @@ def start_worker(worker_env, tmp_path):
 @pytest.fixture
 def start_reaper(worker_env, tmp_path):
     yield from _process_starter(ReaperProcess, worker_env, tmp_path)
+
+
+@pytest.fixture
+def start_web(worker_env, tmp_path):
+    """Start uvicorn serving the site; each call returns once it answers."""
+    starter = _process_starter(WebProcess, worker_env, tmp_path)
+    start = next(starter)
+
+    def start_answering(**extra_env: str) -> WebProcess:
+        for attempt in range(3):
+            server = start(**extra_env)
+            try:
+                wait_for(server.answers, timeout=60, message="uvicorn to answer")
+                return server
+            except AssertionError:
+                server.stop()
+                # Another process may have taken the free port meanwhile.
+                if attempt == 2 or "address already in use" not in server.output():
+                    raise
+        raise AssertionError("uvicorn never started")
+
+    yield start_answering
+    next(starter, None)  # stops every server started
 
 
 def wait_for(predicate, timeout=30.0, interval=0.02, message="condition"):

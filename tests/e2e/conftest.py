@@ -7,18 +7,9 @@ system's ``/usr/bin/chromium`` (``.ci/apt-packages`` installs it in CI).
 """
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import ROOT
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -35,77 +26,12 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class WebServer:
-    """``uvicorn config.asgi:application``, the run command's web process."""
-
-    def __init__(self, env: dict, log_path: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.log = log_path.open("ab")
-        command = [sys.executable, "-m", "uvicorn", "config.asgi:application"]
-        options = ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
-        # Open event streams would otherwise hold a graceful shutdown forever.
-        options += ["--timeout-graceful-shutdown", "2"]
-        self.proc = subprocess.Popen(
-            [*command, *options], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
-        )
-
-    def wait_until_up(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"uvicorn exited:\n{self.output()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/login/", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.1)
-        raise AssertionError(f"uvicorn did not answer within {timeout}s:\n{self.output()}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.log.close()
-
-    def output(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")
-
-
 @pytest.fixture
-def site(worker_env, tmp_path):
+def site(start_web):
     """The dashboard's base URL, served by uvicorn against the test database."""
-    env = {key: value for key, value in worker_env.items() if key != ASYNC_UNSAFE}
-    # DEBUG serves the static files from the ASGI app, as in development.
-    env["DEBUG"] = "1"
-    for attempt in range(3):
-        server = WebServer(env, tmp_path / f"uvicorn-{attempt}.log")
-        try:
-            server.wait_until_up()
-            break
-        except AssertionError:
-            output = server.output()
-            server.stop()
-            # Another process may have taken the free port meanwhile.
-            if attempt == 2 or "address already in use" not in output:
-                raise
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    # DEBUG serves the static files from the ASGI app, as in development; the
+    # browser tests' own async-unsafe allowance is not the server's.
+    return start_web(DEBUG="1", **{ASYNC_UNSAFE: ""}).url
 
 
 @pytest.fixture(scope="module")

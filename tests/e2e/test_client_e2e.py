@@ -4,11 +4,8 @@ as their ``detail`` sentence."""
 
 import io
 import re
-import socket
 import subprocess
 import sys
-from urllib.error import HTTPError, URLError
-from urllib.request import urlopen
 
 import pytest
 from rest_framework.authtoken.models import Token
@@ -17,73 +14,11 @@ from ingest.client import ApiError, IngestClient
 from ingest.models import Document, IngestJob
 from jobs.lifecycle import events_for
 from jobs.models import JobStatus
-from tests.conftest import ROOT, wait_for
+from tests.conftest import ROOT, WebProcess, wait_for
 from tests.e2e.helpers import in_status, job_row
 from tests.e2e.test_ingest_command_e2e import batch, console  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.e2e]
-
-
-UVICORN = [sys.executable, "-m", "uvicorn", "config.asgi:application"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Server:
-    """``uvicorn config.asgi:application`` on a free local port, on the test
-    database, Redis and upload folder (the environment the workers get)."""
-
-    def __init__(self, env: dict, log_path):
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        self.log_path = log_path
-        self.log = log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [*UVICORN, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_for(self.answers, timeout=60, message="the server to answer")
-
-    def answers(self) -> bool:
-        assert self.proc.poll() is None, self.log_path.read_text()
-        try:
-            urlopen(f"{self.url}/api/", timeout=2)
-        except HTTPError:
-            return True  # 401/403: up, and asking for a login
-        except (URLError, OSError):
-            return False
-        return True
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.log.close()
-
-
-@pytest.fixture
-def start_server(worker_env, tmp_path):
-    started: list[Server] = []
-
-    def start(**extra_env: str) -> Server:
-        server = Server({**worker_env, **extra_env}, tmp_path / f"server-{len(started)}.log")
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 @pytest.fixture
@@ -91,7 +26,7 @@ def token(user) -> str:
     return Token.objects.create(user=user).key
 
 
-def client_command(server: Server, token: str, *args: str) -> list[str]:
+def client_command(server: WebProcess, token: str, *args: str) -> list[str]:
     return [sys.executable, "-m", "ingest.client", "--url", server.url, "--token", token, *args]
 
 
@@ -113,11 +48,11 @@ def run_client(server, token, worker_env, tmp_path, *args) -> subprocess.Complet
 
 
 def test_client_creates_a_job_and_waits_until_it_completes(
-    project, token, start_server, start_worker, tmp_path
+    project, token, start_web, start_worker, tmp_path
 ):
     folder = batch(tmp_path / "batch", 3, 20_000, seed=100)
     (folder / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    server = start_server()
+    server = start_web()
     start_worker()
     client = IngestClient(server.url + "/", token)
     skipped, out, err = [], io.StringIO(), io.StringIO()
@@ -154,14 +89,14 @@ def test_client_command_at_a_prompt_cancels_on_ctrl_c_and_yes_with_exit_3(
     project,
     user,
     token,
-    start_server,
+    start_web,
     start_worker,
     worker_env,
     tmp_path,
     console,  # noqa: F811
 ):
     folder = batch(tmp_path / "batch", 40, 500_000, seed=200)
-    server = start_server()
+    server = start_web()
     start_worker()
     args = ["create", project.name, str(folder), "--name", "nightly", "--chunk-size", "50"]
     session = console(
@@ -187,10 +122,10 @@ def test_client_command_at_a_prompt_cancels_on_ctrl_c_and_yes_with_exit_3(
 
 
 def test_client_cancels_cleans_up_and_deletes_a_job(
-    project, token, start_server, start_worker, tmp_path
+    project, token, start_web, start_worker, tmp_path
 ):
     folder = batch(tmp_path / "batch", 30, 400_000, seed=300)
-    server = start_server()
+    server = start_web()
     start_worker()
     client = IngestClient(server.url, token)
     job = client.create(str(project.pk), [str(folder)], chunk_size=50, chunk_overlap=0)
@@ -219,10 +154,10 @@ def test_client_cancels_cleans_up_and_deletes_a_job(
 
 
 def test_client_command_shows_the_servers_refusals_as_their_detail(
-    project, token, start_server, start_worker, worker_env, tmp_path
+    project, token, start_web, start_worker, worker_env, tmp_path
 ):
     folder = batch(tmp_path / "batch", 40, 500_000, seed=400)
-    server = start_server()
+    server = start_web()
     start_worker()
     client = IngestClient(server.url, token)
     running = client.create(project.name, [str(folder)], chunk_size=50, chunk_overlap=0)
@@ -256,9 +191,9 @@ def test_client_command_shows_the_servers_refusals_as_their_detail(
 
 
 def test_client_command_shows_an_upload_refused_as_too_large(
-    project, token, start_server, worker_env, tmp_path
+    project, token, start_web, worker_env, tmp_path
 ):
-    server = start_server(INGEST_MAX_FILE_BYTES="1000")
+    server = start_web(INGEST_MAX_FILE_BYTES="1000")
     (tmp_path / "big.txt").write_text("word " * 400)
     (tmp_path / "small.txt").write_text("word")
 
@@ -275,10 +210,10 @@ def test_client_command_shows_an_upload_refused_as_too_large(
 
 
 def test_client_command_lists_and_shows_jobs(
-    project, token, start_server, start_worker, worker_env, tmp_path
+    project, token, start_web, start_worker, worker_env, tmp_path
 ):
     (tmp_path / "a.txt").write_text("alpha " * 100)
-    server = start_server()
+    server = start_web()
     start_worker()
     created = run_client(
         server, token, worker_env, tmp_path, "create", project.name, "a.txt", "--name", "one"
