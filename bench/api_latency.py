@@ -33,7 +33,6 @@ import http.client
 import json
 import os
 import random
-import sys
 import threading
 import time
 
@@ -281,46 +280,12 @@ def start_servers(bench, *, count: int) -> tuple[list[common.Process], list[int]
     the client's delayed ACK. Clients are spread over the ports instead, as a
     load balancer would spread them.
     """
-    servers, ports = [], []
-    for n in range(count):
-        port = common.free_port()
-        args = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.api_latency:server_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ]
-        server = common.Process(args, env=bench.env, log_path=bench.tmp / f"uvicorn-{n}.log")
-        bench.processes.append(server)
-        servers.append(server)
-        ports.append(port)
-    for server, port in zip(servers, ports, strict=True):
-        common.wait_for(
-            lambda server=server, port=port: answering(server, port),
-            timeout=60,
-            interval=0.1,
-            what="uvicorn to answer",
-        )
-    return servers, ports
-
-
-def answering(server: common.Process, port: int) -> bool:
-    if server.proc.poll() is not None:
-        raise RuntimeError(f"uvicorn exited; its log:\n{server.output()}")
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        conn.request("GET", PING_PATH)
-        return conn.getresponse().status in (401, 403)
-    except OSError:
-        return False
+    started = [
+        common.start_web(bench, app="bench.api_latency:server_app", factory=True)
+        for _ in range(count)
+    ]
+    servers = [server for server, _ in started]
+    return servers, [int(url.rsplit(":", 1)[1]) for _, url in started]
 
 
 # --- the run -----------------------------------------------------------------------------

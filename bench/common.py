@@ -302,23 +302,15 @@ def start_reaper(bench: BenchEnv, *, interval: float, **extra_env: str) -> Proce
     return reaper
 
 
-def start_web(bench: BenchEnv) -> tuple[Process, str]:
-    """``uvicorn config.asgi:application`` on a free port; returns it and its base URL."""
+def start_web(
+    bench: BenchEnv, *, app: str = "config.asgi:application", factory: bool = False
+) -> tuple[Process, str]:
+    """One uvicorn process serving ``app`` on a free port; returns it and its base URL."""
     port = free_port()
-    args = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "config.asgi:application",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    web = Process(args, env=bench.env, log_path=bench.tmp / f"web-{len(bench.processes)}.log")
+    args = [sys.executable, "-m", "uvicorn", app, *(["--factory"] if factory else [])]
+    args += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    log_path = bench.tmp / f"web-{len(bench.processes)}.log"
+    web = Process([*args, "--no-access-log"], env=bench.env, log_path=log_path)
     bench.processes.append(web)
 
     def answering():
