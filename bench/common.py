@@ -277,21 +277,31 @@ class Process:
 
 def start_worker(bench: BenchEnv, *, label: str = "worker", **extra_env: str) -> Process:
     """A real ``manage.py rqworker ingest``; returns once it listens on the queue."""
+    return start_workers(bench, 1, label=label, **extra_env)[0]
+
+
+def start_workers(bench: BenchEnv, count: int, *, label: str = "worker", **extra) -> list[Process]:
+    """``count`` workers started together, so none gets a head start on the queue."""
     from rq import Worker as RQWorker
 
     args = [sys.executable, "manage.py", "rqworker", "ingest", "--worker-ttl", "30"]
-    env = {**bench.env, **extra_env}
-    worker = Process(args, env=env, log_path=bench.tmp / f"{label}-{len(bench.processes)}.log")
-    bench.processes.append(worker)
+    env = {**bench.env, **extra}
+    workers = []
+    for _ in range(count):
+        log_path = bench.tmp / f"{label}-{len(bench.processes)}.log"
+        workers.append(Process(args, env=env, log_path=log_path))
+        bench.processes.append(workers[-1])
     conn = redis_connection()
 
     def listening():
-        if worker.proc.poll() is not None:
-            raise RuntimeError(f"worker exited; its log:\n{worker.output()}")
-        return any(w.pid == worker.pid for w in RQWorker.all(connection=conn))
+        for worker in workers:
+            if worker.proc.poll() is not None:
+                raise RuntimeError(f"worker exited; its log:\n{worker.output()}")
+        pids = {w.pid for w in RQWorker.all(connection=conn)}
+        return all(worker.pid in pids for worker in workers)
 
-    wait_for(listening, timeout=60, interval=0.05, what="the worker to listen")
-    return worker
+    wait_for(listening, timeout=60, interval=0.05, what="the workers to listen")
+    return workers
 
 
 def start_reaper(bench: BenchEnv, *, interval: float, **extra_env: str) -> Process:

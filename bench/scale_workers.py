@@ -5,11 +5,12 @@ ingested twice against PostgreSQL and Redis, into a fresh project each time so
 that deduplication does not make the second run cheaper: first by one real
 ``rqworker``, then by two. Throughput is the batch's megabytes and files over
 the span from the first job's ``started_at`` to the last one's
-``finished_at`` (the workers' own time); the one-worker run is the baseline
+``finished_at`` (the workers' own time; the batch is queued before the
+workers start, together); the one-worker run is the baseline
 for the speed-up. Peak resident memory (VmHWM) is read per worker and per work
 horse while they run.
 
-    .venv/bin/python -m bench.scale_workers [--jobs 8] [--files 4] [--file-mb 2]
+    .venv/bin/python -m bench.scale_workers [--jobs 12] [--files 4] [--file-mb 2]
 """
 
 import argparse
@@ -38,13 +39,15 @@ def write_batch(bench, *, jobs: int, files: int, file_mb: float, seed: int) -> l
 def run_batch(bench, *, user, batch: list[list], workers: int) -> dict:
     from ingest.models import IngestJob
 
-    started = [common.start_worker(bench, label=f"w{workers}") for _ in range(workers)]
-    watchers = [common.MemoryWatcher(worker.pid) for worker in started]
+    # The whole batch is queued first, then the workers start together: the
+    # benchmark's own uploads do not compete with them for the two cores.
+    project = common.new_project(user, f"scale {workers} workers")
+    jobs = [common.create_job(project=project, user=user, paths=paths) for paths in batch]
+    wall_started = time.perf_counter()
+    started = common.start_workers(bench, workers, label=f"w{workers}")
+    watchers = [common.MemoryWatcher(worker.pid, interval=0.05) for worker in started]
     for watcher in watchers:
         watcher.start()
-    project = common.new_project(user, f"scale {workers} workers")
-    wall_started = time.perf_counter()
-    jobs = [common.create_job(project=project, user=user, paths=paths) for paths in batch]
     common.wait_for(
         lambda: all(common.job_status(job.pk) == "completed" for job in jobs),
         timeout=900,
@@ -86,7 +89,7 @@ def memory_of(watcher) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=8)
+    parser.add_argument("--jobs", type=int, default=12)
     parser.add_argument("--files", type=int, default=4, help="files per job")
     parser.add_argument("--file-mb", type=float, default=2)
     parser.add_argument("--seed", type=int, default=7)
