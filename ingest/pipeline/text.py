@@ -1,6 +1,7 @@
 """Canonical text and chunks, both streamed through a file in the work directory.
 
-Canonical form: Unicode NFC without NUL characters; each run of white space inside a line becomes one
+Canonical form: Unicode NFC without NUL characters (lone surrogates become
+U+FFFD); each run of white space inside a line becomes one
 space; lines are stripped; runs of blank lines become one blank line (a
 paragraph break); no leading or trailing blank lines. The sha256 of that text
 (UTF-8) is the document's identity within a project.
@@ -16,6 +17,7 @@ from pathlib import Path
 MAX_LINE = 1024 * 1024  # a "line" longer than this is cut, so memory stays bounded
 READ_BLOCK = 256 * 1024
 _SPACES = re.compile(r"\s+")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def lines(fragments: Iterable[str]) -> Iterator[str]:
@@ -77,6 +79,13 @@ class CanonicalText:
     length: int  # characters
 
 
+def _storable(text: str) -> str:
+    # NUL characters go: no text column (PostgreSQL's least of all) stores
+    # them. A lone surrogate (a JSON "\ud800" escape) cannot be UTF-8: it
+    # becomes U+FFFD, as undecodable bytes do.
+    return _SURROGATES.sub("\ufffd", text.replace("\x00", ""))
+
+
 def canonicalize(fragments: Iterable[str], path: Path) -> CanonicalText:
     """Write the canonical form of ``fragments`` to ``path``; return its identity."""
     digest = hashlib.sha256()
@@ -84,8 +93,7 @@ def canonicalize(fragments: Iterable[str], path: Path) -> CanonicalText:
     blank_run = True  # true at the start: no leading blank lines
     with path.open("w", encoding="utf-8", newline="\n") as out:
         for raw_line in lines(fragments):
-            # NUL characters go: no text column (PostgreSQL's least of all) stores them.
-            line = unicodedata.normalize("NFC", raw_line.replace("\x00", ""))
+            line = unicodedata.normalize("NFC", _storable(raw_line))
             line = _SPACES.sub(" ", line).strip()
             if not line:
                 blank_run = True

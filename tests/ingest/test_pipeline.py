@@ -652,3 +652,15 @@ def test_cancel_at_any_checkpoint_leaves_only_whole_files():
                 document = source.document
                 assert document.chunks.count() == document.chunk_count > 0
                 assert document_text(document)
+
+
+def test_a_json_file_with_a_lone_surrogate_fails_nothing():
+    job = running_job()
+    before = add_file(job, "a.txt", b"first file")
+    odd = add_file(job, "odd.json", b'{"a": "\\ud800 x"}')
+    after = add_file(job, "c.txt", b"last file")
+
+    run(job)
+
+    assert [fresh(f).status for f in (before, odd, after)] == [FileStatus.DONE] * 3
+    assert document_text(document_of(odd)) == "a: \ufffd x"

@@ -306,3 +306,12 @@ def test_chunks_refuse_invalid_arguments(tmp_path, size, overlap):
 
     with pytest.raises(ValueError, match="overlap"):
         list(chunks(path, size=size, overlap=overlap))
+
+
+def test_canonical_text_is_always_storable(tmp_path):
+    # NUL no database text column takes; a lone surrogate (from a JSON
+    # "\ud800" escape) has no UTF-8 form at all.
+    result, written = canonical(tmp_path, ["a\x00b \ud800 c\udfff"])
+
+    assert written == "ab \ufffd c\ufffd"
+    assert result.sha256 == hashlib.sha256(written.encode("utf-8")).hexdigest()
