@@ -41,6 +41,8 @@ def translate(exc):
     """Domain exceptions to their HTTP meaning."""
     if isinstance(exc, selectors.NotFound | Http404):
         return exceptions.NotFound("not found: no such item here, or you are not a member.")
+    if isinstance(exc, services.IdempotencyConflict):
+        return Conflict(str(exc), code="idempotency_conflict")
     if isinstance(exc, InvalidTransition):
         return Conflict(exc.message, code="invalid_state")
     if isinstance(exc, services.PermissionRefused | DjangoPermissionDenied):

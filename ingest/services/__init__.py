@@ -16,7 +16,7 @@ from ingest.services.cleanup import (
     remove_rq_entries,
     remove_work_dir,
 )
-from ingest.services.errors import PermissionRefused, UploadRejected
+from ingest.services.errors import IdempotencyConflict, PermissionRefused, UploadRejected
 from ingest.services.intake import (
     CheckedUpload,
     check_chunking,
@@ -37,6 +37,7 @@ __all__ = [
     "QUEUE_NAME",
     "CheckedUpload",
     "CleanupReport",
+    "IdempotencyConflict",
     "PermissionRefused",
     "UploadRejected",
     "check_chunking",

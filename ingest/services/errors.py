@@ -13,3 +13,7 @@ class UploadRejected(Exception):
 
 class PermissionRefused(Exception):
     """The user's role does not allow this."""
+
+
+class IdempotencyConflict(Exception):
+    """An Idempotency-Key already names a job this request may not be given."""

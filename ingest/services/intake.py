@@ -17,7 +17,7 @@ from ingest.models import (
     Project,
 )
 from ingest.pipeline import extract
-from ingest.services.errors import UploadRejected
+from ingest.services.errors import IdempotencyConflict, UploadRejected
 from ingest.services.queue import job_enqueue
 from jobs import lifecycle
 
@@ -109,7 +109,7 @@ def job_create(
     Returns ``(job, created)``; a repeated idempotency key returns the first
     job with ``created = False`` and stores nothing.
     """
-    if idempotency_key and (known := _job_for_key(user, idempotency_key)):
+    if idempotency_key and (known := _job_for_key(user, idempotency_key, project)):
         return known, False
     size, overlap = check_chunking(chunk_size, chunk_overlap)
     checked = check_uploads(uploads)
@@ -144,7 +144,7 @@ def job_create(
             transaction.on_commit(lambda: job_enqueue(job=job))
     except IntegrityError:
         remove_stored_files(stored)
-        if idempotency_key and (known := _job_for_key(user, idempotency_key)):
+        if idempotency_key and (known := _job_for_key(user, idempotency_key, project)):
             return known, False  # a concurrent request with the same key won
         raise
     except BaseException:
@@ -153,9 +153,18 @@ def job_create(
     return job, True
 
 
-def _job_for_key(user, key: str) -> IngestJob | None:
+def _job_for_key(user, key: str, project: Project) -> IngestJob | None:
+    """The job a repeated key stands for. A key already spent on another
+    project's job, or on a job since deleted, is a conflict: answering with
+    that job would show what this project's URL must not."""
     row = IdempotencyKey.objects.filter(user=user, key=key[:255]).select_related("job").first()
-    return row.job if row else None
+    if row is None:
+        return None
+    if row.job.project_id != project.pk or row.job.deleted_at is not None:
+        raise IdempotencyConflict(
+            "this Idempotency-Key was already used for another job; send a new key."
+        )
+    return row.job
 
 
 def _default_name(checked: list[CheckedUpload]) -> str:

@@ -16,6 +16,7 @@ from tests.factories import (
     DocumentFactory,
     IngestFileFactory,
     IngestJobFactory,
+    MembershipFactory,
     ProjectFactory,
     UserFactory,
 )
@@ -220,6 +221,28 @@ def test_idempotency_keys_belong_to_their_user(api, project):
     theirs = post_job(other, project, [text_file()], headers=headers)
     assert theirs.status_code == 201
     assert theirs.json()["id"] != mine
+
+
+def test_an_idempotency_key_spent_elsewhere_is_a_conflict_not_that_job(api, project, user):
+    headers = {"Idempotency-Key": "spent"}
+    first = post_job(api, project, [text_file()], headers=headers).json()["id"]
+    other = ProjectFactory(created_by=user)
+    MembershipFactory(project=other, user=user, role=Role.OWNER)
+
+    elsewhere = post_job(api, other, [text_file()], headers=headers)
+
+    body = assert_error(elsewhere, 409, "idempotency_conflict")
+    assert first not in elsewhere.content.decode()
+    job = IngestJob.objects.get(pk=first)
+    lifecycle.request_cancel(job)
+    lifecycle.soft_delete(job)
+    assert_error(
+        post_job(api, project, [text_file()], headers=headers), 409, "idempotency_conflict"
+    )
+    assert (
+        body["detail"] == "this Idempotency-Key was already used for another job; send a new key."
+    )
+    assert IngestJob.all_objects.count() == 1
 
 
 def test_create_without_files_is_a_field_error(api, project, settings):
