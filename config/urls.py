@@ -16,5 +16,6 @@ urlpatterns = [
     path("", include("ingest.urls")),
 ]
 
+handler400 = "ingest.api.errors.bad_request_view"
 handler404 = "ingest.api.errors.not_found_view"
 handler500 = "ingest.api.errors.server_error_view"

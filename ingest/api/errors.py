@@ -7,7 +7,6 @@ detail is their first message, so a client can always show ``detail``.
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
-from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from ingest import selectors, services
@@ -94,10 +93,6 @@ def _text(value) -> str:
     return str(value)
 
 
-def json_error(status_code: int, detail: str, code: str) -> Response:
-    return Response({"detail": detail, "code": code}, status=status_code)
-
-
 def not_found_view(request, exception=None):
     """404 for URLs that do not resolve (e.g. a malformed id): JSON under /api/."""
     from django.views.defaults import page_not_found
@@ -111,6 +106,21 @@ def not_found_view(request, exception=None):
             status=404,
         )
     return page_not_found(request, exception)
+
+
+def bad_request_view(request, exception=None):
+    """400 raised before a view runs (an upload over Django's own limits): JSON under /api/."""
+    from django.views.defaults import bad_request
+
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {
+                "detail": "the request could not be read: it is malformed or too large.",
+                "code": "invalid",
+            },
+            status=400,
+        )
+    return bad_request(request, exception)
 
 
 def server_error_view(request):

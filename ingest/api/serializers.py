@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from ingest import selectors
 from ingest.models import Chunk, Document, IngestJob, Membership, Project, Role
-from jobs.models import JobEvent, JobStatus
+from jobs.models import JobEvent
 
 # --- input ---------------------------------------------------------------------
 
@@ -37,10 +37,6 @@ class CleanupInput(serializers.Serializer):
     documents = serializers.BooleanField(
         default=False, help_text="also remove the documents only this job produced"
     )
-
-
-class JobListQuery(serializers.Serializer):
-    status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
 
 
 # --- output --------------------------------------------------------------------

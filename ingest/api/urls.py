@@ -4,7 +4,9 @@ from ingest.api import views
 
 app_name = "api"
 
-PROJECT = r"projects/(?P<project_id>[^/.]+)"
+# Any segment reaches the view, whose lookup answers a malformed id with the
+# API's JSON 404 (a route that did not match would get Django's page instead).
+PROJECT = r"projects/(?P<project_id>[^/]+)"
 
 router = DefaultRouter()
 router.register("projects", views.ProjectViewSet, basename="project")

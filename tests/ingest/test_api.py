@@ -245,6 +245,19 @@ def test_an_idempotency_key_spent_elsewhere_is_a_conflict_not_that_job(api, proj
     assert IngestJob.all_objects.count() == 1
 
 
+def test_a_request_over_djangos_own_limits_is_json_too(api, project, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 2
+    files = [text_file(f"f{i}.txt", b"text %d" % i) for i in range(3)]
+
+    assert_error(post_job(api, project, files), 400, "invalid")
+    assert not IngestJob.all_objects.exists()
+
+
+@pytest.mark.parametrize("project_id", ["a.b", "not-a-uuid", "123"])
+def test_a_malformed_project_id_is_the_apis_json_404(api, project_id):
+    assert_error(api.get(f"/api/projects/{project_id}/ingest/jobs/"), 404, "not_found")
+
+
 def test_create_without_files_is_a_field_error(api, project, settings):
     body = assert_error(api.post(jobs_url(project), {"name": "x"}), 400, "invalid")
     assert "files" in body["errors"]
