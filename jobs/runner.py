@@ -110,7 +110,11 @@ class JobContext:
             return
         self._last_progress = now
         fields = ("items_total", "items_done", "bytes_total", "bytes_done")
-        self._rows.update(**{name: getattr(self.job, name) for name in fields})
+        # Only a job still being worked on: a horse that outlived its job (the
+        # reaper finalized it) must not keep rewriting a finished row.
+        self._rows.filter(status__in=[JobStatus.RUNNING, JobStatus.CANCELLING]).update(
+            **{name: getattr(self.job, name) for name in fields}
+        )
         events.publish_progress(self.job)
 
 

@@ -42,6 +42,8 @@ def translate(exc):
         return exceptions.NotFound("not found: no such item here, or you are not a member.")
     if isinstance(exc, services.IdempotencyConflict):
         return Conflict(str(exc), code="idempotency_conflict")
+    if isinstance(exc, services.LastOwner):
+        return Conflict(str(exc), code="last_owner")
     if isinstance(exc, InvalidTransition):
         return Conflict(exc.message, code="invalid_state")
     if isinstance(exc, services.PermissionRefused | DjangoPermissionDenied):

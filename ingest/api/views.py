@@ -113,13 +113,12 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
             project=self.project, job_id=self.kwargs["pk"], with_files=with_files
         )
 
-    def respond(self, job, status_code=status.HTTP_200_OK, **headers):
-        response = Response(
-            s.JobOutput(job, context=self.get_serializer_context()).data, status_code
-        )
+    def respond(self, job, status_code=status.HTTP_200_OK, *, created=False):
+        body = s.JobOutput(job, context=self.get_serializer_context()).data
+        response = Response(body, status_code)
         response["ETag"] = job.etag
-        for name, value in headers.items():
-            response[name] = value
+        if created:
+            response["Location"] = body["url"]
         return response
 
     @extend_schema(
@@ -143,10 +142,9 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
             chunk_overlap=data.validated_data.get("chunk_overlap"),
             idempotency_key=request.headers.get("Idempotency-Key", ""),
         )
-        body = s.JobOutput(job, context=self.get_serializer_context()).data
         if not created:
             return self.respond(job)
-        return self.respond(job, status.HTTP_201_CREATED, Location=body["url"])
+        return self.respond(job, status.HTTP_201_CREATED, created=True)
 
     def retrieve(self, request, project_id, pk):
         return self.respond(self.get_job())

@@ -16,7 +16,12 @@ from ingest.services.cleanup import (
     remove_rq_entries,
     remove_work_dir,
 )
-from ingest.services.errors import IdempotencyConflict, PermissionRefused, UploadRejected
+from ingest.services.errors import (
+    IdempotencyConflict,
+    LastOwner,
+    PermissionRefused,
+    UploadRejected,
+)
 from ingest.services.intake import (
     CheckedUpload,
     check_chunking,
@@ -38,6 +43,7 @@ __all__ = [
     "CheckedUpload",
     "CleanupReport",
     "IdempotencyConflict",
+    "LastOwner",
     "PermissionRefused",
     "UploadRejected",
     "check_chunking",

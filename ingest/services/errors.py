@@ -17,3 +17,7 @@ class PermissionRefused(Exception):
 
 class IdempotencyConflict(Exception):
     """An Idempotency-Key already names a job this request may not be given."""
+
+
+class LastOwner(Exception):
+    """The change would leave a project without an owner."""

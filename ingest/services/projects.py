@@ -8,7 +8,7 @@ from ingest.models import (
     Project,
     Role,
 )
-from ingest.services.errors import PermissionRefused, UploadRejected
+from ingest.services.errors import LastOwner, PermissionRefused, UploadRejected
 
 
 def project_create(*, user, name: str) -> Project:
@@ -26,7 +26,17 @@ def membership_add(*, actor_membership: Membership, username: str, role: str) ->
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
         raise UploadRejected(f"no user is called {username!r}.", code="invalid", field="username")
-    membership, _ = Membership.objects.update_or_create(
-        project=actor_membership.project, user=user, defaults={"role": role}
-    )
+    project = actor_membership.project
+    with transaction.atomic():
+        # Locked, so that two owners demoting each other cannot both succeed.
+        owners = list(
+            project.memberships.select_for_update()
+            .filter(role=Role.OWNER)
+            .values_list("user_id", flat=True)
+        )
+        if role != Role.OWNER and owners == [user.pk]:
+            raise LastOwner("a project keeps at least one owner: make someone else owner first.")
+        membership, _ = Membership.objects.update_or_create(
+            project=project, user=user, defaults={"role": role}
+        )
     return membership

@@ -788,3 +788,15 @@ def test_openapi_schema_and_docs_render(api):
     assert "/api/projects/{project_id}/ingest/jobs/{id}/cancel/" in paths
     assert "/api/projects/{project_id}/ingest/jobs/{id}/events/" in paths
     assert api.get("/api/docs/").status_code == 200
+
+
+def test_the_last_owner_cannot_step_down(api, project, user):
+    url = f"/api/projects/{project.pk}/members/"
+
+    response = api.post(url, {"username": user.username, "role": "member"})
+
+    body = assert_error(response, 409, "last_owner")
+    assert "at least one owner" in body["detail"]
+    other = member(project, Role.MEMBER)
+    assert api.post(url, {"username": other.username, "role": "owner"}).status_code == 201
+    assert api.post(url, {"username": user.username, "role": "member"}).status_code == 201
