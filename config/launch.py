@@ -58,7 +58,11 @@ def procfile() -> dict[str, str]:
 
 def serve() -> int:
     subprocess.run(manage("migrate", "--no-input", "-v", "0"), check=True)
-    subprocess.run(manage("ensure_demo", DEMO_USER, DEMO_PASSWORD), check=True)
+    # A known password is a convenience for a development run only.
+    demo = os.environ.get("DEBUG", "true").strip().lower() in {"1", "true", "yes", "on"}
+    if demo:
+        subprocess.run(manage("ensure_demo", DEMO_USER, DEMO_PASSWORD), check=True)
+    login = f"log in as {DEMO_USER} / {DEMO_PASSWORD}" if demo else "manage.py createsuperuser"
     host = os.environ.setdefault("HOST", "127.0.0.1")
     port = os.environ.setdefault("PORT", "8000")
     workers = int(os.environ.get("WORKERS", "1"))
@@ -75,7 +79,7 @@ def serve() -> int:
     }
     wait_until_listening(host, int(port), children["web"])
     print(
-        f"\nIngest is running at http://{host}:{port}/  (log in as {DEMO_USER} / {DEMO_PASSWORD})\n"
+        f"\nIngest is running at http://{host}:{port}/  ({login})\n"
         f"API: http://{host}:{port}/api/   API docs: http://{host}:{port}/api/docs/\n"
         f"{workers} worker(s) and a reaper are running. Press Ctrl-C to stop.\n",
         flush=True,
