@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 CHUNK_BATCH = 200  # chunks per INSERT, and a checkpoint between batches
 CHUNK_FIELDS = ("document", "index", "text", "start", "end")
+WRITE_ATTEMPTS = 3
 COPY_BLOCK = 1024 * 1024
 # What the extractors read between two checkpoint() calls: about 3 ms of
 # canonicalizing. With a megabyte it was some 50 ms, which a cancel waited on
@@ -169,22 +170,23 @@ def to_canonical(kind: str, raw, path: Path, ctx: JobContext) -> text.CanonicalT
 def write_document(job, ingest_file, canonical, ctx, *, title, record, member="") -> Written:
     """Deduplicate, then write the document, its chunks, its source and the
     file's result (``record``) in one transaction: all of it or none."""
-    try:
-        with transaction.atomic():
-            written = _write_or_reuse(job, ingest_file, canonical, ctx, title=title)
-            DocumentSource.objects.create(
-                document=written.document, file=ingest_file, member=member
-            )
-            record(written)
-            return written
-    except IntegrityError:
-        # Another job wrote the same text between our check and our insert.
-        with transaction.atomic():
-            duplicate = Document.objects.get(project_id=job.project_id, sha256=canonical.sha256)
-            written = Written(FileStatus.DUPLICATE, duplicate, duplicate.chunk_count)
-            DocumentSource.objects.create(document=duplicate, file=ingest_file, member=member)
-            record(written)
-            return written
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                written = _write_or_reuse(job, ingest_file, canonical, ctx, title=title)
+                DocumentSource.objects.create(
+                    document=written.document, file=ingest_file, member=member
+                )
+                record(written)
+                return written
+        except IntegrityError:
+            # Between our read and our commit another job wrote the same text
+            # (the next attempt reuses its document), or a cleanup removed the
+            # document we were reusing (the next attempt writes it afresh).
+            if attempt == WRITE_ATTEMPTS:
+                raise
+            logger.info("file %s: document changed meanwhile; writing again", ingest_file.name)
+    raise AssertionError("unreachable")
 
 
 def _write_or_reuse(job, ingest_file, canonical, ctx, *, title) -> Written:

@@ -139,7 +139,12 @@ def own_documents(job: IngestJob):
 
 
 def _remove_own_documents(job: IngestJob) -> tuple[int, int]:
-    ids = list(own_documents(job).values_list("pk", flat=True))
+    candidates = own_documents(job).values("pk")
+    locked = Document.objects.select_for_update().filter(pk__in=candidates).values_list("pk")
+    # Asked again under the lock: a job that reused one of these meanwhile has
+    # committed its source (and the document is spared), or its commit waits
+    # for ours and then writes the document afresh (see steps.write_document).
+    ids = list(own_documents(job).filter(pk__in=list(locked)).values_list("pk", flat=True))
     if not ids:
         return 0, 0
     _, per_model = Document.objects.filter(pk__in=ids).delete()

@@ -9,6 +9,7 @@ that is in the middle of a file's COPY (which would block on PostgreSQL).
 
 import io
 import itertools
+import threading
 import zipfile
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from ingest.pipeline import steps
 from ingest.pipeline.extract import detect_kind
 from jobs.models import JobStatus as S
 from jobs.runner import JobCancelled, JobContext, JobFailed
+from tests.conftest import postgres_only
 from tests.factories import IngestFileFactory, IngestJobFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "jobstate"])
@@ -664,3 +666,39 @@ def test_a_json_file_with_a_lone_surrogate_fails_nothing():
 
     assert [fresh(f).status for f in (before, odd, after)] == [FileStatus.DONE] * 3
     assert document_text(document_of(odd)) == "a: \ufffd x"
+
+
+def delete_in_another_connection(document_id):
+    # A cleanup of another job, committed on a connection of its own.
+    thread = threading.Thread(
+        target=lambda: (Document.objects.filter(pk=document_id).delete(), connections.close_all())
+    )
+    thread.start()
+    thread.join(10)
+
+
+@postgres_only
+def test_a_document_removed_while_being_reused_is_written_afresh(monkeypatch):
+    earlier = running_job()
+    add_file(earlier, "a.txt", b"the same text")
+    run(earlier)
+    reused = Document.objects.get(job=earlier)
+    job = running_job(project=earlier.project)
+    again = add_file(job, "again.txt", b"the same text")
+    write_or_reuse = steps._write_or_reuse
+    calls = []
+
+    def reuse_then_lose_it(*args, **kwargs):
+        written = write_or_reuse(*args, **kwargs)
+        calls.append(written.status)
+        if len(calls) == 1:
+            delete_in_another_connection(written.document.pk)
+        return written
+
+    monkeypatch.setattr(steps, "_write_or_reuse", reuse_then_lose_it)
+    run(job)
+
+    assert calls == [FileStatus.DUPLICATE, FileStatus.DONE]
+    assert fresh(again).status == FileStatus.DONE
+    assert document_text(document_of(again)) == "the same text"
+    assert not Document.objects.filter(pk=reused.pk).exists()
