@@ -140,7 +140,9 @@ def own_documents(job: IngestJob):
 
 def _remove_own_documents(job: IngestJob) -> tuple[int, int]:
     candidates = own_documents(job).values("pk")
-    locked = Document.objects.select_for_update().filter(pk__in=candidates).values_list("pk")
+    locked = (
+        Document.objects.select_for_update().filter(pk__in=candidates).values_list("pk", flat=True)
+    )
     # Asked again under the lock: a job that reused one of these meanwhile has
     # committed its source (and the document is spared), or its commit waits
     # for ours and then writes the document afresh (see steps.write_document).
