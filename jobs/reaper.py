@@ -15,7 +15,6 @@ at once because every state change is a guarded UPDATE:
 """
 
 import logging
-import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from rq.job import JobStatus as RQStatus
 
 from jobs import lifecycle
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus
+from jobs.runner import remove_work_dir
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class Reaper:
                 continue
             alive = self.jobs.filter(pk=job_id, status__in=ACTIVE_STATUSES).exists()
             if not alive:
-                shutil.rmtree(path, ignore_errors=True)
+                remove_work_dir(path)
                 report.work_dirs_removed.append(job_id)
 
 

@@ -70,10 +70,13 @@ def work_dir_for(job: Job) -> Path:
     return Path(settings.INGEST_WORK_DIR) / str(job.pk)
 
 
-def remove_work_dir(path: Path) -> bool:
-    existed = path.exists()
+def remove_work_dir(path: Path) -> int | None:
+    """Remove a job's work directory; the bytes it held, or None if there was none."""
+    if not path.is_dir():
+        return None
+    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
     shutil.rmtree(path, ignore_errors=True)
-    return existed and not path.exists()
+    return size
 
 
 class JobContext:

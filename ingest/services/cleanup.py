@@ -3,7 +3,6 @@
 import contextlib
 import logging
 import os
-import shutil
 from dataclasses import astuple, dataclass
 from datetime import timedelta
 
@@ -24,7 +23,7 @@ from ingest.models import (
 )
 from ingest.services.intake import remove_stored_files
 from ingest.services.queue import QUEUE_NAME
-from jobs import lifecycle
+from jobs import lifecycle, runner
 from jobs.models import JobStatus
 from jobs.runner import work_dir_for
 
@@ -99,12 +98,7 @@ def _remove_uploads(job: IngestJob) -> tuple[int, int]:
 
 def remove_work_dir(*, job: IngestJob) -> int | None:
     """Remove the job's work directory on this host; its size, or None if absent."""
-    path = work_dir_for(job)
-    if not path.is_dir():
-        return None
-    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-    shutil.rmtree(path, ignore_errors=True)
-    return size
+    return runner.remove_work_dir(work_dir_for(job))
 
 
 def remove_rq_entries(*, job_id: str) -> int:
