@@ -36,6 +36,14 @@ class InvalidTransition(Exception):
         self.message = message
 
 
+class VersionMismatch(Exception):
+    """The job changed since the caller read it (an If-Match that no longer holds)."""
+
+    def __init__(self, job: Job):
+        super().__init__(f"job {job.pk} is at version {job.version}")
+        self.job = job
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a transition did: which state it left (None if it lost) and entered."""
@@ -239,14 +247,19 @@ def worker_lost(job: Job, *, using: str = "default") -> Outcome:
 # --- user side ---------------------------------------------------------------
 
 
-def request_cancel(job: Job, *, actor=None, reason: str = "", using: str = "default") -> Outcome:
+def request_cancel(
+    job: Job, *, actor=None, reason: str = "", using: str = "default", version: int | None = None
+) -> Outcome:
     """Cancel: QUEUED -> CANCELLED at once, RUNNING -> CANCELLING for the worker to see.
 
     A job already CANCELLING is left as it is and reported as such (idempotent,
     no second audit event). A finished job raises :class:`InvalidTransition`.
+    With ``version`` (an If-Match), the UPDATE also requires it, so a change
+    between the caller's read and this write raises :class:`VersionMismatch`.
     """
     now = timezone.now()
     common = {"cancel_requested_at": now, "cancel_requested_by": actor if _is_user(actor) else None}
+    guard = _version_filter(version)
     if transition(
         job,
         action="cancel",
@@ -255,6 +268,7 @@ def request_cancel(job: Job, *, actor=None, reason: str = "", using: str = "defa
         actor=actor,
         reason=reason,
         using=using,
+        extra_filter=guard,
         finished_at=now,
         **common,
     ):
@@ -267,10 +281,12 @@ def request_cancel(job: Job, *, actor=None, reason: str = "", using: str = "defa
         actor=actor,
         reason=reason,
         using=using,
+        extra_filter=guard,
         **common,
     ):
         return Outcome(S.RUNNING, S.CANCELLING)
     job.refresh_from_db(using=using)
+    _check_version(job, version)
     if job.status == S.CANCELLING:
         return Outcome(S.CANCELLING, S.CANCELLING)
     if job.status == S.QUEUED:  # requeued by a shutting-down worker meanwhile
@@ -278,9 +294,13 @@ def request_cancel(job: Job, *, actor=None, reason: str = "", using: str = "defa
     raise InvalidTransition(job, "cancel", f"job already {job.status}; nothing to cancel.")
 
 
-def soft_delete(job: Job, *, actor=None, reason: str = "", using: str = "default") -> Outcome:
-    """A finished job -> CANCELLED and deleted, in one statement. Falsy if it lost."""
-    return transition(
+def soft_delete(
+    job: Job, *, actor=None, reason: str = "", using: str = "default", version: int | None = None
+) -> Outcome:
+    """A finished job -> CANCELLED and deleted, in one statement. Falsy if it
+    lost to another delete; :class:`VersionMismatch` if it lost to a change
+    since ``version`` (an If-Match) was read."""
+    outcome = transition(
         job,
         action="delete",
         from_statuses=sorted(TERMINAL_STATUSES),
@@ -288,12 +308,19 @@ def soft_delete(job: Job, *, actor=None, reason: str = "", using: str = "default
         actor=actor,
         reason=reason,
         using=using,
-        extra_filter={"deleted_at__isnull": True},
+        extra_filter={"deleted_at__isnull": True, **(_version_filter(version) or {})},
         deleted_at=timezone.now(),
     )
+    if not outcome and version is not None:
+        job.refresh_from_db(using=using)
+        if job.deleted_at is None:
+            _check_version(job, version)
+    return outcome
 
 
-def request_delete(job: Job, *, actor=None, reason: str = "", using: str = "default") -> Outcome:
+def request_delete(
+    job: Job, *, actor=None, reason: str = "", using: str = "default", version: int | None = None
+) -> Outcome:
     """DELETE ?force=true on an active job: cancel it now, soft-delete it once CANCELLED.
 
     ``delete_requested_at`` is written before the cancel so that whoever
@@ -304,10 +331,11 @@ def request_delete(job: Job, *, actor=None, reason: str = "", using: str = "defa
     rows = type(job).all_objects.using(using).filter(pk=job.pk, deleted_at__isnull=True)
     # A change of what will happen to the job: a new version, so an ETag read
     # before it no longer matches.
-    rows.filter(delete_requested_at__isnull=True).update(
-        delete_requested_at=timezone.now(), version=F("version") + 1
-    )
+    stamped = rows.filter(delete_requested_at__isnull=True, **(_version_filter(version) or {}))
+    stamped = stamped.update(delete_requested_at=timezone.now(), version=F("version") + 1)
     job.refresh_from_db(using=using)
+    if not stamped:
+        _check_version(job, version)
     try:
         outcome = request_cancel(job, actor=actor, reason=reason or "deleted (force)", using=using)
     except InvalidTransition:
@@ -337,6 +365,15 @@ def restore(
         deleted_at=None,
         delete_requested_at=None,
     )
+
+
+def _version_filter(version: int | None) -> dict | None:
+    return None if version is None else {"version": version}
+
+
+def _check_version(job: Job, version: int | None) -> None:
+    if version is not None and job.version != version:
+        raise VersionMismatch(job)
 
 
 def _is_user(actor) -> bool:

@@ -10,7 +10,7 @@ from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from ingest import selectors, services
-from jobs.lifecycle import InvalidTransition
+from jobs.lifecycle import InvalidTransition, VersionMismatch
 
 
 class Conflict(exceptions.APIException):
@@ -44,6 +44,8 @@ def translate(exc):
         return Conflict(str(exc), code="idempotency_conflict")
     if isinstance(exc, services.LastOwner):
         return Conflict(str(exc), code="last_owner")
+    if isinstance(exc, VersionMismatch):
+        return PreconditionFailed()
     if isinstance(exc, InvalidTransition):
         return Conflict(exc.message, code="invalid_state")
     if isinstance(exc, services.PermissionRefused | DjangoPermissionDenied):

@@ -36,13 +36,17 @@ class ProjectScoped:
     membership: Membership
 
 
-def check_if_match(request, job) -> None:
+def check_if_match(request, job) -> int | None:
+    """The version an If-Match holds the write to (None without one); 412 now
+    if it already does not match. The service's UPDATE requires it too, so a
+    change between this read and that write is refused as well."""
     expected = request.headers.get("If-Match")
     if not expected or expected.strip() == "*":
-        return
+        return None
     accepted = {tag.strip().removeprefix("W/") for tag in expected.split(",")}
     if job.etag.removeprefix("W/") not in accepted:
         raise PreconditionFailed()
+    return job.version
 
 
 class ProjectViewSet(viewsets.GenericViewSet):
@@ -153,10 +157,12 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request, project_id, pk):
         job = self.get_job(with_files=False)
-        check_if_match(request, job)
+        version = check_if_match(request, job)
         data = s.CancelInput(data=request.data)
         data.is_valid(raise_exception=True)
-        outcome = services.job_cancel(job=job, actor=request.user, **data.validated_data)
+        outcome = services.job_cancel(
+            job=job, actor=request.user, version=version, **data.validated_data
+        )
         code = status.HTTP_200_OK if outcome.to_status == JobStatus.CANCELLED else 202
         return self.respond(self.get_job(), code)
 
@@ -181,10 +187,10 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
     @extend_schema(parameters=[OpenApiParameter("force", bool, description="cancel first")])
     def destroy(self, request, project_id, pk):
         job = self.get_job(with_files=False)
-        check_if_match(request, job)
+        version = check_if_match(request, job)
         force = request.query_params.get("force", "").lower() in {"1", "true", "yes"}
         was_active = job.is_active
-        if not services.job_delete(job=job, actor=request.user, force=force):
+        if not services.job_delete(job=job, actor=request.user, force=force, version=version):
             raise selectors.NotFound()  # another request deleted it first
         if was_active:
             job.refresh_from_db()  # the base manager: found even once deleted

@@ -580,3 +580,32 @@ def test_force_delete_of_a_cancelling_job_gives_it_a_new_version():
     assert outcome == Outcome(S.CANCELLING, S.CANCELLING)
     assert row(job).version == before + 1
     assert row(job).delete_requested_at is not None
+
+
+@pytest.mark.parametrize("status", [S.QUEUED, S.RUNNING])
+def test_cancel_guarded_by_a_stale_version_changes_nothing(status):
+    job = IngestJobFactory(status=status)
+    read_at = row(job).version
+    IngestJob.all_objects.filter(pk=job.pk).update(version=read_at + 1)  # changed meanwhile
+
+    with pytest.raises(lifecycle.VersionMismatch):
+        lifecycle.request_cancel(job, version=read_at)
+
+    assert row(job).status == status
+    assert list(events(job)) == []
+    assert lifecycle.request_cancel(job, version=read_at + 1)
+
+
+def test_delete_guarded_by_a_stale_version_changes_nothing():
+    job = IngestJobFactory(status=S.COMPLETED)
+    IngestJob.all_objects.filter(pk=job.pk).update(version=5)
+
+    with pytest.raises(lifecycle.VersionMismatch):
+        lifecycle.soft_delete(job, version=4)
+    with pytest.raises(lifecycle.VersionMismatch):
+        lifecycle.request_delete(row(job), version=4)
+
+    assert row(job).deleted_at is None
+    assert lifecycle.soft_delete(job, version=5)
+    # Already deleted: the delete lost to another one, not to a stale version.
+    assert not lifecycle.soft_delete(job, version=5)
