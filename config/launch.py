@@ -11,6 +11,7 @@ imports Django before that, so the settings see the final environment.
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -127,7 +128,34 @@ def supervise(children: dict[str, subprocess.Popen]) -> int:
 def test(args: list[str]) -> int:
     import pytest
 
+    ensure_system_packages()
     return pytest.main(args)
+
+
+def installed(package: str) -> bool:
+    if shutil.which("dpkg"):
+        return subprocess.run(["dpkg", "-s", package], capture_output=True).returncode == 0
+    return shutil.which(package) is not None
+
+
+def ensure_system_packages() -> None:
+    """Install the Debian packages the tests need (chromium, for the browser
+    tests), as CI does, when this machine lacks them and apt can add them."""
+    lines = (ROOT / ".ci" / "apt-packages").read_text().splitlines()
+    wanted = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    missing = [name for name in wanted if not installed(name)]
+    if not missing:
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        print(f"Missing {', '.join(missing)}: the browser tests will fail.", flush=True)
+        return
+    print(f"Installing {', '.join(missing)} for the browser tests (apt-get) ...", flush=True)
+    quiet = {
+        "stdout": subprocess.DEVNULL,
+        "env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    }
+    subprocess.run(["apt-get", "update", "-qq"], check=True, **quiet)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, **quiet)
 
 
 def main() -> None:
