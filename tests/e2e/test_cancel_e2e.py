@@ -1,5 +1,8 @@
 """Cancelling jobs that real rqworker processes are running (DESIGN.md, "States")."""
 
+import os
+import signal
+
 import pytest
 from django.db import connection, transaction
 from rq.job import Job as RQJob
@@ -135,8 +138,11 @@ def test_cancel_never_waits_for_the_worker_holding_a_file_transaction(api, proje
 
 def test_cancel_refusals_on_a_running_job(api, project, start_worker):
     job_id = create_job(api, project, [text_file("big.txt", 9, 3_000_000)])
-    start_worker()
+    worker = start_worker()
     wait_for(lambda: in_status(job_id, JobStatus.RUNNING), message="the job to run")
+    # Paused, the work horse cannot finish the cancel between the two requests.
+    horse = worker.wait_for_horse()
+    os.kill(horse, signal.SIGSTOP)
     viewer = member(project, "viewer")
     other = type(project).objects.create(name="other", created_by=project.created_by)
 
@@ -148,6 +154,8 @@ def test_cancel_refusals_on_a_running_job(api, project, start_worker):
     second = api.post(job_url(project, job_id, "cancel/"))
 
     assert (first.status_code, second.status_code) == (202, 202)
+    assert second.json()["status"] == "cancelling"
+    os.kill(horse, signal.SIGCONT)
     job = wait_for(lambda: finished(job_id), message="the job to stop")
     assert [a for a, _, _ in event_chain(job)].count("cancel") == 1
     again = api.post(job_url(project, job_id, "cancel/"))

@@ -124,7 +124,7 @@ def test_client_command_at_a_prompt_cancels_on_ctrl_c_and_yes_with_exit_3(
 def test_client_cancels_cleans_up_and_deletes_a_job(
     project, token, start_web, start_worker, tmp_path
 ):
-    folder = batch(tmp_path / "batch", 30, 400_000, seed=300)
+    folder = batch(tmp_path / "batch", 30, 1_000_000, seed=300)
     server = start_web()
     start_worker()
     client = IngestClient(server.url, token)

@@ -213,7 +213,7 @@ def test_ctrl_c_at_a_terminal_then_yes_cancels_and_keeps_the_finished_files(
 def test_ctrl_c_then_no_leaves_the_job_running_and_exits_0(
     project, user, start_worker, worker_env, tmp_path, console
 ):
-    folder = batch(tmp_path / "batch", 20, 400_000, seed=40)
+    folder = batch(tmp_path / "batch", 20, 1_000_000, seed=40)
     start_worker()
     session = console(ingest_args(project, user, folder, "--name", "nightly"), worker_env)
     job_id = session.job_id()

@@ -32,7 +32,7 @@ def test_sigterm_requeues_and_the_next_worker_finishes_each_file_once(
     api, project, start_worker, start_reaper
 ):
     count = 8
-    files = [text_file(f"part{n}.txt", 50 + n, 400_000) for n in range(count)]
+    files = [text_file(f"part{n}.txt", 50 + n, 1_500_000) for n in range(count)]
     job_id = create_job(api, project, files)
     first = start_worker()
     wait_for(lambda: job_row(job_id).items_done >= 2, message="two files done")
@@ -66,7 +66,7 @@ def test_sigterm_requeues_and_the_next_worker_finishes_each_file_once(
 
 
 def test_a_cancel_while_requeued_still_wins(api, project, start_worker):
-    files = [text_file(f"part{n}.txt", 70 + n, 400_000) for n in range(6)]
+    files = [text_file(f"part{n}.txt", 70 + n, 1_500_000) for n in range(6)]
     job_id = create_job(api, project, files)
     worker = start_worker()
     wait_for(lambda: job_row(job_id).items_done >= 1, message="a file done")

@@ -205,7 +205,7 @@ def test_concurrent_deletes_have_exactly_one_winner(transactional_db, project, u
 
 @pytest.mark.e2e
 def test_force_delete_of_a_running_job_ends_deleted(api, project, start_worker, settings):
-    files = [text_file(f"part{n}.txt", n, 400_000) for n in range(10)]
+    files = [text_file(f"part{n}.txt", n, 1_500_000) for n in range(10)]
     job_id = create_job(api, project, files)
     start_worker()
     wait_for(lambda: IngestJob.all_objects.get(pk=job_id).items_done >= 1, message="a file done")
