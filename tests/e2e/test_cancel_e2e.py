@@ -10,7 +10,7 @@ from rq.job import Job as RQJob
 from ingest.models import Document, FileStatus, IngestFile
 from ingest.services import job_enqueue
 from jobs.models import JobStatus
-from tests.conftest import client_for, member, postgres_only, wait_for
+from tests.conftest import client_for, is_postgres, member, postgres_only, wait_for
 from tests.e2e.helpers import (
     assert_valid_chain,
     create_job,
@@ -108,13 +108,22 @@ def test_cancel_inside_a_large_file_stops_before_it_finishes(
             message="the write phase",
         )
 
-    assert api.post(job_url(project, job_id, "cancel/")).status_code == 202
+    response = api.post(job_url(project, job_id, "cancel/"))
 
     job = wait_for(lambda: finished(job_id), message="the job to stop")
+    assert not (settings.INGEST_WORK_DIR / job_id).exists()
+    if not is_postgres():
+        # SQLite has one writer: the cancel waits for the file's write
+        # transaction (README), and may then find the job completed. The
+        # answer and the ending agree, and the file is whole either way.
+        expected = {202: JobStatus.CANCELLED, 409: JobStatus.COMPLETED}
+        assert job.status == expected[response.status_code]
+        assert_whole_documents(job)
+        return
+    assert response.status_code == 202
     assert job.status == JobStatus.CANCELLED
     assert IngestFile.objects.get(job=job).status == FileStatus.PENDING
     assert not Document.objects.filter(project=project).exists()
-    assert not (settings.INGEST_WORK_DIR / job_id).exists()
 
 
 @postgres_only
