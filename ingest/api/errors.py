@@ -6,6 +6,7 @@ detail is their first message, so a client can always show ``detail``.
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -97,42 +98,27 @@ def _text(value) -> str:
     return str(value)
 
 
+def _api_json(request, status_code: int, detail: str, code: str) -> JsonResponse | None:
+    """The API's error shape for requests under /api/; None for the site's pages."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": detail, "code": code}, status=status_code)
+    return None
+
+
 def not_found_view(request, exception=None):
     """404 for URLs that do not resolve (e.g. a malformed id): JSON under /api/."""
-    from django.views.defaults import page_not_found
-
-    if request.path.startswith("/api/"):
-        return JsonResponse(
-            {
-                "detail": "not found: no such item here, or you are not a member.",
-                "code": "not_found",
-            },
-            status=404,
-        )
-    return page_not_found(request, exception)
+    detail = "not found: no such item here, or you are not a member."
+    return _api_json(request, 404, detail, "not_found") or defaults.page_not_found(
+        request, exception
+    )
 
 
 def bad_request_view(request, exception=None):
     """400 raised before a view runs (an upload over Django's own limits): JSON under /api/."""
-    from django.views.defaults import bad_request
-
-    if request.path.startswith("/api/"):
-        return JsonResponse(
-            {
-                "detail": "the request could not be read: it is malformed or too large.",
-                "code": "invalid",
-            },
-            status=400,
-        )
-    return bad_request(request, exception)
+    detail = "the request could not be read: it is malformed or too large."
+    return _api_json(request, 400, detail, "invalid") or defaults.bad_request(request, exception)
 
 
 def server_error_view(request):
-    from django.views.defaults import server_error
-
-    if request.path.startswith("/api/"):
-        return JsonResponse(
-            {"detail": "the server failed on this request; try again later.", "code": "error"},
-            status=500,
-        )
-    return server_error(request)
+    detail = "the server failed on this request; try again later."
+    return _api_json(request, 500, detail, "error") or defaults.server_error(request)

@@ -120,32 +120,33 @@ def test_a_cancel_accepted_as_the_work_ends_wins_over_completion():
     assert [e.action for e in job.events.all()] == ["start", "cancel", "cancelled"]
 
 
-def test_shutdown_puts_the_job_back_in_the_queue():
+@pytest.fixture
+def shutdown_flag():
+    """The work horse's shutdown flag, cleared again after the test."""
+    yield runner.request_shutdown
+    runner._shutdown.clear()
+
+
+def test_shutdown_puts_the_job_back_in_the_queue(shutdown_flag):
     job = IngestJobFactory()
 
     def interrupted(job, ctx):
-        runner.request_shutdown()
+        shutdown_flag()
         ctx.checkpoint()
 
-    try:
-        assert run_job(IngestJob, job.pk, interrupted) == JobStatus.QUEUED
-    finally:
-        runner._shutdown.clear()
+    assert run_job(IngestJob, job.pk, interrupted) == JobStatus.QUEUED
     job.refresh_from_db()
     assert job.worker_host == ""
     assert job.events.last().action == "requeue"
 
 
-def test_a_cancel_accepted_before_a_shutdown_still_wins():
+def test_a_cancel_accepted_before_a_shutdown_still_wins(shutdown_flag):
     job = IngestJobFactory()
 
     def cancelled_then_interrupted(job, ctx):
         in_thread(lifecycle.request_cancel, IngestJob.objects.get(pk=job.pk))
-        runner.request_shutdown()
+        shutdown_flag()
         ctx.checkpoint()
 
-    try:
-        assert run_job(IngestJob, job.pk, cancelled_then_interrupted) == JobStatus.CANCELLED
-    finally:
-        runner._shutdown.clear()
+    assert run_job(IngestJob, job.pk, cancelled_then_interrupted) == JobStatus.CANCELLED
     assert [e.action for e in job.events.all()] == ["start", "cancel", "cancelled"]
