@@ -32,6 +32,22 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
 
 
+def env_days(name: str, default: float) -> float | None:
+    """Days as a number (fractions allowed); an empty value means None (off)."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    if not value.strip():
+        return None
+    try:
+        days = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number of days, not {value!r}.") from None
+    if not days > 0 or days == float("inf"):
+        raise ImproperlyConfigured(f"{name} must be more than 0 days (empty turns it off).")
+    return days
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None:
@@ -155,6 +171,11 @@ INGEST_CHUNK_OVERLAP = env_int("INGEST_CHUNK_OVERLAP", 100)
 INGEST_CANCEL_GRACE_SECONDS = env_int("INGEST_CANCEL_GRACE_SECONDS", 10)
 INGEST_HEARTBEAT_TIMEOUT_SECONDS = env_int("INGEST_HEARTBEAT_TIMEOUT_SECONDS", 30)
 INGEST_JOB_TIMEOUT_SECONDS = env_int("INGEST_JOB_TIMEOUT_SECONDS", 24 * 3600)
+# The reaper purges soft-deleted jobs this many days after their deletion;
+# an empty value leaves them until someone purges them.
+INGEST_PURGE_AFTER_DAYS = env_days("INGEST_PURGE_AFTER_DAYS", 30)
+# When set, GET /metrics asks for "Authorization: Bearer <this token>".
+INGEST_METRICS_TOKEN = os.environ.get("INGEST_METRICS_TOKEN", "")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

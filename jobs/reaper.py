@@ -12,9 +12,16 @@ at once because every state change is a guarded UPDATE:
    failed, a flushed Redis, a job put back by a worker shutting down) is
    enqueued again.
 4. Work directories on this host whose job is finished or unknown are removed.
+5. Retention: jobs soft-deleted longer ago than ``purge_age`` are purged, by
+   the ``purge`` callable the concrete job type passes in (this module knows
+   neither its settings nor what a purge removes). At most once a
+   ``purge_interval``: the candidates' query scans deleted rows, and a purge
+   time is measured in days, so a pass a minute is plenty. Two reapers purging
+   together are harmless: the purge locks each row and skips one already gone.
 """
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,9 +54,12 @@ class ReapReport:
     lost: list = field(default_factory=list)
     requeued: list = field(default_factory=list)
     work_dirs_removed: list = field(default_factory=list)
+    purged: list = field(default_factory=list)
 
     def __bool__(self):
-        return any((self.escalated, self.lost, self.requeued, self.work_dirs_removed))
+        return any(
+            (self.escalated, self.lost, self.requeued, self.work_dirs_removed, self.purged)
+        )
 
 
 @dataclass
@@ -59,6 +69,12 @@ class Reaper:
     enqueue: Callable[[Job], bool]
     work_root: Path
     using: str = "default"
+    # Retention: purge(age=...) removes the jobs deleted longer ago than age
+    # and returns them; no purge_age (or no purge) turns it off.
+    purge: Callable[..., list] | None = None
+    purge_age: timedelta | None = None
+    purge_interval: float = 60.0
+    _last_purge: float | None = field(default=None, init=False, repr=False)
 
     def reap(self) -> ReapReport:
         report = ReapReport()
@@ -67,6 +83,7 @@ class Reaper:
         self.fail_lost(now, report)
         self.requeue_lost(now, report)
         self.sweep_work_dirs(report)
+        self.purge_expired(report)
         return report
 
     @property
@@ -142,6 +159,19 @@ class Reaper:
             if not alive:
                 remove_work_dir(path)
                 report.work_dirs_removed.append(job_id)
+
+
+    def purge_expired(self, report: ReapReport) -> None:
+        if self.purge is None or self.purge_age is None:
+            return
+        clock = time.monotonic()
+        if self._last_purge is not None and clock - self._last_purge < self.purge_interval:
+            return
+        self._last_purge = clock
+        purged = self.purge(age=self.purge_age)
+        for job in purged:
+            logger.info("job %s purged: deleted more than %s ago", job.pk, self.purge_age)
+        report.purged.extend(job.pk for job in purged)
 
 
 def _uuid_or_none(name: str):

@@ -4,7 +4,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ingest import selectors
+from ingest import representation, selectors
 from ingest.models import Chunk, Document, IngestJob, Membership, Project, Role
 from jobs.models import JobEvent
 
@@ -53,6 +53,9 @@ class ProjectOutput(serializers.ModelSerializer):
         roles = self.context.get("roles", {})
         return roles.get(project.pk)
 
+    def to_representation(self, instance):
+        return representation.project(instance, role=self.get_role(instance))
+
 
 class MemberOutput(serializers.ModelSerializer):
     username = serializers.CharField(source="user.username")
@@ -87,10 +90,18 @@ class ResultOutput(serializers.Serializer):
 
 
 class JobOutput(serializers.ModelSerializer):
+    """The fields declare the schema; the values come from ``ingest.representation``,
+    which the agents' tools answer with too."""
+
     progress = serializers.SerializerMethodField()
     result = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
+    purge_at = serializers.DateTimeField(
+        allow_null=True,
+        read_only=True,
+        help_text="when a deleted job is purged for good (null unless deleted, or with no purge)",
+    )
 
     class Meta:
         model = IngestJob
@@ -108,6 +119,7 @@ class JobOutput(serializers.ModelSerializer):
             "finished_at",
             "cancel_requested_at",
             "delete_requested_at",
+            "purge_at",
             "error",
             "progress",
             "result",
@@ -125,16 +137,14 @@ class JobOutput(serializers.ModelSerializer):
     def get_progress(self, job) -> dict:
         # A plain dict: building a ProgressOutput per row cost about half of
         # a list page's serialization time.
-        return {
-            "files_total": job.items_total,
-            "files_done": job.items_done,
-            "bytes_total": job.bytes_total,
-            "bytes_done": job.bytes_done,
-            "percent": job.percent,
-        }
+        return representation.job_progress(job)
 
     def get_result(self, job) -> ResultOutput:
         return selectors.job_result(job=job)
+
+    def to_representation(self, instance):
+        with_result = "result" in self.Meta.fields
+        return representation.job(instance, url=self.get_url(instance), with_result=with_result)
 
 
 class JobSummaryOutput(JobOutput):
@@ -155,6 +165,9 @@ class CleanupOutput(serializers.Serializer):
     chunks_removed = serializers.IntegerField()
     removed_anything = serializers.BooleanField()
     detail = serializers.CharField()
+
+    def to_representation(self, instance):
+        return representation.cleanup(instance)
 
 
 class EventFrom(serializers.CharField):
@@ -195,6 +208,9 @@ class DocumentOutput(serializers.ModelSerializer):
             "source_file",
             "created_at",
         ]
+
+    def to_representation(self, instance):
+        return representation.document(instance)
 
 
 class ChunkOutput(serializers.ModelSerializer):

@@ -1,0 +1,103 @@
+"""Jobs, projects and documents as JSON-ready dicts: the one representation
+that the HTTP API and the agents' tools (MCP) both answer with.
+
+It lives in the domain so that neither interface imports the other: the API's
+output serializers delegate their ``to_representation`` here (and keep their
+declared fields for the OpenAPI schema), and the MCP tools call it directly.
+Values are formatted as DRF formats them: ids as strings, times in ISO 8601
+with ``Z`` for UTC.
+"""
+
+from datetime import datetime
+
+from django.urls import reverse
+from django.utils import timezone
+
+from ingest import retention, selectors
+from ingest.models import Document, IngestJob, Project
+
+
+def when(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    text = timezone.localtime(value).isoformat()
+    return text[: -len("+00:00")] + "Z" if text.endswith("+00:00") else text
+
+
+def job_path(job: IngestJob) -> str:
+    return reverse("api:job-detail", kwargs={"project_id": job.project_id, "pk": job.pk})
+
+
+def job_progress(job: IngestJob) -> dict:
+    return {
+        "files_total": job.items_total,
+        "files_done": job.items_done,
+        "bytes_total": job.bytes_total,
+        "bytes_done": job.bytes_done,
+        "percent": job.percent,
+    }
+
+
+def job(job: IngestJob, *, url: str | None = None, with_result: bool = True) -> dict:
+    """A job as the API shows it; ``url`` defaults to the API path of the job.
+
+    ``purge_at`` is when the reaper purges a deleted job (null for a job that
+    is not deleted, or when the automatic purge is off).
+    """
+    data = {
+        "id": str(job.pk),
+        "url": url or job_path(job),
+        "project": str(job.project_id),
+        "name": job.name,
+        "status": job.status,
+        "version": job.version,
+        "chunk_size": job.chunk_size,
+        "chunk_overlap": job.chunk_overlap,
+        "created_at": when(job.created_at),
+        "started_at": when(job.started_at),
+        "finished_at": when(job.finished_at),
+        "cancel_requested_at": when(job.cancel_requested_at),
+        "delete_requested_at": when(job.delete_requested_at),
+        "purge_at": when(retention.purge_at(job)),
+        "error": job.error or None,
+        "progress": job_progress(job),
+    }
+    if with_result:
+        data["result"] = selectors.job_result(job=job)
+    return data
+
+
+def project(project: Project, *, role: str | None) -> dict:
+    return {
+        "id": str(project.pk),
+        "name": project.name,
+        "created_at": when(project.created_at),
+        "role": role,
+    }
+
+
+def document(document: Document) -> dict:
+    return {
+        "id": str(document.pk),
+        "title": document.title,
+        "sha256": document.sha256,
+        "size": document.size,
+        "chunk_count": document.chunk_count,
+        "source_job": str(document.job_id) if document.job_id else None,
+        "source_file": document.source_file.name if document.source_file_id else None,
+        "created_at": when(document.created_at),
+    }
+
+
+def cleanup(report) -> dict:
+    """A :class:`~ingest.services.CleanupReport` with its verdict."""
+    return {
+        "files_removed": report.files_removed,
+        "bytes_freed": report.bytes_freed,
+        "work_dirs_removed": report.work_dirs_removed,
+        "rq_entries_removed": report.rq_entries_removed,
+        "documents_removed": report.documents_removed,
+        "chunks_removed": report.chunks_removed,
+        "removed_anything": report.removed_anything,
+        "detail": report.detail,
+    }
