@@ -4,11 +4,30 @@ from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-application = get_asgi_application()
+django_application = get_asgi_application()
 
 if settings.DEBUG:
     # The development server (uvicorn) serves static files itself, so the
     # admin and the browsable API are styled with no extra set-up.
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
-    application = ASGIStaticFilesHandler(application)
+    django_application = ASGIStaticFilesHandler(django_application)
+
+from ingest.agents.http import PATH as MCP_PATH  # noqa: E402 (needs Django set up)
+from ingest.agents.http import mcp_app  # noqa: E402
+
+mcp_application = mcp_app()
+
+
+async def application(scope, receive, send):
+    """Django, with the agents' MCP tools mounted beside it at /mcp/.
+
+    The lifespan events go to the MCP app, whose session manager must run
+    for as long as the server does; Django's handler takes none.
+    """
+    if scope["type"] == "lifespan":
+        return await mcp_application(scope, receive, send)
+    if scope["type"] == "http" and scope["path"] in (MCP_PATH, MCP_PATH.rstrip("/")):
+        # The path without its slash answers too: MCP clients are configured by hand.
+        return await mcp_application({**scope, "path": MCP_PATH}, receive, send)
+    return await django_application(scope, receive, send)

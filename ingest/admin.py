@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django_rq.admin import QueueAdmin
 from django_rq.models import Dashboard
 
-from ingest import services
+from ingest import retention, services
 from ingest.models import Chunk, Document, IngestFile, IngestJob, Membership, Project
 from jobs.lifecycle import InvalidTransition
 from jobs.models import JobEvent
@@ -78,13 +78,19 @@ class DeletedFilter(admin.SimpleListFilter):
 
 @admin.register(IngestJob)
 class IngestJobAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["name", "id", "project", "status", "created_at", "deleted_at"]
+    list_display = ["name", "id", "project", "status", "created_at", "deleted_at", "purge_at"]
     list_filter = [DeletedFilter, "status"]
     list_select_related = ["project"]
     search_fields = ["id", "name"]
     date_hierarchy = "created_at"
     inlines = [IngestFileInline, JobEventInline]
-    readonly_fields = [f.name for f in IngestJob._meta.fields]
+    readonly_fields = [*(f.name for f in IngestJob._meta.fields), "purge_at"]
+
+    @admin.display(description="purged on")
+    def purge_at(self, job):
+        """When the reaper purges a deleted job (INGEST_PURGE_AFTER_DAYS after its deletion)."""
+        return retention.purge_at(job)
+
     actions = [
         "cancel_jobs",
         "cleanup_jobs",

@@ -18,10 +18,11 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat, pluralize
 from django.urls import reverse
+from django.utils import formats, timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ingest import selectors, services
+from ingest import retention, selectors, services
 from ingest.forms import CancelForm, CleanupForm, ProjectForm, UploadForm
 from ingest.models import Membership
 from ingest.pipeline.extract import BINARY_EXTENSIONS, SUPPORTED, TEXT_EXTENSIONS
@@ -334,6 +335,10 @@ def job_delete(request, membership, job_id):
     if not outcome:
         raise Refusal(404, "Someone else deleted this job a moment ago.", "not_found")
     message = f"Job “{job.name}” deleted. The documents it produced stay in the project."
+    job.refresh_from_db()  # the base manager: found even once deleted
+    if purge_at := retention.purge_at(job):
+        when = formats.date_format(timezone.localtime(purge_at), "DATETIME_FORMAT")
+        message += f" Auditors can see it until it is purged for good on {when}."
     target = project_url(membership)
     return done(request, message, redirect_to=target, redirect=target)
 

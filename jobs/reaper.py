@@ -57,9 +57,7 @@ class ReapReport:
     purged: list = field(default_factory=list)
 
     def __bool__(self):
-        return any(
-            (self.escalated, self.lost, self.requeued, self.work_dirs_removed, self.purged)
-        )
+        return any((self.escalated, self.lost, self.requeued, self.work_dirs_removed, self.purged))
 
 
 @dataclass
@@ -159,7 +157,6 @@ class Reaper:
             if not alive:
                 remove_work_dir(path)
                 report.work_dirs_removed.append(job_id)
-
 
     def purge_expired(self, report: ReapReport) -> None:
         if self.purge is None or self.purge_age is None:

@@ -40,7 +40,7 @@ UPLOAD_ERRORS = {
 def translate(exc):
     """Domain exceptions to their HTTP meaning."""
     if isinstance(exc, selectors.NotFound | Http404):
-        return exceptions.NotFound("not found: no such item here, or you are not a member.")
+        return exceptions.NotFound(services.NOT_FOUND)
     if isinstance(exc, services.IdempotencyConflict):
         return Conflict(str(exc), code="idempotency_conflict")
     if isinstance(exc, services.LastOwner):
@@ -107,7 +107,7 @@ def _api_json(request, status_code: int, detail: str, code: str) -> JsonResponse
 
 def not_found_view(request, exception=None):
     """404 for URLs that do not resolve (e.g. a malformed id): JSON under /api/."""
-    detail = "not found: no such item here, or you are not a member."
+    detail = services.NOT_FOUND
     return _api_json(request, 404, detail, "not_found") or defaults.page_not_found(
         request, exception
     )

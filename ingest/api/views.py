@@ -19,7 +19,7 @@ class ProjectRole(permissions.BasePermission):
     """Members of the project read; members and owners write. Non-members get
     404 from ``membership_get`` so a project's existence does not leak."""
 
-    message = "viewers can read this project but not change anything in it."
+    message = services.VIEWERS_READ_ONLY
 
     def has_permission(self, request, view):
         if not request.user or not request.user.is_authenticated:

@@ -17,6 +17,8 @@ from ingest.services.cleanup import (
     remove_work_dir,
 )
 from ingest.services.errors import (
+    NOT_FOUND,
+    VIEWERS_READ_ONLY,
     IdempotencyConflict,
     LastOwner,
     PermissionRefused,
@@ -39,7 +41,9 @@ from ingest.services.queue import (
 )
 
 __all__ = [
+    "NOT_FOUND",
     "QUEUE_NAME",
+    "VIEWERS_READ_ONLY",
     "CheckedUpload",
     "CleanupReport",
     "IdempotencyConflict",

@@ -1,4 +1,11 @@
-"""What the services refuse with; ``ingest.api.errors`` maps them to HTTP."""
+"""What the services refuse with; ``ingest.api.errors`` maps them to HTTP.
+
+The sentences every interface (the API, the agents' tools) answers with for
+refusals that are not a service's own exception text.
+"""
+
+NOT_FOUND = "not found: no such item here, or you are not a member."
+VIEWERS_READ_ONLY = "viewers can read this project but not change anything in it."
 
 
 class UploadRejected(Exception):

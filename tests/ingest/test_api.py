@@ -39,7 +39,14 @@ DESIGN_JOB_KEYS = {
 }
 # Fields the API adds to the design's example, on purpose: a link, the ETag's
 # version, the chunking the job runs with and the force-delete mark.
-EXTRA_JOB_KEYS = {"url", "version", "chunk_size", "chunk_overlap", "delete_requested_at", "purge_at"}
+EXTRA_JOB_KEYS = {
+    "url",
+    "version",
+    "chunk_size",
+    "chunk_overlap",
+    "delete_requested_at",
+    "purge_at",
+}
 
 
 def jobs_url(project) -> str:

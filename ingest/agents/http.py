@@ -1,0 +1,93 @@
+"""``/mcp/``: the agents' tools over streamable HTTP, authenticated with the API token.
+
+The client sends the token the API takes, as ``Authorization: Bearer <token>``
+(what MCP clients send) or DRF's ``Authorization: Token <token>``. Each request
+is authenticated on its own and every tool acts as that token's user.
+
+Stateless, with JSON answers: no session lives in one web process, so any
+number of uvicorn processes behind a balancer serve ``/mcp/`` alike, as they
+serve the API. The SDK's own DNS-rebinding check only knows loopback names;
+Django's ``ALLOWED_HOSTS`` is applied instead, as for every other page.
+"""
+
+import json
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+from django.http.request import split_domain_port, validate_host
+from mcp.server.transport_security import TransportSecuritySettings
+from rest_framework.authtoken.models import Token
+
+from ingest.agents.server import build_server
+
+PATH = "/mcp/"
+USER_KEY = "ingest_user"
+# Files come inline in the JSON (base64 adds a third) and the SDK holds a
+# request in memory: larger uploads belong on the API's streamed multipart.
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+def user_for(ctx):
+    """The user the request's token belongs to (set by :class:`TokenAuth`)."""
+    return ctx.request_context.request.state.ingest_user
+
+
+def token_user(key: str):
+    try:
+        token = Token.objects.select_related("user").filter(key=key).first()
+    finally:
+        close_old_connections()
+    if token is None or not token.user.is_active:
+        return None
+    return token.user
+
+
+class TokenAuth:
+    """ASGI middleware: 401 in the API's error shape without a valid token."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        domain, _ = split_domain_port(headers.get("host", ""))
+        if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+            return await _refuse(send, 400, "this host name is not allowed here.", "invalid_host")
+        scheme, _, key = headers.get("authorization", "").partition(" ")
+        user = None
+        if scheme.lower() in ("bearer", "token") and key.strip():
+            user = await sync_to_async(token_user)(key.strip())
+        if user is None:
+            return await _refuse(
+                send,
+                401,
+                "send your API token as 'Authorization: Bearer <token>'.",
+                "not_authenticated",
+            )
+        state = {**scope.get("state", {}), USER_KEY: user}
+        await self.app({**scope, "state": state}, receive, send)
+
+
+async def _refuse(send, status: int, detail: str, code: str) -> None:
+    body = json.dumps({"detail": detail, "code": code}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if status == 401:
+        headers.append((b"www-authenticate", b'Bearer realm="api"'))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def mcp_app():
+    """The Starlette app serving ``/mcp/``; its lifespan runs the SDK's session manager."""
+    app = build_server(user_for).streamable_http_app(
+        streamable_http_path=PATH,
+        stateless_http=True,
+        json_response=True,
+        max_request_body_size=min(MAX_BODY_BYTES, settings.INGEST_MAX_TOTAL_BYTES * 4 // 3 + 2**20),
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+    )
+    app.add_middleware(TokenAuth)
+    return app

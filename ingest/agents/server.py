@@ -1,0 +1,173 @@
+"""The agents' tools as an MCP server (the official ``mcp`` SDK's ``MCPServer``).
+
+One server definition for both transports: ``manage.py mcp --user`` serves it
+over stdio as one fixed user, and ``/mcp/`` serves it over streamable HTTP as
+the user of each request's API token. ``user_for(ctx)`` says which.
+
+The tools are synchronous (the SDK runs them on a worker thread, where the
+ORM is allowed); each closes its database connection when done, as Django
+does after a request, since worker threads are pooled and outlive the call.
+"""
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from django.db import close_old_connections
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from ingest.agents import tools
+
+INSTRUCTIONS = (
+    "Ingest documents into a project's knowledge base and search them. Start with "
+    "list_projects; create_job uploads files and answers at once with a queued job; poll "
+    "get_job until its status is completed, failed or cancelled; then search_documents. "
+    "Results are JSON as the service's HTTP API shows them; refusals are JSON with a "
+    '"detail" sentence saying what to do and a "code".'
+)
+
+ProjectArg = Annotated[str, Field(description="the project's id, or its name")]
+JobArg = Annotated[str, Field(description="the job's id (from create_job or get_job)")]
+
+
+class FileArg(BaseModel):
+    name: str = Field(
+        description="the file's name, e.g. notes.md; its extension helps judge the type"
+    )
+    content: str | None = Field(default=None, description="the file's text (UTF-8)")
+    content_base64: str | None = Field(
+        default=None, description="the file's bytes in base64, for PDF, Office, zip..."
+    )
+
+
+def build_server(user_for: Callable[[Context], Any]) -> MCPServer:
+    server = MCPServer("ingest", instructions=INSTRUCTIONS)
+
+    def call(ctx: Context, tool: Callable[..., dict], **arguments) -> CallToolResult:
+        try:
+            data = tool(user_for(ctx), **arguments)
+        except tools.Refusal as refusal:
+            return _result(refusal.as_dict(), error=True)
+        except Exception as exc:
+            refusal = tools.refusal_for(exc)
+            if refusal is None:
+                raise
+            return _result(refusal.as_dict(), error=True)
+        finally:
+            close_old_connections()
+        return _result(data)
+
+    read_only = ToolAnnotations(read_only_hint=True, destructive_hint=False)
+
+    @server.tool(annotations=read_only)
+    def list_projects(ctx: Context) -> CallToolResult:
+        """The projects you are a member of, with your role in each (viewer, member or owner).
+        Viewers can read a project; members and owners can also create, cancel, clean up and
+        delete its jobs."""
+        return call(ctx, tools.list_projects)
+
+    @server.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=False))
+    def create_job(
+        ctx: Context,
+        project: ProjectArg,
+        files: Annotated[
+            list[FileArg],
+            Field(description="the files: each {name, content} for text or {name, content_base64}"),
+        ],
+        name: Annotated[str, Field(description="a name for the job; default: from the files")] = "",
+        chunk_size: Annotated[
+            int | None, Field(description="characters per chunk, 50 to 100000")
+        ] = None,
+        chunk_overlap: Annotated[
+            int | None, Field(description="characters shared by neighbouring chunks")
+        ] = None,
+    ) -> CallToolResult:
+        """Upload files as a new ingest job. It answers at once with the job QUEUED; a
+        worker then extracts each file's text (text, Markdown, HTML, CSV, JSON, PDF, Word,
+        PowerPoint, Excel, EPUB, e-mail, zip), deduplicates it within the project and
+        chunks it into documents. Poll get_job until the status is completed, failed or
+        cancelled."""
+        return call(
+            ctx,
+            tools.create_job,
+            project=project,
+            files=[f.model_dump() for f in files],
+            name=name,
+            chunk_size=chunk_size,
+            chunk_overlap=chunk_overlap,
+        )
+
+    @server.tool(annotations=read_only)
+    def get_job(ctx: Context, project: ProjectArg, job: JobArg) -> CallToolResult:
+        """A job's status (queued, running, cancelling, completed, failed, cancelled), its
+        progress, and per file: done, duplicate, failed or not_reached, with the document
+        it produced and its chunk count."""
+        return call(ctx, tools.get_job, project=project, job=job)
+
+    @server.tool(annotations=ToolAnnotations(destructive_hint=True, idempotent_hint=True))
+    def cancel_job(
+        ctx: Context,
+        project: ProjectArg,
+        job: JobArg,
+        reason: Annotated[str, Field(description="why, kept in the audit trail")] = "",
+    ) -> CallToolResult:
+        """Cancel a job. A queued job is cancelled at once; a running one becomes
+        cancelling and stops at its next checkpoint, keeping the files it finished
+        (poll get_job until cancelled). A finished job cannot be cancelled."""
+        return call(ctx, tools.cancel_job, project=project, job=job, reason=reason)
+
+    @server.tool(annotations=ToolAnnotations(destructive_hint=True, idempotent_hint=True))
+    def cleanup_job(
+        ctx: Context,
+        project: ProjectArg,
+        job: JobArg,
+        documents: Annotated[
+            bool, Field(description="also remove the documents only this job produced")
+        ] = False,
+    ) -> CallToolResult:
+        """Free what a finished job leaves behind: its stored uploads, work directory and
+        queue entries (and with documents=true, the documents no other job produced).
+        Answers with counts of what was removed; a second call removes nothing and says
+        so."""
+        return call(ctx, tools.cleanup_job, project=project, job=job, documents=documents)
+
+    @server.tool(annotations=ToolAnnotations(destructive_hint=True, idempotent_hint=False))
+    def delete_job(
+        ctx: Context,
+        project: ProjectArg,
+        job: JobArg,
+        force: Annotated[
+            bool, Field(description="cancel an active job first, then delete it once cancelled")
+        ] = False,
+    ) -> CallToolResult:
+        """Delete a finished job: it disappears from lists and lookups, its documents stay
+        in the project, and it is purged for good at purge_at. An active job is refused
+        unless force=true."""
+        return call(ctx, tools.delete_job, project=project, job=job, force=force)
+
+    @server.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=False))
+    def retry_job(ctx: Context, project: ProjectArg, job: JobArg) -> CallToolResult:
+        """Retry a failed or cancelled job as a new job holding only the files that did not
+        finish, from the uploads already stored."""
+        return call(ctx, tools.retry_job, project=project, job=job)
+
+    @server.tool(annotations=read_only)
+    def search_documents(
+        ctx: Context,
+        project: ProjectArg,
+        query: Annotated[str, Field(description="words to find in titles and text")],
+    ) -> CallToolResult:
+        """Search the project's documents by title and text; the count and the first 25
+        matches, newest first, each with its source job and file."""
+        return call(ctx, tools.search_documents, project=project, query=query)
+
+    return server
+
+
+def _result(data: dict, *, error: bool = False) -> CallToolResult:
+    text = json.dumps(data, ensure_ascii=False)
+    if error:
+        return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)

@@ -1,0 +1,195 @@
+"""What each agents' tool does, as the user it acts for.
+
+Plain synchronous functions over the same selectors and services as the HTTP
+API: membership (a non-member gets the API's "not found" sentence, so a
+project's existence does not leak), roles (viewers read only), the services'
+own refusals, and audit events naming ``user``. Each returns the API's
+representation of what it touched (``ingest.representation``) and raises
+:class:`Refusal` with the sentence and code the API would answer with.
+"""
+
+import base64
+import binascii
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from ingest import representation, selectors, services
+from ingest.models import IngestJob, Membership
+from jobs.lifecycle import InvalidTransition, VersionMismatch
+
+SEARCH_LIMIT = 25  # the API's page size
+
+
+class Refusal(Exception):
+    """A refusal in the API's words: ``{"detail": ..., "code": ...}``."""
+
+    def __init__(self, detail: str, code: str):
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code
+
+    def as_dict(self) -> dict:
+        return {"detail": self.detail, "code": self.code}
+
+
+def refusal_for(exc: Exception) -> Refusal | None:
+    """A domain exception as the API words it (see ``ingest.api.errors.translate``)."""
+    if isinstance(exc, selectors.NotFound):
+        return Refusal(services.NOT_FOUND, "not_found")
+    if isinstance(exc, InvalidTransition):
+        return Refusal(exc.message, "invalid_state")
+    if isinstance(exc, VersionMismatch):
+        return Refusal("the job changed meanwhile; read it again.", "precondition_failed")
+    if isinstance(exc, services.PermissionRefused):
+        return Refusal(str(exc), "permission_denied")
+    if isinstance(exc, services.IdempotencyConflict):
+        return Refusal(str(exc), "idempotency_conflict")
+    if isinstance(exc, services.UploadRejected):
+        return Refusal(exc.message if exc.code != "invalid" else _field(exc), exc.code)
+    return None
+
+
+def _field(exc: services.UploadRejected) -> str:
+    # The API's validation errors read "<field>: <message>".
+    return f"{exc.field}: {exc.message}"
+
+
+# --- lookups -------------------------------------------------------------------
+
+
+def membership(user, project: str, *, write: bool = False) -> Membership:
+    """The user's membership of the project named by id or by name."""
+    mine = Membership.objects.select_related("project").filter(user=user)
+    found = mine.filter(project_id=project).first() if _is_uuid(project) else None
+    if found is None:
+        named = list(mine.filter(project__name=project)[:2])
+        if len(named) > 1:
+            raise Refusal(
+                f"several of your projects are called {project!r}; give the project's id.",
+                "ambiguous",
+            )
+        found = named[0] if named else None
+    if found is None:
+        raise Refusal(services.NOT_FOUND, "not_found")
+    if write and not found.can_write:
+        raise Refusal(services.VIEWERS_READ_ONLY, "permission_denied")
+    return found
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        selectors._uuid(value)
+    except selectors.NotFound:
+        return False
+    return True
+
+
+def _job(member: Membership, job_id: str, *, with_files: bool = True) -> IngestJob:
+    return selectors.job_get(project=member.project, job_id=job_id, with_files=with_files)
+
+
+def _fresh(job: IngestJob) -> IngestJob:
+    """The job again with its files, as the API answers after a write."""
+    return selectors.job_get(project=job.project, job_id=job.pk)
+
+
+# --- the tools -----------------------------------------------------------------
+
+
+def list_projects(user) -> dict:
+    projects = list(selectors.project_list(user=user))
+    roles = dict(Membership.objects.filter(user=user).values_list("project_id", "role"))
+    results = [representation.project(p, role=roles.get(p.pk)) for p in projects]
+    return {"count": len(results), "results": results}
+
+
+def create_job(
+    user,
+    *,
+    project: str,
+    files: list[dict],
+    name: str = "",
+    chunk_size: int | None = None,
+    chunk_overlap: int | None = None,
+) -> dict:
+    member = membership(user, project, write=True)
+    uploads = [_upload(i, f) for i, f in enumerate(files)]
+    job, _ = services.job_create(
+        project=member.project,
+        user=user,
+        uploads=uploads,
+        name=name,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+    )
+    return representation.job(_fresh(job))
+
+
+def _upload(index: int, item: dict) -> SimpleUploadedFile:
+    name = (item.get("name") or "").strip()
+    text, encoded = item.get("content"), item.get("content_base64")
+    where = f"files[{index}]"
+    if not name:
+        raise Refusal(f"files: {where} needs a name.", "invalid")
+    if (text is None) == (encoded is None):
+        raise Refusal(
+            f"files: {where} ({name}) needs content or content_base64, not both.", "invalid"
+        )
+    if text is not None:
+        data = text.encode("utf-8")
+    else:
+        try:
+            data = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise Refusal(
+                f"files: {where} ({name}) content_base64 is not valid base64.", "invalid"
+            ) from None
+    return SimpleUploadedFile(name, data)
+
+
+def get_job(user, *, project: str, job: str) -> dict:
+    return representation.job(_job(membership(user, project), job))
+
+
+def cancel_job(user, *, project: str, job: str, reason: str = "") -> dict:
+    found = _job(membership(user, project, write=True), job, with_files=False)
+    services.job_cancel(job=found, actor=user, reason=reason)
+    return representation.job(_fresh(found))
+
+
+def cleanup_job(user, *, project: str, job: str, documents: bool = False) -> dict:
+    found = _job(membership(user, project, write=True), job, with_files=False)
+    report = services.job_cleanup(job=found, actor=user, documents=documents)
+    return representation.cleanup(report)
+
+
+def delete_job(user, *, project: str, job: str, force: bool = False) -> dict:
+    """The job as it is after the delete: soft-deleted (with its ``purge_at``),
+    or, forced on an active job, cancelling until it stops."""
+    found = _job(membership(user, project, write=True), job, with_files=False)
+    if not services.job_delete(job=found, actor=user, force=force):
+        raise Refusal(services.NOT_FOUND, "not_found")  # another request deleted it first
+    deleted = IngestJob.all_objects.get(pk=found.pk)
+    return representation.job(deleted)
+
+
+def retry_job(user, *, project: str, job: str) -> dict:
+    found = _job(membership(user, project, write=True), job, with_files=False)
+    return representation.job(retry(job=found, actor=user))
+
+
+def retry(*, job: IngestJob, actor) -> IngestJob:
+    """Retry the job: ``services.job_retry(job=job, actor=actor)`` once this
+    server has it. Until then, a refusal in words."""
+    raise Refusal(
+        "retry is not available on this server yet: create a new job with the files "
+        "that did not finish.",
+        "not_available",
+    )
+
+
+def search_documents(user, *, project: str, query: str) -> dict:
+    member = membership(user, project)
+    found = selectors.document_list(project=member.project, q=query).select_related("source_file")
+    results = [representation.document(d) for d in found[:SEARCH_LIMIT]]
+    return {"count": found.count(), "results": results}
