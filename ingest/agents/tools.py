@@ -10,6 +10,7 @@ representation of what it touched (``ingest.representation``) and raises
 
 import base64
 import binascii
+import uuid
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -78,8 +79,8 @@ def membership(user, project: str, *, write: bool = False) -> Membership:
 
 def _is_uuid(value: str) -> bool:
     try:
-        selectors._uuid(value)
-    except selectors.NotFound:
+        uuid.UUID(value)
+    except ValueError:
         return False
     return True
 
