@@ -120,6 +120,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Django's backend, refusing the development demo login when DEBUG is off.
+AUTHENTICATION_BACKENDS = ["config.auth.DemoAwareBackend"]
 LOGIN_URL = "ingest:login"
 LOGIN_REDIRECT_URL = "ingest:project-list"
 LOGOUT_REDIRECT_URL = "ingest:login"
