@@ -45,6 +45,36 @@ SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
     raise ImproperlyConfigured("Set SECRET_KEY: the development key is refused when DEBUG is off.")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+
+def env_proxy_header(name: str) -> tuple[str, str] | None:
+    """``X-Forwarded-Proto: https`` -> ``("HTTP_X_FORWARDED_PROTO", "https")``."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    header, _, expected = (part.strip() for part in value.partition(":"))
+    if not header or not expected:
+        raise ImproperlyConfigured(
+            f"{name} must read 'Header-Name: value', e.g. 'X-Forwarded-Proto: https'; "
+            f"not {value!r}."
+        )
+    return "HTTP_" + header.upper().replace("-", "_"), expected
+
+
+# HTTPS. With DEBUG off every default is the safe one (HTTPS only, HSTS for a
+# year, secure cookies); each can be set from the environment. Behind a
+# TLS-terminating proxy set SECURE_PROXY_SSL_HEADER to the header it sets,
+# and only then: trusted without such a proxy, the header could be forged.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers probe these over plain HTTP: they answer without a redirect.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_PROXY_SSL_HEADER = env_proxy_header("SECURE_PROXY_SSL_HEADER")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -175,6 +205,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Upload documents, follow their ingestion, cancel, clean up and delete jobs.",
     "VERSION": "1.0.0",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two choice sets are called "status": each gets a stable name of its own.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "jobs.models.JobStatus",
+        "FileResultStatusEnum": "ingest.api.serializers.FILE_RESULT_STATUSES",
+    },
 }
 
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "logfmt")

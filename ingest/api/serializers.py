@@ -70,10 +70,15 @@ class ProgressOutput(serializers.Serializer):
     percent = serializers.IntegerField()
 
 
+# Named in SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]: a job's status and a
+# file's result are both called "status", and each needs a name of its own.
+FILE_RESULT_STATUSES = ["done", "duplicate", "failed", "not_reached"]
+
+
 class FileResultOutput(serializers.Serializer):
     name = serializers.CharField()
     size = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["done", "duplicate", "failed", "not_reached"])
+    status = serializers.ChoiceField(choices=FILE_RESULT_STATUSES)
     document = serializers.UUIDField(allow_null=True)
     chunks = serializers.IntegerField()
     error = serializers.CharField(allow_null=True)
