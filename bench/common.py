@@ -65,6 +65,9 @@ def setup(name: str) -> BenchEnv:
         "SECURE_HSTS_SECONDS": "0",
         "SESSION_COOKIE_SECURE": "0",
         "CSRF_COOKIE_SECURE": "0",
+        # The benchmarks measure the service, not its rate limits.
+        "API_THROTTLE_ANON": "",
+        "API_THROTTLE_USER": "",
         "INGEST_UPLOAD_DIR": str(tmp / "uploads"),
         "INGEST_WORK_DIR": str(tmp / "work"),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),

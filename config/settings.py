@@ -6,6 +6,8 @@ configuration: SQLite in ``var/``, and the Redis that ``run.py`` embeds when
 """
 
 import os
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -87,6 +89,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "axes",
     "django_rq",
     "django_htmx",
     "jobs",
@@ -102,6 +105,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a lockout into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -150,8 +155,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
-# Django's backend, refusing the development demo login when DEBUG is off.
-AUTHENTICATION_BACKENDS = ["config.auth.DemoAwareBackend"]
+# django-axes first (it refuses a locked-out login before any password is
+# checked), then Django's backend, refusing the demo login when DEBUG is off.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "config.auth.DemoAwareBackend"]
+# Failed logins on the dashboard's and the admin's forms: after
+# LOGIN_FAILURE_LIMIT failures for one username from one address, that pair is
+# locked out for LOGIN_LOCKOUT_MINUTES (429). Per pair, so that nobody can
+# lock another person out from elsewhere; the address is the connection's own
+# (REMOTE_ADDR), never a forwarded header a client could forge.
+AXES_ENABLED = env_bool("LOGIN_LOCKOUT", True)
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 LOGIN_URL = "ingest:login"
 LOGIN_REDIRECT_URL = "ingest:project-list"
 LOGOUT_REDIRECT_URL = "ingest:login"
@@ -188,6 +206,30 @@ INGEST_CANCEL_GRACE_SECONDS = env_int("INGEST_CANCEL_GRACE_SECONDS", 10)
 INGEST_HEARTBEAT_TIMEOUT_SECONDS = env_int("INGEST_HEARTBEAT_TIMEOUT_SECONDS", 30)
 INGEST_JOB_TIMEOUT_SECONDS = env_int("INGEST_JOB_TIMEOUT_SECONDS", 24 * 3600)
 
+
+def env_rate(name: str, default: str) -> str | None:
+    """A DRF throttle rate such as ``100/minute``; empty turns the limit off."""
+    value = os.environ.get(name, default).strip()
+    if not value:
+        return None
+    if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(
+            f"{name} must read like 100/minute (per second, minute, hour or day), not {value!r}."
+        )
+    return value
+
+
+# The API's rate limits are counted in Redis, shared by every web process.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "throttle",
+        "OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+    },
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -199,6 +241,14 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "ingest.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "ingest.api.throttling.AnonRateThrottle",
+        "ingest.api.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_rate("API_THROTTLE_ANON", "60/minute"),
+        "user": env_rate("API_THROTTLE_USER", "1200/minute"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ingest jobs API",
