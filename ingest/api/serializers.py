@@ -42,6 +42,13 @@ class CleanupInput(serializers.Serializer):
 # --- output --------------------------------------------------------------------
 
 
+class ErrorOutput(serializers.Serializer):
+    """Every error's shape (field errors add ``errors``, per field)."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+
+
 class ProjectOutput(serializers.ModelSerializer):
     role = serializers.SerializerMethodField()
 

@@ -18,11 +18,13 @@ from ingest.services.cleanup import (
 )
 from ingest.services.errors import (
     IdempotencyConflict,
+    IdempotencyMismatch,
     LastOwner,
     PermissionRefused,
     UploadRejected,
 )
 from ingest.services.intake import (
+    MAX_IDEMPOTENCY_KEY,
     CheckedUpload,
     check_chunking,
     check_uploads,
@@ -39,10 +41,12 @@ from ingest.services.queue import (
 )
 
 __all__ = [
+    "MAX_IDEMPOTENCY_KEY",
     "QUEUE_NAME",
     "CheckedUpload",
     "CleanupReport",
     "IdempotencyConflict",
+    "IdempotencyMismatch",
     "LastOwner",
     "PermissionRefused",
     "UploadRejected",
