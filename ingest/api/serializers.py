@@ -170,7 +170,8 @@ class CleanupOutput(serializers.Serializer):
 
 
 class EventFrom(serializers.CharField):
-    """The state a transition left; null for the creation event."""
+    """Text that reads as null when empty: the state a transition left (none for
+    the creation event), a document's source file (none for an old document)."""
 
     def to_representation(self, value):
         return value or None
@@ -192,8 +193,9 @@ class EventOutput(serializers.ModelSerializer):
 
 
 class DocumentOutput(serializers.ModelSerializer):
-    source_job = serializers.UUIDField(source="job_id", allow_null=True)
-    source_file = serializers.CharField(source="source_file.name", default=None)
+    # The plain provenance values: still there once the job was purged.
+    source_job = serializers.UUIDField(source="origin_job_id", allow_null=True)
+    source_file = EventFrom(source="origin_file_name", allow_null=True)  # "" reads as null
 
     class Meta:
         model = Document

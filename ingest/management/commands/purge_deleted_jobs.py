@@ -44,7 +44,7 @@ class Command(BaseCommand):
         # Parsed here, not as the argument's type: a CommandError raised while
         # argparse reads the line escapes Django's handler as a traceback.
         older_than = parse_age(older_than)
-        jobs = services.purge_deleted_jobs(age=older_than, dry_run=dry_run)
+        jobs = services.purge_deleted_jobs(age=older_than, dry_run=dry_run, via="command")
         verb = "would purge" if dry_run else "purged"
         for job in jobs:
             self.stdout.write(
