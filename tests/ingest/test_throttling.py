@@ -82,6 +82,7 @@ def test_repeated_failed_logins_lock_the_form_out(settings, url):
     assert response.status_code == 429
     assert "_auth_user_id" not in client.session
     assert "Too many failed logins" in response.content.decode()
+    assert "Try again in 15 minutes" in response.content.decode()
     # Another account from the same address is not locked.
     other = UserFactory(is_staff=True)
     response = Client().post(url, {"username": other.username, "password": "password"})
