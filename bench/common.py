@@ -60,6 +60,14 @@ def setup(name: str) -> BenchEnv:
         "REDIS_URL": redis_url,
         "DEBUG": "0",
         "SECRET_KEY": "benchmark-only-secret-key-" + "x" * 40,
+        # Served over plain HTTP on the loopback: no HTTPS redirect or secure cookies.
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_HSTS_SECONDS": "0",
+        "SESSION_COOKIE_SECURE": "0",
+        "CSRF_COOKIE_SECURE": "0",
+        # The benchmarks measure the service, not its rate limits.
+        "API_THROTTLE_ANON": "",
+        "API_THROTTLE_USER": "",
         "INGEST_UPLOAD_DIR": str(tmp / "uploads"),
         "INGEST_WORK_DIR": str(tmp / "work"),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),

@@ -61,9 +61,15 @@ def serve() -> int:
     subprocess.run(manage("migrate", "--no-input", "-v", "0"), check=True)
     # A known password is a convenience for a development run only.
     demo = os.environ.get("DEBUG", "true").strip().lower() in {"1", "true", "yes", "on"}
-    if demo:
-        subprocess.run(manage("ensure_demo", DEMO_USER, DEMO_PASSWORD), check=True)
-    login = f"log in as {DEMO_USER} / {DEMO_PASSWORD}" if demo else "manage.py createsuperuser"
+    # With DEBUG off, a demo login left by an earlier development run is
+    # locked out (and the authentication backend refuses it regardless).
+    disable = [] if demo else ["--disable"]
+    subprocess.run(manage("ensure_demo", DEMO_USER, DEMO_PASSWORD, *disable), check=True)
+    login = (
+        f"log in as {DEMO_USER} / {DEMO_PASSWORD}"
+        if demo
+        else f"DEBUG is off: the demo login ({DEMO_USER}) is disabled; use manage.py createsuperuser"
+    )
     host = os.environ.setdefault("HOST", "127.0.0.1")
     port = os.environ.setdefault("PORT", "8000")
     workers = int(os.environ.get("WORKERS", "1"))

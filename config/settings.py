@@ -6,6 +6,8 @@ configuration: SQLite in ``var/``, and the Redis that ``run.py`` embeds when
 """
 
 import os
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -61,6 +63,36 @@ SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
     raise ImproperlyConfigured("Set SECRET_KEY: the development key is refused when DEBUG is off.")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+
+def env_proxy_header(name: str) -> tuple[str, str] | None:
+    """``X-Forwarded-Proto: https`` -> ``("HTTP_X_FORWARDED_PROTO", "https")``."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    header, _, expected = (part.strip() for part in value.partition(":"))
+    if not header or not expected:
+        raise ImproperlyConfigured(
+            f"{name} must read 'Header-Name: value', e.g. 'X-Forwarded-Proto: https'; "
+            f"not {value!r}."
+        )
+    return "HTTP_" + header.upper().replace("-", "_"), expected
+
+
+# HTTPS. With DEBUG off every default is the safe one (HTTPS only, HSTS for a
+# year, secure cookies); each can be set from the environment. Behind a
+# TLS-terminating proxy set SECURE_PROXY_SSL_HEADER to the header it sets,
+# and only then: trusted without such a proxy, the header could be forged.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers probe these over plain HTTP: they answer without a redirect.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_PROXY_SSL_HEADER = env_proxy_header("SECURE_PROXY_SSL_HEADER")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -73,6 +105,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "axes",
     "django_rq",
     "django_htmx",
     "jobs",
@@ -88,6 +121,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a lockout into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -136,6 +171,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# django-axes first (it refuses a locked-out login before any password is
+# checked), then Django's backend, refusing the demo login when DEBUG is off.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "config.auth.DemoAwareBackend"]
+# Failed logins on the dashboard's and the admin's forms: after
+# LOGIN_FAILURE_LIMIT failures for one username from one address, that pair is
+# locked out for LOGIN_LOCKOUT_MINUTES (429). Per pair, so that nobody can
+# lock another person out from elsewhere; the address is the connection's own
+# (REMOTE_ADDR), never a forwarded header a client could forge.
+AXES_ENABLED = env_bool("LOGIN_LOCKOUT", True)
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 LOGIN_URL = "ingest:login"
 LOGIN_REDIRECT_URL = "ingest:project-list"
 LOGOUT_REDIRECT_URL = "ingest:login"
@@ -177,6 +227,30 @@ INGEST_PURGE_AFTER_DAYS = env_days("INGEST_PURGE_AFTER_DAYS", 30)
 # When set, GET /metrics asks for "Authorization: Bearer <this token>".
 INGEST_METRICS_TOKEN = os.environ.get("INGEST_METRICS_TOKEN", "")
 
+
+def env_rate(name: str, default: str) -> str | None:
+    """A DRF throttle rate such as ``100/minute``; empty turns the limit off."""
+    value = os.environ.get(name, default).strip()
+    if not value:
+        return None
+    if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(
+            f"{name} must read like 100/minute (per second, minute, hour or day), not {value!r}."
+        )
+    return value
+
+
+# The API's rate limits are counted in Redis, shared by every web process.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "throttle",
+        "OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+    },
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -188,12 +262,25 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "ingest.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "ingest.api.throttling.AnonRateThrottle",
+        "ingest.api.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_rate("API_THROTTLE_ANON", "60/minute"),
+        "user": env_rate("API_THROTTLE_USER", "1200/minute"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ingest jobs API",
     "DESCRIPTION": "Upload documents, follow their ingestion, cancel, clean up and delete jobs.",
     "VERSION": "1.0.0",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two choice sets are called "status": each gets a stable name of its own.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "jobs.models.JobStatus",
+        "FileResultStatusEnum": "ingest.api.serializers.FILE_RESULT_STATUSES",
+    },
 }
 
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "logfmt")
@@ -215,5 +302,6 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # django-axes logs every login at INFO; its lockouts are warnings.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

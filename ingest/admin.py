@@ -182,7 +182,7 @@ class IngestJobAdmin(ReadOnlyMixin, admin.ModelAdmin):
         for job in queryset:
             if not job.is_deleted:
                 refused.append(job.name)
-            elif services.job_purge(job=job):
+            elif services.job_purge(job=job, actor=request.user, via="admin"):
                 purged.append(job)
         if purged:
             # Logged once the rows are gone: the entries keep their ids and names.
@@ -218,9 +218,17 @@ class ChunkInline(ReadOnlyMixin, admin.TabularInline):
 
 @admin.register(Document)
 class DocumentAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["title", "project", "chunk_count", "size", "job", "created_at"]
-    list_select_related = ["project", "job"]
-    search_fields = ["title", "sha256", "id"]
+    list_display = ["title", "project", "chunk_count", "size", "origin_job_name", "created_at"]
+    list_select_related = ["project"]
+    # The origin_* fields outlive a purge of the job: auditors search them.
+    search_fields = [
+        "title",
+        "sha256",
+        "id",
+        "origin_job_id",
+        "origin_job_name",
+        "origin_file_name",
+    ]
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in Document._meta.fields]
     inlines = [ChunkInline]

@@ -1,12 +1,11 @@
 import uuid
 
 from django.conf import settings
-from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from jobs.models import Job, JobEvent
+from jobs.models import Job
 
 
 class Role(models.TextChoices):
@@ -68,7 +67,6 @@ class IngestJob(Job):
     name = models.CharField(max_length=200)
     chunk_size = models.PositiveIntegerField()
     chunk_overlap = models.PositiveIntegerField()
-    events = GenericRelation(JobEvent, object_id_field="job_id")
 
     class Meta(Job.Meta):
         verbose_name = "ingest job"
@@ -93,6 +91,9 @@ class IngestJob(Job):
 
     def log_fields(self) -> dict:
         return {**super().log_fields(), "project": self.project_id}
+
+    def audit_fields(self) -> dict:
+        return {"job_name": self.name, "job_scope": str(self.project_id)}
 
     def build_result(self) -> dict:
         """The per-file result, from the files' rows (the source of truth)."""
@@ -151,6 +152,12 @@ class Document(models.Model):
     job = models.ForeignKey(
         IngestJob, null=True, on_delete=models.SET_NULL, related_name="documents"
     )
+    # Provenance as plain values: the two keys above are nulled when a purge
+    # removes the job and its files, and these keep saying where it came from.
+    origin_job_id = models.UUIDField(null=True, blank=True, db_index=True)
+    origin_job_name = models.CharField(max_length=200, blank=True)
+    origin_file_id = models.PositiveBigIntegerField(null=True, blank=True)
+    origin_file_name = models.CharField(max_length=255, blank=True)
     chunk_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

@@ -8,10 +8,18 @@ blocks: the membership check runs in a thread and Redis is read through
 ``redis.asyncio``, so one server process holds many open streams.
 
 A browser that cannot keep the stream open polls instead; see dashboard.js.
+
+The membership is checked again every ``MEMBERSHIP_CHECK_SECONDS`` while the
+stream is open, so a member removed from the project (by an owner, in admin,
+or with their account) stops receiving its events within seconds; the
+browser's reconnection then gets the 404 a non-member gets. One small query
+per open stream every few seconds, against a leak that would otherwise last
+as long as the tab stays open.
 """
 
 import json
 import logging
+import time
 import uuid
 
 import redis.asyncio as aioredis
@@ -29,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 MAX_JOBS = 200  # a page shows at most a few dozen; more is a client bug
 KEEPALIVE_SECONDS = 15
+MEMBERSHIP_CHECK_SECONDS = 1.5  # a removed member's stream ends within about this
 RETRY_MS = 2000
 LOG_IN = "Log in to follow this project."
 NOT_A_MEMBER = "No such project here, or you are not a member of it."
@@ -78,17 +87,29 @@ class Relay:
         return False
 
 
-async def events(client: aioredis.Redis, project_id, relay: Relay):
+async def events(client: aioredis.Redis, project_id, relay: Relay, still_member):
+    """The stream's frames; it ends once ``still_member()`` answers False."""
     pubsub = client.pubsub()
     try:
         await pubsub.subscribe(project_channel(project_id))
         yield f"retry: {RETRY_MS}\n: connected\n\n"
+        next_check = time.monotonic() + MEMBERSHIP_CHECK_SECONDS
+        next_keepalive = time.monotonic() + KEEPALIVE_SECONDS
         while True:
+            now = time.monotonic()
+            if now >= next_check:
+                if not await still_member():
+                    logger.info("event stream for project %s ended: no longer a member", project_id)
+                    return
+                next_check = time.monotonic() + MEMBERSHIP_CHECK_SECONDS
+            if now >= next_keepalive:
+                yield ": keep-alive\n\n"
+                next_keepalive = now + KEEPALIVE_SECONDS
             message = await pubsub.get_message(
-                ignore_subscribe_messages=True, timeout=KEEPALIVE_SECONDS
+                ignore_subscribe_messages=True,
+                timeout=max(0.0, min(next_check, next_keepalive) - time.monotonic()),
             )
             if message is None:
-                yield ": keep-alive\n\n"
                 continue
             try:
                 event = json.loads(message["data"])
@@ -123,8 +144,12 @@ async def project_events(request, project_id):
         await client.aclose()
         logger.warning("event stream refused, Redis unavailable: %s", exc)
         return HttpResponse("Live updates are unavailable.", status=503, content_type="text/plain")
+
+    async def still_member() -> bool:
+        return await sync_to_async(is_member)(user, project_id)
+
     response = StreamingHttpResponse(
-        events(client, project_id, relay), content_type="text/event-stream"
+        events(client, project_id, relay, still_member), content_type="text/event-stream"
     )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # a proxy must pass each event on at once

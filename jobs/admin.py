@@ -9,10 +9,21 @@ from jobs.models import JobEvent
 class JobEventAdmin(admin.ModelAdmin):
     """The audit trail: read-only for everyone, events of deleted jobs included."""
 
-    list_display = ["at", "job_link", "action", "from_status", "to_status", "actor", "reason"]
+    list_display = [
+        "at",
+        "job_link",
+        "job_name",
+        "job_scope",
+        "action",
+        "from_status",
+        "to_status",
+        "actor",
+        "reason",
+    ]
     list_filter = ["action", "to_status", "content_type"]
     list_select_related = ["actor", "content_type"]
-    search_fields = ["job_id", "reason"]
+    # Events outlive a purge of their job: found by its id, name or scope.
+    search_fields = ["job_id", "job_name", "job_scope", "reason"]
     date_hierarchy = "at"
 
     def has_add_permission(self, request):

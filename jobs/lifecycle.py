@@ -103,6 +103,7 @@ def _record(job, from_status, to_status, action, actor, reason, using):
         action=action,
         actor=actor if _is_user(actor) else None,
         reason=reason,
+        **job.audit_fields(),
     )
     transaction.on_commit(
         lambda: events.publish_transition(job, from_status, to_status, action), using=using

@@ -142,6 +142,23 @@ class Job(models.Model):
         """What every log line of this job's work carries (see ``jobs.logs``)."""
         return {"job": self.pk}
 
+    def audit_fields(self) -> dict:
+        """What every audit event of this job records about it, so that the
+        trail still names the job once a purge removed its row."""
+        return {"job_name": str(self)[:200], "job_scope": ""}
+
+    @property
+    def events(self):
+        """The job's audit trail, oldest first.
+
+        A plain query, not a ``GenericRelation``: Django deletes the objects of
+        a generic relation with their owner, and the trail must outlive a
+        purge of the job's row.
+        """
+        db = self._state.db or "default"
+        content_type = ContentType.objects.db_manager(db).get_for_model(type(self))
+        return JobEvent.objects.using(db).filter(content_type=content_type, job_id=self.pk)
+
     @property
     def etag(self) -> str:
         return f'W/"{self.version}"'
@@ -161,6 +178,15 @@ class JobEvent(models.Model):
     content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
     job_id = models.UUIDField()
     job = GenericForeignKey("content_type", "job_id")
+    # Copied from the job with each event: what the trail still says of a
+    # job whose row was purged.
+    job_name = models.CharField(max_length=200, blank=True)
+    job_scope = models.CharField(
+        max_length=64,
+        blank=True,
+        db_index=True,
+        help_text="what the job belongs to (an ingest job: its project's id)",
+    )
     from_status = models.CharField(max_length=16, choices=JobStatus.choices, blank=True)
     to_status = models.CharField(max_length=16, choices=JobStatus.choices)
     action = models.CharField(max_length=32)

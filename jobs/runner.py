@@ -15,6 +15,7 @@ import signal
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -204,9 +205,15 @@ def _run_work(job, work, context, using) -> Callable[[], object]:
         return lambda: None
     except JobFailed as exc:
         return partial(lifecycle.fail, job, error=str(exc), result=job.build_result(), using=using)
-    except Exception as exc:
-        logger.exception("job %s broke", job.pk)
-        error = f"the job stopped on an internal error ({type(exc).__name__}: {exc}); run it again"
+    except Exception:
+        # The exception's text may hold paths, SQL or data: it goes to the logs
+        # only, under a reference that people can quote to an operator.
+        reference = uuid.uuid4().hex[:12]
+        logger.exception("job %s broke (reference %s)", job.pk, reference)
+        error = (
+            "the job stopped on an internal error; run it again, and if it fails again "
+            f"give an operator the reference {reference}."
+        )
         return partial(lifecycle.fail, job, error=error, result=job.build_result(), using=using)
     context.progress(force=True)
     return partial(lifecycle.complete, job, result=job.build_result(), using=using)

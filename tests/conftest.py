@@ -46,6 +46,16 @@ def isolated_storage(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def no_rate_limits(settings):
+    """The API's rate limits are off in tests, whose clients call far faster
+    than people; test_throttling turns them on to test them."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"anon": None, "user": None},
+    }
+
+
+@pytest.fixture(autouse=True)
 def redis_conn():
     """The test Redis, emptied before each test (tests own the Redis they are given)."""
     conn = django_rq.get_connection("ingest")
@@ -200,6 +210,9 @@ def worker_env(transactional_db, settings, tmp_path):
         "INGEST_HEARTBEAT_TIMEOUT_SECONDS": str(settings.INGEST_HEARTBEAT_TIMEOUT_SECONDS),
         "INGEST_CANCEL_GRACE_SECONDS": str(settings.INGEST_CANCEL_GRACE_SECONDS),
         "PYTHONUNBUFFERED": "1",
+        # No API rate limits on the servers the tests start (see no_rate_limits).
+        "API_THROTTLE_ANON": "",
+        "API_THROTTLE_USER": "",
     }
     return env
 

@@ -80,3 +80,10 @@ class DocumentFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"doc {n}")
     sha256 = factory.Sequence(lambda n: f"{n:064x}")
     size = 10
+    job = None
+    source_file = None
+    # As the pipeline writes them: the provenance that outlives a purge.
+    origin_job_id = factory.LazyAttribute(lambda d: d.job.pk if d.job else None)
+    origin_job_name = factory.LazyAttribute(lambda d: d.job.name if d.job else "")
+    origin_file_id = factory.LazyAttribute(lambda d: d.source_file.pk if d.source_file else None)
+    origin_file_name = factory.LazyAttribute(lambda d: d.source_file.name if d.source_file else "")

@@ -25,6 +25,11 @@ class PreconditionFailed(exceptions.APIException):
     default_code = "precondition_failed"
 
 
+class Unprocessable(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "unprocessable"
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "too_large"
@@ -43,6 +48,8 @@ def translate(exc):
         return exceptions.NotFound(services.NOT_FOUND)
     if isinstance(exc, services.IdempotencyConflict):
         return Conflict(str(exc), code="idempotency_conflict")
+    if isinstance(exc, services.IdempotencyMismatch):
+        return Unprocessable(str(exc), code="idempotency_mismatch")
     if isinstance(exc, services.LastOwner):
         return Conflict(str(exc), code="last_owner")
     if isinstance(exc, VersionMismatch):

@@ -42,6 +42,13 @@ class CleanupInput(serializers.Serializer):
 # --- output --------------------------------------------------------------------
 
 
+class ErrorOutput(serializers.Serializer):
+    """Every error's shape (field errors add ``errors``, per field)."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+
+
 class ProjectOutput(serializers.ModelSerializer):
     role = serializers.SerializerMethodField()
 
@@ -73,10 +80,15 @@ class ProgressOutput(serializers.Serializer):
     percent = serializers.IntegerField()
 
 
+# Named in SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]: a job's status and a
+# file's result are both called "status", and each needs a name of its own.
+FILE_RESULT_STATUSES = ["done", "duplicate", "failed", "not_reached"]
+
+
 class FileResultOutput(serializers.Serializer):
     name = serializers.CharField()
     size = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["done", "duplicate", "failed", "not_reached"])
+    status = serializers.ChoiceField(choices=FILE_RESULT_STATUSES)
     document = serializers.UUIDField(allow_null=True)
     chunks = serializers.IntegerField()
     error = serializers.CharField(allow_null=True)
@@ -171,7 +183,8 @@ class CleanupOutput(serializers.Serializer):
 
 
 class EventFrom(serializers.CharField):
-    """The state a transition left; null for the creation event."""
+    """Text that reads as null when empty: the state a transition left (none for
+    the creation event), a document's source file (none for an old document)."""
 
     def to_representation(self, value):
         return value or None
@@ -193,8 +206,9 @@ class EventOutput(serializers.ModelSerializer):
 
 
 class DocumentOutput(serializers.ModelSerializer):
-    source_job = serializers.UUIDField(source="job_id", allow_null=True)
-    source_file = serializers.CharField(source="source_file.name", default=None)
+    # The plain provenance values: still there once the job was purged.
+    source_job = serializers.UUIDField(source="origin_job_id", allow_null=True)
+    source_file = EventFrom(source="origin_file_name", allow_null=True)  # "" reads as null
 
     class Meta:
         model = Document

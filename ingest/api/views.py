@@ -1,7 +1,7 @@
 """ViewSets: translate HTTP to a selector or service call and back, nothing more."""
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -127,8 +127,26 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         request={"multipart/form-data": s.JobCreateInput},
-        responses={201: s.JobOutput, 200: s.JobOutput},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+        responses={
+            201: s.JobOutput,
+            200: OpenApiResponse(s.JobOutput, "the first job, for a repeated Idempotency-Key"),
+            400: OpenApiResponse(s.ErrorOutput, "field errors, or an Idempotency-Key too long"),
+            409: OpenApiResponse(s.ErrorOutput, "Idempotency-Key already spent on another job"),
+            413: OpenApiResponse(s.ErrorOutput, "a file or the whole upload is too large"),
+            415: OpenApiResponse(s.ErrorOutput, "a file of an unsupported type"),
+            422: OpenApiResponse(
+                s.ErrorOutput, "Idempotency-Key reused with other files or parameters"
+            ),
+        },
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                {"type": "string", "maxLength": services.MAX_IDEMPOTENCY_KEY},
+                OpenApiParameter.HEADER,
+                description="repeat a request safely: the same key with the same files "
+                "and parameters returns the first job",
+            )
+        ],
     )
     def create(self, request, project_id):
         # Reading request.data is what streams the body through the upload

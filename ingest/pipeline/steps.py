@@ -200,6 +200,10 @@ def _write_or_reuse(job, ingest_file, canonical, ctx, *, title) -> Written:
         size=canonical.length,
         source_file=ingest_file,
         job=job,
+        origin_job_id=job.pk,
+        origin_job_name=job.name,
+        origin_file_id=ingest_file.pk,
+        origin_file_name=ingest_file.name,
     )
     count = _write_chunks(document, canonical.path, job, ctx)
     Document.objects.filter(pk=document.pk).update(chunk_count=count)

@@ -20,11 +20,13 @@ from ingest.services.errors import (
     NOT_FOUND,
     VIEWERS_READ_ONLY,
     IdempotencyConflict,
+    IdempotencyMismatch,
     LastOwner,
     PermissionRefused,
     UploadRejected,
 )
 from ingest.services.intake import (
+    MAX_IDEMPOTENCY_KEY,
     CheckedUpload,
     check_chunking,
     check_uploads,
@@ -41,12 +43,14 @@ from ingest.services.queue import (
 )
 
 __all__ = [
+    "MAX_IDEMPOTENCY_KEY",
     "NOT_FOUND",
     "QUEUE_NAME",
     "VIEWERS_READ_ONLY",
     "CheckedUpload",
     "CleanupReport",
     "IdempotencyConflict",
+    "IdempotencyMismatch",
     "LastOwner",
     "PermissionRefused",
     "UploadRejected",

@@ -171,13 +171,24 @@ def job_restore(*, job: IngestJob, actor=None, reason: str = "") -> lifecycle.Ou
     return outcome
 
 
-def job_purge(*, job: IngestJob) -> bool:
+PURGED_VIA = ("admin", "command", "reaper")
+
+
+def job_purge(*, job: IngestJob, actor=None, via: str = "reaper") -> bool:
     """Remove a soft-deleted job for good, with its files, work directory and RQ
-    entries. Its documents stay (the project's data). False if it was gone already.
+    entries. False if it was gone already.
+
+    Its audit trail stays, and grows a ``purge`` event naming who (``actor``)
+    or what (``via``: admin, command, or the reaper's automatic retention, the
+    default) purged it; every event already holds the job's id, name and
+    project. Its documents stay too (the project's data), and keep the job and
+    file they came from as plain values.
 
     The row goes first, under a lock, so a restore racing with this purge finds
     nothing rather than a job whose files are being removed.
     """
+    if via not in PURGED_VIA:
+        raise ValueError(f"via must be one of {', '.join(PURGED_VIA)}, not {via!r}")
     with transaction.atomic():
         locked = IngestJob.all_objects.select_for_update().filter(pk=job.pk).first()
         if locked is None:
@@ -187,11 +198,13 @@ def job_purge(*, job: IngestJob) -> bool:
                 locked, "purge", "job is not deleted; delete it before purging it."
             )
         paths = [p for p in locked.files.values_list("storage_path", flat=True) if p]
+        by = f" by {actor.get_username()}" if actor is not None else ""
+        lifecycle.record_action(locked, action="purge", actor=actor, reason=f"purged ({via}){by}")
         IngestJob.all_objects.filter(pk=locked.pk).purge()
     remove_stored_files(paths)
     remove_work_dir(job=locked)
     remove_rq_entries(job_id=str(locked.pk))
-    logger.info("job %s purged", locked.pk)
+    logger.info("job %s purged (%s)", locked.pk, via)
     return True
 
 
@@ -201,10 +214,13 @@ def deleted_jobs_older_than(*, age: timedelta):
     return IngestJob.all_objects.filter(deleted_at__lt=cutoff).order_by("deleted_at")
 
 
-def purge_deleted_jobs(*, age: timedelta, dry_run: bool = False) -> list[IngestJob]:
+def purge_deleted_jobs(
+    *, age: timedelta, dry_run: bool = False, actor=None, via: str = "reaper"
+) -> list[IngestJob]:
     """Purge every job deleted more than ``age`` ago; the list of those purged
-    (or, with ``dry_run``, of those that would be)."""
+    (or, with ``dry_run``, of those that would be). ``actor`` and ``via`` are
+    recorded in each job's ``purge`` event (see ``job_purge``)."""
     candidates = list(deleted_jobs_older_than(age=age).select_related("project"))
     if dry_run:
         return candidates
-    return [job for job in candidates if job_purge(job=job)]
+    return [job for job in candidates if job_purge(job=job, actor=actor, via=via)]

@@ -26,5 +26,9 @@ class IdempotencyConflict(Exception):
     """An Idempotency-Key already names a job this request may not be given."""
 
 
+class IdempotencyMismatch(Exception):
+    """An Idempotency-Key sent again with other files or parameters."""
+
+
 class LastOwner(Exception):
     """The change would leave a project without an owner."""

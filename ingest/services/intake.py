@@ -17,11 +17,12 @@ from ingest.models import (
     Project,
 )
 from ingest.pipeline import extract
-from ingest.services.errors import IdempotencyConflict, UploadRejected
+from ingest.services.errors import IdempotencyConflict, IdempotencyMismatch, UploadRejected
 from ingest.services.queue import job_enqueue
 from jobs import lifecycle
 
 SNIFF_BYTES = 4096  # enough of a file's head to judge its type by content
+MAX_IDEMPOTENCY_KEY = 255  # refused beyond, never cut: two cut keys would be one
 
 
 @dataclass
@@ -29,6 +30,7 @@ class CheckedUpload:
     upload: object  # an UploadedFile
     name: str
     kind: str
+    sha256: str = ""
 
 
 def _safe_name(name: str) -> str:
@@ -109,17 +111,22 @@ def job_create(
     Returns ``(job, created)``; a repeated idempotency key returns the first
     job with ``created = False`` and stores nothing.
     """
-    if idempotency_key and (known := _job_for_key(user, idempotency_key, project)):
-        return known, False
+    check_idempotency_key(idempotency_key)
     size, overlap = check_chunking(chunk_size, chunk_overlap)
     checked = check_uploads(uploads)
+    for item in checked:
+        item.sha256 = _sha256(item.upload)
+    job_name = (name or _default_name(checked)).strip()[:200]
+    request = (job_name, size, overlap, [(c.name, c.upload.size, c.sha256) for c in checked])
+    if idempotency_key and (known := _job_for_key(user, idempotency_key, project, request)):
+        return known, False
     stored: list[str] = []
     try:
         with transaction.atomic():
             job = IngestJob.objects.create(
                 project=project,
                 created_by=user,
-                name=(name or _default_name(checked)).strip()[:200],
+                name=job_name,
                 chunk_size=size,
                 chunk_overlap=overlap,
                 items_total=len(checked),
@@ -135,16 +142,16 @@ def job_create(
                     size=item.upload.size,
                     content_type=extract.CONTENT_TYPES[item.kind],
                     kind=item.kind,
-                    sha256=_sha256(item.upload),
+                    sha256=item.sha256,
                     storage_path=path,
                 )
             if idempotency_key:
-                IdempotencyKey.objects.create(user=user, key=idempotency_key[:255], job=job)
+                IdempotencyKey.objects.create(user=user, key=idempotency_key, job=job)
             lifecycle.record_created(job, actor=user)
             transaction.on_commit(lambda: job_enqueue(job=job))
     except IntegrityError:
         remove_stored_files(stored)
-        if idempotency_key and (known := _job_for_key(user, idempotency_key, project)):
+        if idempotency_key and (known := _job_for_key(user, idempotency_key, project, request)):
             return known, False  # a concurrent request with the same key won
         raise
     except BaseException:
@@ -153,18 +160,52 @@ def job_create(
     return job, True
 
 
-def _job_for_key(user, key: str, project: Project) -> IngestJob | None:
-    """The job a repeated key stands for. A key already spent on another
-    project's job, or on a job since deleted, is a conflict: answering with
-    that job would show what this project's URL must not."""
-    row = IdempotencyKey.objects.filter(user=user, key=key[:255]).select_related("job").first()
+def check_idempotency_key(key: str) -> None:
+    if len(key) > MAX_IDEMPOTENCY_KEY:
+        raise UploadRejected(
+            f"the Idempotency-Key header is {len(key)} characters long; "
+            f"at most {MAX_IDEMPOTENCY_KEY} are accepted.",
+            code="invalid",
+            field="Idempotency-Key",
+        )
+
+
+def _job_for_key(user, key: str, project: Project, request: tuple) -> IngestJob | None:
+    """The job a repeated key stands for, when the request is the same one.
+
+    A key already spent on another project's job, or on a job since deleted,
+    is a conflict: answering with that job would show what this project's URL
+    must not. A key sent again with other files or parameters is a mismatch
+    (as Stripe answers it): the client reused a key by mistake, and silently
+    dropping its new upload would lose data.
+    """
+    row = IdempotencyKey.objects.filter(user=user, key=key).select_related("job").first()
     if row is None:
         return None
-    if row.job.project_id != project.pk or row.job.deleted_at is not None:
+    job = row.job
+    if job.project_id != project.pk or job.deleted_at is not None:
         raise IdempotencyConflict(
             "this Idempotency-Key was already used for another job; send a new key."
         )
-    return row.job
+    name, size, overlap, files = request
+    first = [(f.name, f.size, f.sha256) for f in job.files.order_by("position")]
+    differs = [
+        label
+        for label, same in [
+            ("files", files == first),
+            ("name", name == job.name),
+            ("chunk_size", size == job.chunk_size),
+            ("chunk_overlap", overlap == job.chunk_overlap),
+        ]
+        if not same
+    ]
+    if differs:
+        raise IdempotencyMismatch(
+            f"this Idempotency-Key was used for a request with other {', '.join(differs)} "
+            "(names, sizes, content and parameters must all match); send a new key "
+            "for a new upload."
+        )
+    return job
 
 
 def _default_name(checked: list[CheckedUpload]) -> str:

@@ -1,9 +1,12 @@
 """Purge: the only hard delete, for jobs soft-deleted long enough ago."""
 
+import subprocess
+import sys
 from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.utils import timezone
@@ -113,3 +116,26 @@ def test_a_purged_job_cannot_be_restored(project):
     purge("--older-than", "30d")
     with pytest.raises(lifecycle.InvalidTransition):
         services.job_restore(job=job)
+
+
+@pytest.mark.parametrize("age", ["999999999999d", "99999999999999999999w", "999999999999999s"])
+def test_purge_refuses_an_age_too_large_with_one_sentence(project, age):
+    deleted_days_ago(project, 40)
+    with pytest.raises(CommandError, match="too large"):
+        purge("--older-than", age)
+    assert IngestJob.all_objects.count() == 1
+
+
+def test_purge_command_line_says_one_line_for_an_age_too_large():
+    # From a terminal: Django prints a CommandError as one line, with no traceback.
+    done = subprocess.run(
+        [sys.executable, "manage.py", "purge_deleted_jobs", "--older-than", "999999999999d"],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0
+    assert "too large" in done.stderr

@@ -116,16 +116,19 @@ def test_job_create_records_the_creation_event(project, user):
     ]
 
 
-def test_job_create_with_a_known_key_returns_the_first_job_without_checking(project, user):
+def test_job_create_with_a_known_key_returns_the_first_job_for_the_same_request(project, user):
     first, created = services.job_create(
         project=project, user=user, uploads=[upload()], idempotency_key="k1"
     )
     again, created_again = services.job_create(
-        project=project, user=user, uploads=[], idempotency_key="k1"
+        project=project, user=user, uploads=[upload()], idempotency_key="k1"
     )
     assert (created, created_again) == (True, False)
     assert again.pk == first.pk
     assert IdempotencyKey.objects.get().job_id == first.pk
+    # A repeat is checked like a first request: the key alone proves nothing.
+    with pytest.raises(services.UploadRejected):
+        services.job_create(project=project, user=user, uploads=[], idempotency_key="k1")
 
 
 def test_job_create_defaults_and_bounds_chunking(project, user, settings):

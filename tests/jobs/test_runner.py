@@ -1,6 +1,7 @@
 """The worker side of a job, run in-process: checkpoints, progress, heartbeat,
 the final transition and the work directory."""
 
+import re
 import threading
 import time
 
@@ -97,15 +98,23 @@ def test_a_job_that_is_not_queued_is_left_alone(status):
     assert not job.events.exists()
 
 
-def test_an_internal_error_fails_the_job_with_a_sentence():
+def test_an_internal_error_fails_the_job_with_a_sentence_and_a_reference(caplog):
     job = IngestJobFactory()
 
     def broken(job, ctx):
-        raise RuntimeError("disk on fire")
+        raise RuntimeError("disk on fire at /srv/secret/path")
 
     assert run_job(IngestJob, job.pk, broken) == JobStatus.FAILED
     job.refresh_from_db()
-    assert job.error.startswith("the job stopped on an internal error (RuntimeError: disk on fire)")
+    # People see a sentence and a reference; the exception's text stays in the logs.
+    assert "disk on fire" not in job.error and "RuntimeError" not in job.error
+    assert "/srv/secret" not in job.events.get(action="fail").reason
+    match = re.search(r"reference ([0-9a-f]{12})", job.error)
+    assert match, job.error
+    assert job.error.startswith("the job stopped on an internal error")
+    logged = [r for r in caplog.records if match[1] in r.getMessage()]
+    assert logged and logged[0].exc_info[0] is RuntimeError
+    assert "disk on fire" in str(logged[0].exc_info[1])
 
 
 def test_a_cancel_accepted_as_the_work_ends_wins_over_completion():

@@ -19,7 +19,12 @@ def parse_age(value: str) -> timedelta:
         raise CommandError(
             f"--older-than {value!r}: give a number and a unit (s, m, h, d or w), e.g. 30d."
         )
-    return timedelta(**{UNITS[match[2]]: int(match[1])})
+    try:
+        return timedelta(**{UNITS[match[2]]: int(match[1])})
+    except OverflowError:
+        raise CommandError(
+            f"--older-than {value!r} is too large: give at most {timedelta.max.days} days."
+        ) from None
 
 
 class Command(BaseCommand):
@@ -29,15 +34,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--older-than",
             required=True,
-            type=parse_age,
             help="how long ago the job was deleted, e.g. 30d, 12h, 2w",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="print what would be purged, remove nothing"
         )
 
-    def handle(self, *args, older_than: timedelta, dry_run: bool, **options):
-        jobs = services.purge_deleted_jobs(age=older_than, dry_run=dry_run)
+    def handle(self, *args, older_than: str, dry_run: bool, **options):
+        # Parsed here, not as the argument's type: a CommandError raised while
+        # argparse reads the line escapes Django's handler as a traceback.
+        older_than = parse_age(older_than)
+        jobs = services.purge_deleted_jobs(age=older_than, dry_run=dry_run, via="command")
         verb = "would purge" if dry_run else "purged"
         for job in jobs:
             self.stdout.write(
