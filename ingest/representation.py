@@ -83,8 +83,9 @@ def document(document: Document) -> dict:
         "sha256": document.sha256,
         "size": document.size,
         "chunk_count": document.chunk_count,
-        "source_job": str(document.job_id) if document.job_id else None,
-        "source_file": document.source_file.name if document.source_file_id else None,
+        # The plain provenance values: still there once the job was purged.
+        "source_job": str(document.origin_job_id) if document.origin_job_id else None,
+        "source_file": document.origin_file_name or None,
         "created_at": when(document.created_at),
     }
 
