@@ -236,6 +236,9 @@ def job_create(request, membership):
 
 def _create_job(request, membership, form):
     form.is_valid()
+    if unavailable := getattr(request, "upload_unavailable", None):
+        message = plain(f"the upload storage is unavailable: {unavailable}")
+        raise Refusal(503, message, "storage_unavailable", {"files": [message]})
     if refused := getattr(request, "upload_refused", None):
         raise Refusal(413, plain(refused), "too_large", {"files": [plain(refused)]})
     if form.errors:

@@ -1,5 +1,7 @@
 """Input and output serializers, kept apart: input validates, output presents."""
 
+import uuid
+
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -86,11 +88,20 @@ class ResultOutput(serializers.Serializer):
     files = FileResultOutput(many=True)
 
 
+class ErrorOutput(serializers.Serializer):
+    """Every error's body: a sentence to act on, and a code for programs."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+
+
 class JobOutput(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
     result = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
+    retry_of = serializers.UUIDField(source="retry_of_id", read_only=True, allow_null=True)
+    retries = serializers.SerializerMethodField()
 
     class Meta:
         model = IngestJob
@@ -100,6 +111,8 @@ class JobOutput(serializers.ModelSerializer):
             "project",
             "name",
             "status",
+            "retry_of",
+            "retries",
             "version",
             "chunk_size",
             "chunk_overlap",
@@ -120,6 +133,10 @@ class JobOutput(serializers.ModelSerializer):
 
     def get_error(self, job) -> str | None:
         return job.error or None
+
+    def get_retries(self, job) -> list[uuid.UUID]:
+        """The jobs that retry this one, oldest first."""
+        return list(job.retries.order_by("created_at").values_list("pk", flat=True))
 
     @extend_schema_field(ProgressOutput)
     def get_progress(self, job) -> dict:
