@@ -19,6 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.storage import default_storage
+from storages.utils import clean_name
 
 COPY_BLOCK = 1024 * 1024
 PROBE_TIMEOUT = 1.0  # seconds, as /readyz's other probes
@@ -54,7 +55,7 @@ def s3_client():
 
 def s3_key(name: str) -> str:
     """The object key ``default_storage`` uses for ``name`` (its ``location`` prefix)."""
-    return default_storage._normalize_name(default_storage._clean_name(name))
+    return default_storage._normalize_name(clean_name(name))
 
 
 def bucket() -> str:
@@ -102,10 +103,8 @@ def check() -> dict:
     try:
         _probe_client().head_bucket(Bucket=bucket())
     except STORAGE_ERRORS as exc:
-        if error_code(exc) in {"404", "NoSuchBucket"}:
-            message = describe(ClientError({"Error": {"Code": "NoSuchBucket"}}, "HeadBucket"))
-        else:
-            message = describe(exc)
+        missing = error_code(exc) in {*MISSING_KEY_CODES, "NoSuchBucket"}
+        message = _no_such_bucket() if missing else describe(exc)
         return {"ok": False, "backend": "s3", "error": message}
     return {"ok": True, "backend": "s3", "bucket": bucket()}
 
@@ -165,15 +164,39 @@ def copy(source: str, target: str) -> str:
 
 
 def exists(name: str) -> bool:
+    return size_of(name) is not None
+
+
+def size_of(name: str) -> int | None:
+    """The stored upload's size; None when it is not there. A missing bucket
+    is :class:`StorageUnavailable`, not a missing object: S3 answers a HEAD
+    with the same bare 404 for both, so the bucket is asked about then."""
     with translated():
-        return default_storage.exists(name)
+        if not is_s3():
+            return default_storage.size(name) if default_storage.exists(name) else None
+        client = s3_client()
+        try:
+            return client.head_object(Bucket=bucket(), Key=s3_key(name))["ContentLength"]
+        except ClientError as exc:
+            if error_code(exc) not in MISSING_KEY_CODES:
+                raise
+        try:
+            client.head_bucket(Bucket=bucket())
+        except ClientError as exc:
+            if error_code(exc) in MISSING_KEY_CODES:
+                raise StorageUnavailable(_no_such_bucket()) from exc
+            raise
+        return None
 
 
 def remove(name: str) -> int | None:
     """Delete a stored upload; its size, or None when it was not there."""
-    with translated():
-        if not default_storage.exists(name):
-            return None
-        size = default_storage.size(name)
-        default_storage.delete(name)
-        return size
+    size = size_of(name)
+    if size is not None:
+        with translated():
+            default_storage.delete(name)
+    return size
+
+
+def _no_such_bucket() -> str:
+    return describe(ClientError({"Error": {"Code": "NoSuchBucket"}}, "HeadBucket"))
