@@ -66,7 +66,7 @@ def test_a_streamed_file_holds_at_most_one_part_in_memory(s3, rf: RequestFactory
     streamed = files["files"]
     assert streamed.size == len(content)
     # Multipart, sent part by part as the parts filled up.
-    assert len(streamed._parts) >= len(content) // (uploads.PART_SIZE + 64 * 1024) >= 2
+    assert len(streamed._parts) >= 2
     assert streamed.peak_buffered < uploads.PART_SIZE + 64 * 1024
     assert streamed.read(10) == content[:10]  # the head, for sniffing
     key = storage.s3_key(streamed.storage_path)
