@@ -107,7 +107,7 @@ def test_retry_in_the_browser_confirms_then_opens_the_new_job_linked_to_the_old(
     expect(dialog).to_contain_text("nothing is sent again")
     dialog.get_by_role("button", name="Retry job").click()
 
-    expect(page.get_by_role("heading", name="Retry of Stopped")).to_be_visible()
+    expect(page.get_by_role("heading", name="Retry of Stopped")).to_be_visible(timeout=30_000)
     expect(page.locator("[data-status-badge]")).to_have_text("Completed", timeout=60_000)
     page.locator("[data-retry-of]").click()
     expect(page.get_by_role("heading", name="Stopped", exact=True)).to_be_visible()
