@@ -20,7 +20,7 @@ class Command(BaseCommand):
     help = (
         "Retry a finished ingest job: a new job takes the files it did not finish, from the "
         "uploads already stored, and is followed like `ingest` (--no-wait returns at once). "
-        "Exit status: 0 completed (or left running), 1 failed, 2 bad input or refused, "
+        "Exit status: 0 completed (or left running), 1 failed or refused, 2 bad input, "
         "3 cancelled."
     )
 
@@ -66,8 +66,7 @@ class Command(BaseCommand):
         try:
             return services.job_retry(job=job, actor=actor)
         except InvalidTransition as exc:
-            raise CommandError(exc.message, returncode=follow.BAD_INPUT) from None
+            # Refused as the API's 409 is: exit status 1, as cancel_job and the client do.
+            raise CommandError(exc.message) from None
         except StorageUnavailable as exc:
-            raise CommandError(
-                f"the upload storage is unavailable: {exc.message}", returncode=follow.BAD_INPUT
-            ) from None
+            raise CommandError(f"the upload storage is unavailable: {exc.message}") from None
