@@ -1,14 +1,20 @@
 """The remote client's ``retry`` verb against a live server and a real worker."""
 
 import pytest
+from rest_framework.authtoken.models import Token
 
 from jobs import lifecycle
 from jobs.models import JobStatus
 from tests.conftest import wait_for
 from tests.e2e.helpers import create_job, finished, job_row, text_file
-from tests.e2e.test_client_e2e import run_client, token  # noqa: F401 -- the fixture
+from tests.e2e.test_client_e2e import run_client
 
 pytestmark = [pytest.mark.e2e]
+
+
+@pytest.fixture
+def token(user) -> str:
+    return Token.objects.create(user=user).key
 
 
 def test_client_retries_a_cancelled_job_and_follows_it_to_the_end(
@@ -18,7 +24,7 @@ def test_client_retries_a_cancelled_job_and_follows_it_to_the_end(
     start_web,
     start_worker,
     worker_env,
-    tmp_path,  # noqa: F811
+    tmp_path,
 ):
     files = [text_file(f"f{n}.txt", n, 20_000) for n in range(3)]
     job_id = create_job(api, project, files, name="Stopped early")

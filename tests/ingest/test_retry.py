@@ -4,6 +4,8 @@ uploads; refusals in words; both audit trails; one live retry at a time."""
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
 
 from ingest import services
 from ingest.models import FileStatus, IngestFile, IngestJob
@@ -230,3 +232,66 @@ def test_the_retry_command_refuses_a_viewer(api, project):
     with pytest.raises(CommandError, match="is a viewer of project"):
         call_command("retry_job", str(job.pk), "--user", viewer.username, "--no-wait")
     assert not IngestJob.objects.filter(retry_of=job).exists()
+
+
+# --- the dashboard ---------------------------------------------------------------
+
+JSON = {"HTTP_ACCEPT": "application/json"}
+
+
+def dashboard(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def page_url(name, project, job) -> str:
+    return reverse(f"ingest:{name}", kwargs={"project_id": project.pk, "job_id": job.pk})
+
+
+def test_the_dashboard_retries_and_links_both_jobs(api, project, user):
+    job = end(make_job(api, project), 0)
+    client = dashboard(user)
+    before = client.get(page_url("job-detail", project, job)).content.decode()
+
+    response = client.post(page_url("job-retry", project, job), **JSON)
+
+    assert 'aria-label="Retry ' in before and 'id="retry-dialog"' in before
+    assert response.status_code == 200
+    retry = IngestJob.objects.get(retry_of=job)
+    assert response.json() == {
+        "detail": f"Job “Retry of {job.name}” created to retry 2 files; it is queued.",
+        "id": str(retry.pk),
+        "url": page_url("job-detail", project, retry),
+    }
+    old_page = client.get(page_url("job-detail", project, job)).content.decode()
+    new_page = client.get(page_url("job-detail", project, retry)).content.decode()
+    assert f'href="{page_url("job-detail", project, retry)}" data-retried-as' in old_page
+    assert f'href="{page_url("job-detail", project, job)}" data-retry-of' in new_page
+
+
+def test_the_dashboard_refuses_a_second_retry_and_a_viewer(api, project, user):
+    job = end(make_job(api, project), 0)
+    client = dashboard(user)
+    client.post(page_url("job-retry", project, job), **JSON)
+
+    again = client.post(page_url("job-retry", project, job), **JSON)
+    viewer = dashboard(member(project, "viewer")).post(page_url("job-retry", project, job), **JSON)
+
+    assert again.status_code == 409
+    assert (
+        again.json()["detail"].startswith("Job ")
+        and "is already retrying it" in again.json()["detail"]
+    )
+    assert viewer.status_code == 403
+    assert IngestJob.objects.filter(retry_of=job).count() == 1
+
+
+def test_no_retry_button_on_an_active_or_fully_done_job(api, project, user):
+    active = make_job(api, project)
+    complete = end(make_job(api, project), 0, 1, 2, status=JobStatus.COMPLETED)
+    client = dashboard(user)
+
+    for job in (active, complete):
+        html = client.get(page_url("job-detail", project, job)).content.decode()
+        assert f'aria-label="Retry {job.name}"' not in html
