@@ -130,7 +130,11 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         request={"multipart/form-data": s.JobCreateInput},
-        responses={201: s.JobOutput, 200: s.JobOutput},
+        responses={
+            201: s.JobOutput,
+            200: s.JobOutput,
+            503: OpenApiResponse(s.ErrorOutput, description="the upload storage is unavailable"),
+        },
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     def create(self, request, project_id):
@@ -171,7 +175,13 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
         code = status.HTTP_200_OK if outcome.to_status == JobStatus.CANCELLED else 202
         return self.respond(self.get_job(), code)
 
-    @extend_schema(request=s.CleanupInput, responses={200: s.CleanupOutput})
+    @extend_schema(
+        request=s.CleanupInput,
+        responses={
+            200: s.CleanupOutput,
+            503: OpenApiResponse(s.ErrorOutput, description="the upload storage is unavailable"),
+        },
+    )
     @action(detail=True, methods=["post"])
     def cleanup(self, request, project_id, pk):
         job = self.get_job(with_files=False)
