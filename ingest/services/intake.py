@@ -183,7 +183,8 @@ def _store(job: IngestJob, position: int, item: CheckedUpload) -> str:
         return streamed  # already in the bucket (ingest.uploads.S3UploadHandler)
     item.upload.seek(0)
     path = f"jobs/{job.project_id}/{job.pk}/{position:04d}-{_safe_name(item.name)}"
-    return default_storage.save(path, item.upload)
+    with storage.translated():  # a bucket that cannot be written says so in words
+        return default_storage.save(path, item.upload)
 
 
 def _sha256(upload) -> str:

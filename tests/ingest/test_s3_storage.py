@@ -8,7 +8,7 @@ import io
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.http.multipartparser import MultiPartParser
 from django.test import RequestFactory
 from django.utils import timezone
@@ -219,3 +219,43 @@ def test_viewers_still_get_403_on_object_storage(project, s3):
     assert response.status_code == 403
     assert s3.keys() == []
     assert not IngestJob.objects.exists()
+
+
+def test_the_ingest_command_stores_local_files_in_the_bucket(project, user, s3, tmp_path):
+    source = tmp_path / "batch"
+    source.mkdir()
+    (source / "a.txt").write_bytes(prose(5, 4_000))
+
+    call_command("ingest", str(project.pk), str(source), "--user", user.username, "--no-wait")
+
+    job = IngestJob.objects.get()
+    assert s3.keys() == stored_keys(job)
+    assert stored_keys(job)[0].startswith(f"jobs/{project.pk}/{job.pk}/0000-")
+
+
+def test_the_ingest_command_says_when_the_bucket_is_missing(project, user, s3, tmp_path):
+    (tmp_path / "a.txt").write_bytes(prose(6, 4_000))
+    s3.remove()
+
+    with pytest.raises(CommandError, match=f"the upload bucket '{s3.name}' does not exist"):
+        call_command("ingest", str(project.pk), str(tmp_path / "a.txt"), "--user", user.username)
+    assert not IngestJob.objects.exists()
+
+
+def test_a_dashboard_upload_with_the_bucket_gone_answers_503(project, user, s3):
+    from django.test import Client
+    from django.urls import reverse
+
+    s3.remove()
+    browser = Client()
+    browser.force_login(user)
+
+    response = browser.post(
+        reverse("ingest:job-create", kwargs={"project_id": project.pk}),
+        {"files": [text_file("a.txt", 1, 2_000)], "chunk_size": 1000, "chunk_overlap": 100},
+        HTTP_ACCEPT="application/json",
+    )
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "storage_unavailable"
+    assert "does not exist" in response.json()["detail"]
