@@ -191,7 +191,7 @@ def job_purge_counted(*, job: IngestJob) -> CleanupReport | None:
     with transaction.atomic():
         locked = IngestJob.all_objects.select_for_update().filter(pk=job.pk).first()
         if locked is None:
-            return False
+            return None
         if not locked.is_deleted:
             raise lifecycle.InvalidTransition(
                 locked, "purge", "job is not deleted; delete it before purging it."

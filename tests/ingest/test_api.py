@@ -38,8 +38,17 @@ DESIGN_JOB_KEYS = {
     "result",
 }
 # Fields the API adds to the design's example, on purpose: a link, the ETag's
-# version, the chunking the job runs with and the force-delete mark.
-EXTRA_JOB_KEYS = {"url", "version", "chunk_size", "chunk_overlap", "delete_requested_at"}
+# version, the chunking the job runs with, the force-delete mark and the
+# links between a job and its retries.
+EXTRA_JOB_KEYS = {
+    "url",
+    "version",
+    "chunk_size",
+    "chunk_overlap",
+    "delete_requested_at",
+    "retry_of",
+    "retries",
+}
 
 
 def jobs_url(project) -> str:
