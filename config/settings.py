@@ -198,11 +198,33 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 
-# Uploads stream to temporary files on disk, never whole into memory.
+# Uploads stream to temporary files on disk, never whole into memory; on
+# object storage they stream to the bucket, one multipart part at a time.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 FILE_UPLOAD_HANDLERS = ["ingest.uploads.LimitedUploadHandler"]
 DATA_UPLOAD_MAX_NUMBER_FILES = 10_000
 MEDIA_ROOT = Path(os.environ.get("INGEST_UPLOAD_DIR", VAR_DIR / "uploads"))
+INGEST_UPLOAD_STORAGE = os.environ.get("INGEST_UPLOAD_STORAGE", "local").strip().lower() or "local"
+if INGEST_UPLOAD_STORAGE not in ("local", "s3"):
+    raise ImproperlyConfigured(
+        f"INGEST_UPLOAD_STORAGE must be local or s3, not {INGEST_UPLOAD_STORAGE!r}."
+    )
+# django-storages' own settings, read by its S3Storage (AWS S3, MinIO, Ceph, R2).
+AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+AWS_S3_ENDPOINT_URL = os.environ.get("AWS_S3_ENDPOINT_URL") or None
+AWS_ACCESS_KEY_ID = os.environ.get("AWS_ACCESS_KEY_ID") or None
+AWS_SECRET_ACCESS_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY") or None
+AWS_S3_REGION_NAME = os.environ.get("AWS_S3_REGION_NAME") or None
+AWS_DEFAULT_ACL = None
+AWS_S3_FILE_OVERWRITE = False
+if INGEST_UPLOAD_STORAGE == "s3":
+    if not AWS_STORAGE_BUCKET_NAME:
+        raise ImproperlyConfigured("INGEST_UPLOAD_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
+    STORAGES = {
+        "default": {"BACKEND": "storages.backends.s3.S3Storage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    FILE_UPLOAD_HANDLERS = ["ingest.uploads.S3UploadHandler"]
 
 # Redis: the queue and live events. The job row in the database is the source
 # of truth, so losing Redis loses no job state.

@@ -1,7 +1,7 @@
 """Liveness and readiness for load balancers and orchestrators: JSON, no login.
 
 ``/healthz`` says the process answers. ``/readyz`` says whether the service
-can do its work: the database and Redis answer, and at least one worker is
+can do its work: the database, Redis and the upload storage answer, and at least one worker is
 alive to take jobs; it also reports how long the oldest queued job has
 waited, the first sign of a queue nobody drains.
 """
@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 from rq import Worker
 from rq.queue import Queue
 
+from ingest import storage
 from ingest.models import IngestJob
 from ingest.services import QUEUE_NAME
 from jobs.models import JobStatus
@@ -40,6 +41,7 @@ def readyz(request):
             "database": check_database(),
             "redis": check_redis(client),
             "workers": check_workers(client),
+            "storage": storage.check(),
         }
     finally:
         client.close()

@@ -67,6 +67,11 @@ class IngestJob(Job):
     name = models.CharField(max_length=200)
     chunk_size = models.PositiveIntegerField()
     chunk_overlap = models.PositiveIntegerField()
+    # The job this one retries. SET_NULL: purging the old job must not take
+    # its retry with it.
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+    )
 
     class Meta(Job.Meta):
         verbose_name = "ingest job"

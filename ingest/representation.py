@@ -50,6 +50,7 @@ def job(job: IngestJob, *, url: str | None = None, with_result: bool = True) -> 
         "project": str(job.project_id),
         "name": job.name,
         "status": job.status,
+        "retry_of": str(job.retry_of_id) if job.retry_of_id else None,
         "version": job.version,
         "chunk_size": job.chunk_size,
         "chunk_overlap": job.chunk_overlap,
@@ -63,6 +64,11 @@ def job(job: IngestJob, *, url: str | None = None, with_result: bool = True) -> 
         "progress": job_progress(job),
     }
     if with_result:
+        # The detail's extras, each a query: the jobs retrying this one, oldest
+        # first, and the per-file result.
+        data["retries"] = [
+            str(pk) for pk in job.retries.order_by("created_at").values_list("pk", flat=True)
+        ]
         data["result"] = selectors.job_result(job=job)
     return data
 

@@ -20,6 +20,7 @@ urlpatterns = [
     path(JOB + "cancel/", views.job_cancel, name="job-cancel"),
     path(JOB + "delete/", views.job_delete, name="job-delete"),
     path(JOB + "cleanup/", views.job_cleanup, name="job-cleanup"),
+    path(JOB + "retry/", views.job_retry, name="job-retry"),
     path(PROJECT + "documents/", views.document_list, name="document-list"),
     path(PROJECT + "documents/<uuid:document_id>/", views.document_detail, name="document-detail"),
 ]

@@ -24,8 +24,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ingest import retention, selectors, services
 from ingest.forms import CancelForm, CleanupForm, ProjectForm, UploadForm
-from ingest.models import Membership
+from ingest.models import FileStatus, Membership
 from ingest.pipeline.extract import BINARY_EXTENSIONS, SUPPORTED, TEXT_EXTENSIONS
+from ingest.storage import StorageUnavailable
 from jobs import lifecycle
 from jobs.models import JobStatus
 
@@ -237,6 +238,9 @@ def job_create(request, membership):
 
 def _create_job(request, membership, form):
     form.is_valid()
+    if unavailable := getattr(request, "upload_unavailable", None):
+        message = plain(f"the upload storage is unavailable: {unavailable}")
+        raise Refusal(503, message, "storage_unavailable", {"files": [message]})
     if refused := getattr(request, "upload_refused", None):
         raise Refusal(413, plain(refused), "too_large", {"files": [plain(refused)]})
     if form.errors:
@@ -266,6 +270,11 @@ def job_panel_context(membership: Membership, job) -> dict:
         "result": selectors.job_result(job=job),
         "documents": selectors.job_documents(job=job),
         "events": lifecycle.events_for(job),
+        # The jobs this one retries and is retried by, linked on its page.
+        "retry_of": job.retry_of,
+        "retries": list(job.retries.order_by("created_at")),
+        "retryable": job.is_terminal
+        and job.files.exclude(status__in=[FileStatus.DONE, FileStatus.DUPLICATE]).exists(),
     }
 
 
@@ -353,8 +362,27 @@ def job_cleanup(request, membership, job_id):
     except lifecycle.InvalidTransition as exc:
         message = f"The job is {job.status}: cancel it, or wait until it finishes, then clean up."
         raise Refusal(409, message, "invalid_state") from exc
+    except StorageUnavailable as exc:
+        message = plain(f"the upload storage is unavailable: {exc.message}")
+        raise Refusal(503, message, "storage_unavailable") from exc
     counts = asdict(report)
     return done(request, cleanup_message(report), redirect_to=job_url(job), counts=counts)
+
+
+@write_action
+def job_retry(request, membership, job_id):
+    job = job_or_refuse(membership, job_id)
+    try:
+        retry = services.job_retry(job=job, actor=request.user)
+    except lifecycle.InvalidTransition as exc:
+        raise Refusal(409, plain(exc.message), "invalid_state") from exc
+    except StorageUnavailable as exc:
+        message = plain(f"the upload storage is unavailable: {exc.message}")
+        raise Refusal(503, message, "storage_unavailable") from exc
+    files = f"{retry.items_total} file{pluralize(retry.items_total)}"
+    message = f"Job “{retry.name}” created to retry {files}; it is queued."
+    target = job_url(retry)
+    return done(request, message, redirect_to=target, id=str(retry.pk), url=target)
 
 
 def cleanup_message(report) -> str:

@@ -110,10 +110,10 @@ def _record(job, from_status, to_status, action, actor, reason, using):
     )
 
 
-def record_created(job: Job, *, actor=None, using: str = "default") -> None:
+def record_created(job: Job, *, actor=None, reason: str = "", using: str = "default") -> None:
     """The first link of a job's audit chain: created, QUEUED."""
     with transaction.atomic(using=using):
-        _record(job, "", job.status, "create", actor, "", using)
+        _record(job, "", job.status, "create", actor, reason, using)
 
 
 def record_action(

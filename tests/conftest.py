@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import django_rq
@@ -274,3 +276,114 @@ def wait_for(predicate, timeout=30.0, interval=0.02, message="condition"):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+# --- object storage: moto's standalone S3 server on the loopback ----------------
+
+
+class MotoServer(ManagedProcess):
+    """``python -m moto.server``: a real S3 API over HTTP, on a free port."""
+
+    def __init__(self, log_path: Path, **env: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.command = ["-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+        super().__init__({**os.environ, "PYTHONUNBUFFERED": "1", **env}, log_path)
+
+    def answers(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"moto server exited:\n{self.output()}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=2):
+                return True
+        except OSError:
+            return False
+
+
+def _serve_moto(tmp_path_factory, **env: str):
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log", **env)
+    try:
+        wait_for(server.answers, timeout=60, interval=0.1, message="the moto S3 server")
+        yield server
+    finally:
+        server.stop()
+        server.kill()
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory):
+    yield from _serve_moto(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def moto_server_checking_keys(tmp_path_factory):
+    """A moto server that checks credentials from its first request, as S3
+    does (moto's own switch): keys it never issued are refused."""
+    yield from _serve_moto(tmp_path_factory, INITIAL_NO_AUTH_ACTION_COUNT="0")
+
+
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+@dataclass
+class Bucket:
+    name: str
+    env: dict  # what a process needs to use it
+    client: object  # a boto3 client of the server, for the tests' own checks
+
+    def keys(self) -> list[str]:
+        listed = self.client.list_objects_v2(Bucket=self.name)
+        return sorted(item["Key"] for item in listed.get("Contents", []))
+
+    def remove(self) -> None:
+        """The bucket goes away, objects and all."""
+        for key in self.keys():
+            self.client.delete_object(Bucket=self.name, Key=key)
+        self.client.delete_bucket(Bucket=self.name)
+
+
+@pytest.fixture
+def s3(moto_server, settings):
+    """Uploads on a fresh bucket of the moto server, in this process's settings;
+    ``s3.env`` gives a worker the same set-up."""
+    import boto3
+
+    name = f"uploads-{uuid.uuid4().hex[:12]}"
+    env = {
+        "INGEST_UPLOAD_STORAGE": "s3",
+        "AWS_STORAGE_BUCKET_NAME": name,
+        "AWS_S3_ENDPOINT_URL": moto_server.url,
+        "AWS_S3_REGION_NAME": "us-east-1",
+        **S3_CREDENTIALS,
+    }
+    client = boto3.client(
+        "s3", endpoint_url=moto_server.url, region_name="us-east-1", **_lower(S3_CREDENTIALS)
+    )
+    client.create_bucket(Bucket=name)
+    settings.INGEST_UPLOAD_STORAGE = "s3"
+    settings.AWS_STORAGE_BUCKET_NAME = name
+    settings.AWS_S3_ENDPOINT_URL = moto_server.url
+    settings.AWS_S3_REGION_NAME = "us-east-1"
+    settings.AWS_ACCESS_KEY_ID = S3_CREDENTIALS["AWS_ACCESS_KEY_ID"]
+    settings.AWS_SECRET_ACCESS_KEY = S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "storages.backends.s3.S3Storage"},
+    }
+    settings.FILE_UPLOAD_HANDLERS = ["ingest.uploads.S3UploadHandler"]
+    return Bucket(name=name, env=env, client=client)
+
+
+def _lower(credentials: dict) -> dict:
+    return {key.lower(): value for key, value in credentials.items()}
+
+
+@pytest.fixture(params=["local"])
+def upload_storage(request, worker_env):
+    """Where this test's uploads go; parametrize indirectly with "s3" to run
+    it on the moto bucket too. Workers started afterwards use the same."""
+    if request.param == "s3":
+        bucket = request.getfixturevalue("s3")
+        worker_env.update(bucket.env)
+        return bucket
+    return None

@@ -14,7 +14,7 @@ import uuid
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from ingest import representation, selectors, services
+from ingest import representation, selectors, services, storage
 from ingest.models import IngestJob, Membership
 from jobs.lifecycle import InvalidTransition, VersionMismatch
 
@@ -45,6 +45,8 @@ def refusal_for(exc: Exception) -> Refusal | None:
         return Refusal(str(exc), "permission_denied")
     if isinstance(exc, services.IdempotencyConflict):
         return Refusal(str(exc), "idempotency_conflict")
+    if isinstance(exc, storage.StorageUnavailable):
+        return Refusal(f"the upload storage is unavailable: {exc.message}", "storage_unavailable")
     if isinstance(exc, services.UploadRejected):
         return Refusal(exc.message if exc.code != "invalid" else _field(exc), exc.code)
     return None
@@ -176,17 +178,7 @@ def delete_job(user, *, project: str, job: str, force: bool = False) -> dict:
 
 def retry_job(user, *, project: str, job: str) -> dict:
     found = _job(membership(user, project, write=True), job, with_files=False)
-    return representation.job(retry(job=found, actor=user))
-
-
-def retry(*, job: IngestJob, actor) -> IngestJob:
-    """Retry the job: ``services.job_retry(job=job, actor=actor)`` once this
-    server has it. Until then, a refusal in words."""
-    raise Refusal(
-        "retry is not available on this server yet: create a new job with the files "
-        "that did not finish.",
-        "not_available",
-    )
+    return representation.job(services.job_retry(job=found, actor=user))
 
 
 def search_documents(user, *, project: str, query: str) -> dict:

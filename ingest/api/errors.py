@@ -10,7 +10,7 @@ from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ingest import selectors, services
+from ingest import selectors, services, storage
 from jobs.lifecycle import InvalidTransition, VersionMismatch
 
 
@@ -35,6 +35,11 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "too_large"
 
 
+class StorageUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "storage_unavailable"
+
+
 UPLOAD_ERRORS = {
     "invalid": exceptions.ValidationError,
     "too_large": PayloadTooLarge,
@@ -54,6 +59,8 @@ def translate(exc):
         return Conflict(str(exc), code="last_owner")
     if isinstance(exc, VersionMismatch):
         return PreconditionFailed()
+    if isinstance(exc, storage.StorageUnavailable):
+        return StorageUnavailable(f"the upload storage is unavailable: {exc.message}")
     if isinstance(exc, InvalidTransition):
         return Conflict(exc.message, code="invalid_state")
     if isinstance(exc, services.PermissionRefused | DjangoPermissionDenied):

@@ -114,6 +114,10 @@ class JobOutput(serializers.ModelSerializer):
         read_only=True,
         help_text="when a deleted job is purged for good (null unless deleted, or with no purge)",
     )
+    retry_of = serializers.UUIDField(source="retry_of_id", read_only=True, allow_null=True)
+    retries = serializers.ListField(
+        child=serializers.UUIDField(), read_only=True, help_text="the jobs retrying this one"
+    )
 
     class Meta:
         model = IngestJob
@@ -123,6 +127,8 @@ class JobOutput(serializers.ModelSerializer):
             "project",
             "name",
             "status",
+            "retry_of",
+            "retries",
             "version",
             "chunk_size",
             "chunk_overlap",
@@ -160,10 +166,10 @@ class JobOutput(serializers.ModelSerializer):
 
 
 class JobSummaryOutput(JobOutput):
-    """The list's rows: no per-file result (it costs a query per job)."""
+    """The list's rows: no per-file result and no retries (each costs a query per job)."""
 
     class Meta(JobOutput.Meta):
-        fields = [f for f in JobOutput.Meta.fields if f != "result"]
+        fields = [f for f in JobOutput.Meta.fields if f not in ("result", "retries")]
 
 
 class CleanupOutput(serializers.Serializer):

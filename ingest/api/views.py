@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from ingest import selectors, services
 from ingest.api import serializers as s
-from ingest.api.errors import PayloadTooLarge, PreconditionFailed
+from ingest.api.errors import PayloadTooLarge, PreconditionFailed, StorageUnavailable
 from ingest.models import Document, IngestJob, Membership, Project
 from jobs import lifecycle
 from jobs.models import JobStatus
@@ -117,6 +117,9 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
             project=self.project, job_id=self.kwargs["pk"], with_files=with_files
         )
 
+    def get_job_by_id(self, job_id):
+        return selectors.job_get(project=self.project, job_id=job_id, with_files=True)
+
     def respond(self, job, status_code=status.HTTP_200_OK, *, created=False):
         body = s.JobOutput(job, context=self.get_serializer_context()).data
         response = Response(body, status_code)
@@ -137,6 +140,7 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
             422: OpenApiResponse(
                 s.ErrorOutput, "Idempotency-Key reused with other files or parameters"
             ),
+            503: OpenApiResponse(s.ErrorOutput, "the upload storage is unavailable"),
         },
         parameters=[
             OpenApiParameter(
@@ -152,6 +156,8 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
         # Reading request.data is what streams the body through the upload
         # handler, so the refusal it records is known only afterwards.
         data = s.JobCreateInput(data=request.data)
+        if unavailable := getattr(request._request, "upload_unavailable", None):
+            raise StorageUnavailable(f"the upload storage is unavailable: {unavailable}")
         if refused := getattr(request._request, "upload_refused", None):
             raise PayloadTooLarge(refused)
         data.is_valid(raise_exception=True)
@@ -184,7 +190,13 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
         code = status.HTTP_200_OK if outcome.to_status == JobStatus.CANCELLED else 202
         return self.respond(self.get_job(), code)
 
-    @extend_schema(request=s.CleanupInput, responses={200: s.CleanupOutput})
+    @extend_schema(
+        request=s.CleanupInput,
+        responses={
+            200: s.CleanupOutput,
+            503: OpenApiResponse(s.ErrorOutput, description="the upload storage is unavailable"),
+        },
+    )
     @action(detail=True, methods=["post"])
     def cleanup(self, request, project_id, pk):
         job = self.get_job(with_files=False)
@@ -193,6 +205,26 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
         data.is_valid(raise_exception=True)
         report = services.job_cleanup(job=job, actor=request.user, **data.validated_data)
         return Response(s.CleanupOutput(report).data)
+
+    @extend_schema(
+        request=None,
+        responses={
+            201: s.JobOutput,
+            403: OpenApiResponse(s.ErrorOutput, description="viewers cannot retry"),
+            404: OpenApiResponse(s.ErrorOutput, description="no such job, or not a member"),
+            409: OpenApiResponse(
+                s.ErrorOutput,
+                description="the job is active, its uploads were cleaned up, nothing is "
+                "left to do, or a retry of it is active or finished everything",
+            ),
+            503: OpenApiResponse(s.ErrorOutput, description="the upload storage is unavailable"),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request, project_id, pk):
+        """A new job with only the files this one did not finish, from its stored uploads."""
+        retry = services.job_retry(job=self.get_job(with_files=False), actor=request.user)
+        return self.respond(self.get_job_by_id(retry.pk), status.HTTP_201_CREATED, created=True)
 
     @extend_schema(responses={200: s.EventOutput(many=True)})
     @action(detail=True, methods=["get"])

@@ -123,6 +123,10 @@ class IngestClient:
         path = self._jobs(project, job_id, "cleanup/")
         return self._call("POST", path, data={"documents": documents})
 
+    def retry(self, project: str, job_id: str) -> dict:
+        """A new job for the files this finished job did not finish; returns it."""
+        return self._call("POST", self._jobs(project, job_id, "retry/"))
+
     def delete(self, project: str, job_id: str, *, force: bool = False) -> dict | None:
         """Soft-delete a finished job (None); with ``force``, an active job is
         cancelled and deleted once it stops (the job is returned)."""

@@ -108,6 +108,15 @@ def run_delete(client: IngestClient, args) -> int:
     return follow.COMPLETED
 
 
+def run_retry(client: IngestClient, args) -> int:
+    job = client.retry(args.project, args.job)
+    files = job["progress"]["files_total"]
+    print(f"job {job['id']} {job['name']!r} created to retry {files} file(s) of job {args.job}.")
+    if args.no_wait:
+        return follow.COMPLETED
+    return run_wait(client, argparse.Namespace(**vars(args) | {"job": job["id"]}))
+
+
 VERBS = {
     "create": run_create,
     "wait": run_wait,
@@ -116,6 +125,7 @@ VERBS = {
     "cancel": run_cancel,
     "cleanup": run_cleanup,
     "delete": run_delete,
+    "retry": run_retry,
 }
 
 
@@ -153,7 +163,7 @@ class Upload:
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ingest.client",
-        description="Ingest files into a project and follow, cancel, clean up or delete jobs "
+        description="Ingest files into a project and follow, cancel, retry, clean up or delete jobs "
         "over the HTTP API. Exit status: 0 completed (or left running), 1 failed, "
         "2 bad input, 3 cancelled.",
     )
@@ -183,6 +193,9 @@ def parser() -> argparse.ArgumentParser:
     cancel.add_argument("--reason", default="", help="why, for the audit trail")
     cleanup = _job_verb(verbs, "cleanup", "remove what a finished job left behind")
     cleanup.add_argument("--documents", action="store_true", help="its documents too")
+    retry = _job_verb(verbs, "retry", "a new job for what a finished job did not finish")
+    retry.add_argument("--no-wait", action="store_true", help="return once the job exists")
+    retry.add_argument("--interval", type=float, default=0.5, help="seconds between reads")
     delete = _job_verb(verbs, "delete", "soft-delete a finished job")
     delete.add_argument("--force", action="store_true", help="cancel an active job first")
 

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from ingest import storage
 from ingest.models import Chunk, Document, DocumentSource, FileStatus, IngestFile, IngestJob
 from ingest.pipeline import extract, text
 from jobs.runner import JobContext, JobFailed
@@ -146,16 +146,20 @@ def _reporter(ctx: JobContext, progress: JobProgress, size: int):
 
 def copy_to_work_dir(ingest_file: IngestFile, work_dir: Path, ctx: JobContext) -> Path:
     # Block by block with a checkpoint each, so a cancel is not held up by
-    # copying a large file from shared storage.
+    # copying a large file from shared storage or the bucket.
     local = work_dir / "source"
     try:
-        with default_storage.open(ingest_file.storage_path, "rb") as src, local.open("wb") as dst:
-            while block := src.read(COPY_BLOCK):
-                dst.write(block)
-                ctx.checkpoint()
+        storage.download(ingest_file.storage_path, local, ctx.checkpoint)
     except FileNotFoundError as exc:
         raise extract.ExtractionError(
             "the uploaded file is no longer in storage (was the job cleaned up?)."
+        ) from exc
+    except storage.StorageUnavailable as exc:
+        # Not this file's fault, and every file after it would fail the same
+        # way: the job stops FAILED with its finished files kept, and a retry
+        # picks up the rest once the storage answers again.
+        raise JobFailed(
+            f"the uploads could not be read: {exc.message} Retry the job once it is fixed."
         ) from exc
     return local
 

@@ -10,6 +10,7 @@ from ingest.services.cleanup import (
     deleted_jobs_older_than,
     job_cleanup,
     job_purge,
+    job_purge_counted,
     job_restore,
     own_documents,
     purge_deleted_jobs,
@@ -41,6 +42,7 @@ from ingest.services.queue import (
     job_enqueue,
     remove_from_queue,
 )
+from ingest.services.retry import job_retry, latest_attempt
 
 __all__ = [
     "MAX_IDEMPOTENCY_KEY",
@@ -63,7 +65,10 @@ __all__ = [
     "job_delete",
     "job_enqueue",
     "job_purge",
+    "job_purge_counted",
     "job_restore",
+    "job_retry",
+    "latest_attempt",
     "membership_add",
     "own_documents",
     "project_create",

@@ -15,13 +15,13 @@ from redis.exceptions import RedisError
 from rq.job import Job as RQJob
 from rq.results import Result as RQResult
 
+from ingest import storage
 from ingest.models import (
     Chunk,
     Document,
     DocumentSource,
     IngestJob,
 )
-from ingest.services.intake import remove_stored_files
 from ingest.services.queue import QUEUE_NAME
 from jobs import lifecycle, runner
 from jobs.models import JobStatus
@@ -84,11 +84,16 @@ def job_cleanup(*, job: IngestJob, actor=None, documents: bool = False) -> Clean
 
 
 def _remove_uploads(job: IngestJob) -> tuple[int, int]:
+    """Delete the job's stored uploads (files on disk or objects in the bucket)."""
+    return _remove_paths(job.files.values_list("storage_path", flat=True), job)
+
+
+def _remove_paths(paths, job: IngestJob) -> tuple[int, int]:
     removed = freed = 0
-    for path in job.files.values_list("storage_path", flat=True):
-        if path and default_storage.exists(path):
-            freed += default_storage.size(path)
-            default_storage.delete(path)
+    for path in paths:
+        size = storage.remove(path) if path else None
+        if size is not None:
+            freed += size
             removed += 1
     # The job's upload directory, once empty (local storage only).
     with contextlib.suppress(NotImplementedError, OSError):
@@ -156,7 +161,7 @@ def job_restore(*, job: IngestJob, actor=None, reason: str = "") -> lifecycle.Ou
     """
     if not job.is_deleted:
         raise lifecycle.InvalidTransition(job, "restore", "job is not deleted; nothing to restore.")
-    missing = [f.name for f in job.files.all() if not default_storage.exists(f.storage_path)]
+    missing = [f.name for f in job.files.all() if not storage.exists(f.storage_path)]
     if missing:
         raise lifecycle.InvalidTransition(
             job,
@@ -182,7 +187,12 @@ def job_purge(*, job: IngestJob, actor=None, via: str = "reaper") -> bool:
     or what (``via``: admin, command, or the reaper's automatic retention, the
     default) purged it; every event already holds the job's id, name and
     project. Its documents stay too (the project's data), and keep the job and
-    file they came from as plain values.
+    file they came from as plain values."""
+    return job_purge_counted(job=job, actor=actor, via=via) is not None
+
+
+def job_purge_counted(*, job: IngestJob, actor=None, via: str = "reaper") -> CleanupReport | None:
+    """:func:`job_purge`, saying what it removed; None if the job was gone already.
 
     The row goes first, under a lock, so a restore racing with this purge finds
     nothing rather than a job whose files are being removed.
@@ -192,7 +202,7 @@ def job_purge(*, job: IngestJob, actor=None, via: str = "reaper") -> bool:
     with transaction.atomic():
         locked = IngestJob.all_objects.select_for_update().filter(pk=job.pk).first()
         if locked is None:
-            return False
+            return None
         if not locked.is_deleted:
             raise lifecycle.InvalidTransition(
                 locked, "purge", "job is not deleted; delete it before purging it."
@@ -201,11 +211,17 @@ def job_purge(*, job: IngestJob, actor=None, via: str = "reaper") -> bool:
         by = f" by {actor.get_username()}" if actor is not None else ""
         lifecycle.record_action(locked, action="purge", actor=actor, reason=f"purged ({via}){by}")
         IngestJob.all_objects.filter(pk=locked.pk).purge()
-    remove_stored_files(paths)
-    remove_work_dir(job=locked)
-    remove_rq_entries(job_id=str(locked.pk))
-    logger.info("job %s purged (%s)", locked.pk, via)
-    return True
+    report = CleanupReport()
+    try:
+        report.files_removed, report.bytes_freed = _remove_paths(paths, locked)
+    except storage.StorageUnavailable as exc:
+        # The row is gone already; the objects stay behind until the bucket answers.
+        logger.warning("job %s purged, but its stored uploads were not removed: %s", job.pk, exc)
+    if (work_bytes := remove_work_dir(job=locked)) is not None:
+        report.work_dirs_removed, report.bytes_freed = 1, report.bytes_freed + work_bytes
+    report.rq_entries_removed = remove_rq_entries(job_id=str(locked.pk))
+    logger.info("job %s purged (%s): %s", locked.pk, via, report.detail)
+    return report
 
 
 def deleted_jobs_older_than(*, age: timedelta):
@@ -223,4 +239,9 @@ def purge_deleted_jobs(
     candidates = list(deleted_jobs_older_than(age=age).select_related("project"))
     if dry_run:
         return candidates
-    return [job for job in candidates if job_purge(job=job, actor=actor, via=via)]
+    purged = []
+    for job in candidates:
+        if report := job_purge_counted(job=job, actor=actor, via=via):
+            job.purge_report = report  # what went with it, for the caller to say
+            purged.append(job)
+    return purged

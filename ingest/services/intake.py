@@ -3,6 +3,7 @@
 Nothing half-created is left behind by a refused or failed upload."""
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
+from ingest import storage
 from ingest.models import (
     IdempotencyKey,
     IngestFile,
@@ -20,6 +22,8 @@ from ingest.pipeline import extract
 from ingest.services.errors import IdempotencyConflict, IdempotencyMismatch, UploadRejected
 from ingest.services.queue import job_enqueue
 from jobs import lifecycle
+
+logger = logging.getLogger(__name__)
 
 SNIFF_BYTES = 4096  # enough of a file's head to judge its type by content
 MAX_IDEMPOTENCY_KEY = 255  # refused beyond, never cut: two cut keys would be one
@@ -149,13 +153,15 @@ def job_create(
                 IdempotencyKey.objects.create(user=user, key=idempotency_key, job=job)
             lifecycle.record_created(job, actor=user)
             transaction.on_commit(lambda: job_enqueue(job=job))
+        for item in checked:
+            item.upload.claimed = True  # streamed to the bucket: the job keeps it now
     except IntegrityError:
-        remove_stored_files(stored)
+        _discard(stored)
         if idempotency_key and (known := _job_for_key(user, idempotency_key, project, request)):
             return known, False  # a concurrent request with the same key won
         raise
     except BaseException:
-        remove_stored_files(stored)
+        _discard(stored)
         raise
     return job, True
 
@@ -214,12 +220,17 @@ def _default_name(checked: list[CheckedUpload]) -> str:
 
 
 def _store(job: IngestJob, position: int, item: CheckedUpload) -> str:
+    if streamed := getattr(item.upload, "storage_path", ""):
+        return streamed  # already in the bucket (ingest.uploads.S3UploadHandler)
     item.upload.seek(0)
     path = f"jobs/{job.project_id}/{job.pk}/{position:04d}-{_safe_name(item.name)}"
-    return default_storage.save(path, item.upload)
+    with storage.translated():  # a bucket that cannot be written says so in words
+        return default_storage.save(path, item.upload)
 
 
 def _sha256(upload) -> str:
+    if known := getattr(upload, "sha256", ""):
+        return known  # hashed as it streamed in
     digest = hashlib.sha256()
     upload.seek(0)
     for block in upload.chunks():
@@ -227,6 +238,16 @@ def _sha256(upload) -> str:
     return digest.hexdigest()
 
 
-def remove_stored_files(paths: list[str]) -> None:
-    for path in paths:
-        default_storage.delete(path)
+def _discard(paths: list[str]) -> None:
+    # On the way out of a failed create: a storage outage must not hide the
+    # error that got us here (the streamed objects are also removed when the
+    # request ends).
+    try:
+        remove_stored_files(paths)
+    except storage.StorageUnavailable as exc:
+        logger.warning("stored uploads %s not removed: %s", paths, exc)
+
+
+def remove_stored_files(paths: list[str]) -> int:
+    """Delete stored uploads; how many were really there."""
+    return sum(storage.remove(path) is not None for path in paths)

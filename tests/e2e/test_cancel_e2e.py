@@ -60,8 +60,9 @@ def test_cancel_queued_job_removes_it_and_a_later_worker_does_nothing(
     assert event_chain(job) == [("create", "", "queued"), ("cancel", "queued", "cancelled")]
 
 
+@pytest.mark.parametrize("upload_storage", ["local", "s3"], indirect=True)
 def test_cancel_mid_way_keeps_finished_files_and_reports_the_rest(
-    api, project, start_worker, settings
+    api, project, upload_storage, start_worker, settings
 ):
     files = [text_file(f"part{n:02d}.txt", n, 400_000) for n in range(12)]
     job_id = create_job(api, project, files)
@@ -95,9 +96,10 @@ def test_cancel_mid_way_keeps_finished_files_and_reports_the_rest(
     assert job.events.get(action="cancel").reason == "enough"
 
 
+@pytest.mark.parametrize("upload_storage", ["local", "s3"], indirect=True)
 @pytest.mark.parametrize("phase", ["reading", "writing"])
 def test_cancel_inside_a_large_file_stops_before_it_finishes(
-    api, project, start_worker, settings, phase
+    api, project, upload_storage, start_worker, settings, phase
 ):
     job_id = create_job(api, project, [text_file("big.txt", 7, 6_000_000)])
     start_worker()

@@ -38,7 +38,8 @@ DESIGN_JOB_KEYS = {
     "result",
 }
 # Fields the API adds to the design's example, on purpose: a link, the ETag's
-# version, the chunking the job runs with and the force-delete mark.
+# version, the chunking the job runs with, the force-delete mark, the purge
+# time and the links between a job and its retries.
 EXTRA_JOB_KEYS = {
     "url",
     "version",
@@ -46,6 +47,8 @@ EXTRA_JOB_KEYS = {
     "chunk_overlap",
     "delete_requested_at",
     "purge_at",
+    "retry_of",
+    "retries",
 }
 
 

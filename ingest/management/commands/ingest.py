@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ingest import follow, present, selectors, services
 from ingest.api.serializers import JobOutput
+from ingest.storage import StorageUnavailable
 from jobs.lifecycle import InvalidTransition
 
 
@@ -79,6 +80,8 @@ class Command(BaseCommand):
                 )
         except services.UploadRejected as exc:
             raise CommandError(exc.message, returncode=follow.BAD_INPUT) from None
+        except StorageUnavailable as exc:
+            raise CommandError(f"the upload storage is unavailable: {exc.message}") from None
         except OSError as exc:
             raise CommandError(
                 f"{exc.filename} cannot be read ({exc.strerror}).", returncode=follow.BAD_INPUT

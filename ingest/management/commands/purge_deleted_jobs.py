@@ -46,9 +46,18 @@ class Command(BaseCommand):
         older_than = parse_age(older_than)
         jobs = services.purge_deleted_jobs(age=older_than, dry_run=dry_run, via="command")
         verb = "would purge" if dry_run else "purged"
+        files = freed = 0
         for job in jobs:
+            report = getattr(job, "purge_report", None)
+            removed = ""
+            if report is not None:
+                files, freed = files + report.files_removed, freed + report.bytes_freed
+                removed = f": {report.files_removed} stored file(s), {report.bytes_freed} bytes"
             self.stdout.write(
                 f"{verb} job {job.pk} ({job.name!r}, project {job.project_id}, "
-                f"deleted {job.deleted_at:%Y-%m-%d %H:%M})"
+                f"deleted {job.deleted_at:%Y-%m-%d %H:%M}){removed}"
             )
-        self.stdout.write(f"{verb} {len(jobs)} job(s) deleted more than {older_than} ago.")
+        summary = f"{verb} {len(jobs)} job(s) deleted more than {older_than} ago"
+        if not dry_run:
+            summary += f", removing {files} stored file(s) ({freed} bytes)"
+        self.stdout.write(summary + ".")

@@ -524,7 +524,14 @@
     }
     dialog.close();
     notify(result.data.detail);
-    if (kind === "delete") {
+    if (kind === "retry") {
+      // On a job's page, go to the new job; on the list it appears live.
+      if (document.querySelector("[data-job-page]") && result.data.url) {
+        window.location.assign(result.data.url);
+        return;
+      }
+      liveElements(jobId).forEach(refresh);
+    } else if (kind === "delete") {
       if (document.querySelector("[data-job-page]") && result.data.redirect) {
         window.location.assign(result.data.redirect);
         return;

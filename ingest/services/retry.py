@@ -1,0 +1,149 @@
+"""Retry: a new job for what a finished job did not finish, from the uploads
+already stored. Nothing is sent again; nothing done is done twice."""
+
+import logging
+
+from django.db import transaction
+
+from ingest import storage
+from ingest.models import FileStatus, IngestFile, IngestJob
+from ingest.services.intake import remove_stored_files
+from ingest.services.queue import job_enqueue
+from jobs import lifecycle
+
+logger = logging.getLogger(__name__)
+
+FINISHED_FILE_STATUSES = frozenset({FileStatus.DONE, FileStatus.DUPLICATE})
+
+
+def unfinished_files(job: IngestJob) -> list[IngestFile]:
+    return [f for f in job.files.order_by("position") if f.status not in FINISHED_FILE_STATUSES]
+
+
+def latest_attempt(job: IngestJob) -> IngestJob:
+    """The newest job in ``job``'s chain of retries (``job`` itself if none).
+
+    A retry that was deleted does not count: what it finished is still known
+    from its files, but it is no longer anyone's attempt.
+    """
+    current = job
+    while nxt := current.retries.order_by("-created_at").first():
+        current = nxt
+    return current
+
+
+def job_retry(*, job: IngestJob, actor) -> IngestJob:
+    """Create a job (``retry_of`` = ``job``) holding only the files ``job`` did
+    not finish, copied from its stored uploads, and enqueue it after commit.
+
+    Refused (``lifecycle.InvalidTransition``, 409) when ``job`` is still
+    active, when nothing is left to do, when its uploads were removed by a
+    cleanup, or when an earlier retry is active or finished everything (the
+    message names it). When an earlier retry itself ended unfinished, the new
+    one takes what is still unfinished after it. A COMPLETED job with failed
+    files can be retried too: its failed files are what a retry is for.
+
+    A zip that stopped part-way keeps the members already written: the new
+    file carries their results, and the worker skips them.
+    """
+    with transaction.atomic():
+        # The lock makes two concurrent retries of one job queue up: the
+        # second sees the first's retry and is refused.
+        job = IngestJob.objects.select_for_update().get(pk=job.pk)
+        source = _source_of(job)
+        files = unfinished_files(source)
+        if not files:
+            raise lifecycle.InvalidTransition(
+                job, "retry", "nothing to retry: every file of this job is done."
+            )
+        missing = [
+            f.name for f in files if not f.storage_path or not storage.exists(f.storage_path)
+        ]
+        if missing:
+            raise lifecycle.InvalidTransition(
+                job,
+                "retry",
+                f"its uploads were removed by a cleanup ({', '.join(missing[:3])}); "
+                "upload the files again in a new job.",
+            )
+        retry = _create_retry(job, files, actor)
+        lifecycle.record_action(
+            job, action="retry", actor=actor, reason=f"retried as job {retry.pk}"
+        )
+        transaction.on_commit(lambda: job_enqueue(job=retry))
+    logger.info("job %s retried as %s with %s file(s)", job.pk, retry.pk, len(files))
+    return retry
+
+
+def _source_of(job: IngestJob) -> IngestJob:
+    """The job whose unfinished files a retry of ``job`` takes."""
+    if not job.is_terminal:
+        raise lifecycle.InvalidTransition(
+            job, "retry", f"job is {job.status}: wait until it finishes, or cancel it, then retry."
+        )
+    attempt = latest_attempt(job)
+    if attempt.pk == job.pk:
+        return job
+    if not attempt.is_terminal:
+        raise lifecycle.InvalidTransition(
+            job, "retry", f"job {attempt.pk} is already retrying it ({attempt.status})."
+        )
+    if not unfinished_files(attempt):
+        raise lifecycle.InvalidTransition(
+            job,
+            "retry",
+            f"job {attempt.pk} already retried it and finished every file; nothing is left to retry.",
+        )
+    return attempt
+
+
+def _create_retry(job: IngestJob, files: list[IngestFile], actor) -> IngestJob:
+    retry = IngestJob.objects.create(
+        project=job.project,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        name=_retry_name(job.name),
+        chunk_size=job.chunk_size,
+        chunk_overlap=job.chunk_overlap,
+        items_total=len(files),
+        bytes_total=sum(f.size for f in files),
+        retry_of=job,
+    )
+    copied: list[str] = []
+    try:
+        for position, original in enumerate(files):
+            target = f"jobs/{retry.project_id}/{retry.pk}/{position:04d}-{_tail(original)}"
+            copied.append(storage.copy(original.storage_path, target))
+            IngestFile.objects.create(
+                job=retry,
+                position=position,
+                name=original.name,
+                size=original.size,
+                content_type=original.content_type,
+                kind=original.kind,
+                sha256=original.sha256,
+                storage_path=target,
+                members=[m for m in original.members if m["status"] in FINISHED_FILE_STATUSES],
+            )
+    except BaseException:
+        _remove_quietly(copied)  # the rows go with the rollback; the copies must go too
+        raise
+    lifecycle.record_created(retry, actor=actor, reason=f"retry of job {job.pk}")
+    return retry
+
+
+def _tail(ingest_file: IngestFile) -> str:
+    """The stored name without its position prefix."""
+    last = ingest_file.storage_path.rsplit("/", 1)[-1]
+    head, _, rest = last.partition("-")
+    return rest if head.isdigit() and rest else last
+
+
+def _retry_name(name: str) -> str:
+    return (name if name.startswith("Retry of ") else f"Retry of {name}")[:200]
+
+
+def _remove_quietly(paths: list[str]) -> None:
+    try:
+        remove_stored_files(paths)
+    except storage.StorageUnavailable as exc:
+        logger.warning("copies %s not removed: %s", paths, exc)
