@@ -25,6 +25,15 @@ generate_series``), so a million take seconds. The database is
 ``bench_api_latency`` and Redis db 7 (``BENCH_DATABASE_URL`` /
 ``BENCH_REDIS_URL`` override them); its tables are emptied at the start.
 
+The web tier's figures come first: the server started as the Procfile
+starts it (``--serve procfile``, the default), a 40-job project of 3 files
+each, and for one client (p50, and its ratio to ``/healthz``) and for 16
+(throughput, its ratio to ``/healthz``, p99): ``/healthz``, the trivial DRF
+endpoint, the projects list, that project's jobs and a job, the big list,
+search, cancel and DELETE. Then search flatness: three searches' p99 with
+``--search-chunks`` chunks and again once the searched project grew to
+``--search-scale`` (see ``bench.web_tier``).
+
     .venv/bin/python -m bench.api_latency [--jobs 100000 --clients 16 --requests 60]
 """
 
@@ -387,7 +396,9 @@ def measure(bench, args) -> dict:
     one_client = {label: phase(label, 1, args.single_requests) for label in makers}
     many_clients = {label: phase(label, args.clients, per_phase) for label in makers}
     many_clients["healthz (again)"] = phase("healthz", args.clients, per_phase)
-    search = measure_search(args, project=searched, ports=ports, token=token)
+    search = web_tier.measure_search(
+        args, project=searched, ports=ports, token=token, run_phase=run_phase, summary=summary
+    )
     scale = None if args.no_list_scale else measure_scale(data, args, ports=ports, token=token)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -421,54 +432,6 @@ def measure(bench, args) -> dict:
         "targets": verdicts(one_client, many_clients, search, scale),
         "wall_seconds": round(time.perf_counter() - wall, 1),
         "load": common.load_note(),
-    }
-
-
-def measure_search(args, *, project, ports: list[int], token: str) -> dict:
-    """Each search's p99 with the database at ``--search-chunks`` chunks, then
-    again once the searched project grew to ``--search-scale`` (the growth
-    holds none of the searched terms: the answers stay the same)."""
-    from ingest import selectors
-
-    count = args.clients * args.search_requests
-
-    def timed() -> dict:
-        figures = {}
-        for name, q in [("healthz", None), *web_tier.SEARCHES.items()]:
-            path = "/healthz" if q is None else web_tier.search_path(project, q)
-            requests = [(name, "GET", path, None)] * count
-            samples, seconds = run_phase(
-                ports=ports, token=token, requests=requests, clients=args.clients
-            )
-            figures[name] = summary(samples[name], {200}, seconds)
-        return figures
-
-    def hits() -> dict:
-        return {
-            name: selectors.document_list(project=project, q=q).count()
-            for name, q in web_tier.SEARCHES.items()
-        }
-
-    chunks_before, hits_before, before = web_tier.chunk_count(), hits(), timed()
-    if args.search_scale <= chunks_before:
-        return {"chunks_before": chunks_before, "hits_before": hits_before, "before": before}
-    grow_seconds = web_tier.grow_search_project(
-        project=project, to_chunks=args.search_scale, have=chunks_before
-    )
-    chunks_after, hits_after, after = web_tier.chunk_count(), hits(), timed()
-    plan = selectors.document_list(project=project, q=web_tier.SEARCHES["rare word"])[:25].explain()
-    return {
-        "chunks_before": chunks_before,
-        "chunks_after": chunks_after,
-        "hits_before": hits_before,
-        "hits_after": hits_after,
-        "before": before,
-        "after": after,
-        "ratio_p99": {
-            name: round(after[name]["p99_ms"] / before[name]["p99_ms"], 3) for name in before
-        },
-        "grow_seconds": round(grow_seconds, 1),
-        "plan_after_growth": plan,
     }
 
 

@@ -210,3 +210,51 @@ def search_path(project, q: str) -> str:
     from urllib.parse import urlencode
 
     return f"/api/projects/{project.pk}/documents/?{urlencode({'q': q})}"
+
+
+def measure_search(args, *, project, ports: list[int], token: str, run_phase, summary) -> dict:
+    """Each search's p99 with the database at ``--search-chunks`` chunks, then
+    again once the searched project grew to ``--search-scale`` (the growth
+    holds none of the searched terms: the answers stay the same)."""
+    from ingest import selectors
+
+    count = args.clients * args.search_requests
+
+    def timed() -> dict:
+        figures = {}
+        for name, q in [("healthz", None), *SEARCHES.items()]:
+            path = "/healthz" if q is None else search_path(project, q)
+            requests = [(name, "GET", path, None)] * count
+            samples, seconds = run_phase(
+                ports=ports, token=token, requests=requests, clients=args.clients
+            )
+            figures[name] = summary(samples[name], {200}, seconds)
+        return figures
+
+    def hits() -> dict:
+        return {
+            name: selectors.document_list(project=project, q=q).count()
+            for name, q in SEARCHES.items()
+        }
+
+    chunks_before, hits_before, before = chunk_count(), hits(), timed()
+    if args.search_scale <= chunks_before:
+        return {"chunks_before": chunks_before, "hits_before": hits_before, "before": before}
+    grow_seconds = grow_search_project(
+        project=project, to_chunks=args.search_scale, have=chunks_before
+    )
+    chunks_after, hits_after, after = chunk_count(), hits(), timed()
+    plan = selectors.document_list(project=project, q=SEARCHES["rare word"])[:25].explain()
+    return {
+        "chunks_before": chunks_before,
+        "chunks_after": chunks_after,
+        "hits_before": hits_before,
+        "hits_after": hits_after,
+        "before": before,
+        "after": after,
+        "ratio_p99": {
+            name: round(after[name]["p99_ms"] / before[name]["p99_ms"], 3) for name in before
+        },
+        "grow_seconds": round(grow_seconds, 1),
+        "plan_after_growth": plan,
+    }

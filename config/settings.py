@@ -113,7 +113,7 @@ if _default_db["ENGINE"] == "django.db.backends.sqlite3":
 # on there). Under ASGI every request runs its sync code in a thread of its
 # own, so CONN_MAX_AGE's per-thread connections would leak one connection per
 # request; without either, every request paid a new PostgreSQL connection
-# (about 60% of a small API call). Off elsewhere: the rqworker forks a work
+# (see bench/api_latency.py). Off elsewhere: the rqworker forks a work
 # horse per job, and a pool's sockets and threads must not cross a fork.
 DATABASE_POOL = env_bool("DATABASE_POOL", False)
 if DATABASE_POOL and _default_db["ENGINE"] == "django.db.backends.postgresql":
