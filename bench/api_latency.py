@@ -25,24 +25,32 @@ generate_series``), so a million take seconds. The database is
 ``bench_api_latency`` and Redis db 7 (``BENCH_DATABASE_URL`` /
 ``BENCH_REDIS_URL`` override them); its tables are emptied at the start.
 
+The web tier's figures come first: the server started as the Procfile
+starts it (``--serve procfile``, the default), a 40-job project of 3 files
+each, and for one client (p50, and its ratio to ``/healthz``) and for 16
+(throughput, its ratio to ``/healthz``, p99): ``/healthz``, the trivial DRF
+endpoint, the projects list, that project's jobs and a job, the big list,
+search, cancel and DELETE. Then search flatness: three searches' p99 with
+``--search-chunks`` chunks and again once the searched project grew to
+``--search-scale`` (see ``bench.web_tier``).
+
     .venv/bin/python -m bench.api_latency [--jobs 100000 --clients 16 --requests 60]
 """
 
 import argparse
+import functools
 import http.client
-import json
 import os
 import random
 import threading
 import time
 
-from bench import common
+from bench import common, web_tier
+from bench.api_report import report, verdicts
 
 os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_api_latency")
 os.environ.setdefault("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 
-TARGET_P99_MS = 100.0
-TARGET_SCALE_RATIO = 1.2
 PING_PATH = "/bench/ping/"
 
 
@@ -50,27 +58,29 @@ PING_PATH = "/bench/ping/"
 
 
 def server_app():
-    """The project's ASGI application, with the baseline endpoint added to its URLs."""
+    """The project's ASGI application (``config.asgi``, as the Procfile serves it),
+    with the baseline endpoint added to its URLs."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
     from django.conf import settings
-    from django.core.asgi import get_asgi_application
+
+    from config.asgi import application
 
     settings.ROOT_URLCONF = __name__
-    if max_age := os.environ.get("BENCH_CONN_MAX_AGE"):
-        # Persistent database connections, to weigh what a connect per request costs.
-        for alias in settings.DATABASES.values():
-            alias["CONN_MAX_AGE"] = int(max_age)
-    return get_asgi_application()
+    return application
+
+
+@functools.cache
+def _application():
+    return server_app()
 
 
 def __getattr__(name):
-    # This module is the server's URLconf; its patterns are built lazily so
-    # that importing it does not need Django set up.
+    # This module is the server's URLconf and application; both are built
+    # lazily so that importing it does not need Django set up.
     if name == "urlpatterns":
         return _urlpatterns()
+    if name == "application":
+        return _application()
     raise AttributeError(name)
 
 
@@ -225,39 +235,50 @@ class Client(threading.Thread):
             if body is not None:
                 headers["Content-Type"] = "application/json"
             started = time.perf_counter()
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            response.read()
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except OSError:  # a timeout: counted (status 0), on a new connection
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                status = 0
             elapsed = (time.perf_counter() - started) * 1000
-            self.timings.append((label, elapsed, response.status))
+            self.timings.append((label, elapsed, status))
         conn.close()
 
 
-def run_phase(*, ports: list[int], token: str, requests: list, clients: int) -> dict[str, list]:
+def run_phase(
+    *, ports: list[int], token: str, requests: list, clients: int
+) -> tuple[dict[str, list], float]:
     """Send ``requests`` from ``clients`` concurrent connections, spread over the
-    servers' ``ports``; timings per label."""
+    servers' ``ports``; timings per label, and the phase's wall time in seconds."""
     shares = [requests[i::clients] for i in range(clients)]
     barrier = threading.Barrier(clients)
     threads = [
         Client(port=ports[i % len(ports)], token=token, requests=share, barrier=barrier)
         for i, share in enumerate(shares)
     ]
+    started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    seconds = time.perf_counter() - started
     by_label: dict[str, list] = {}
     for thread in threads:
         for label, ms, status in thread.timings:
             by_label.setdefault(label, []).append((ms, status))
-    return by_label
+    return by_label, seconds
 
 
-def summary(samples: list, expected: set[int]) -> dict:
+def summary(samples: list, expected: set[int], seconds: float | None = None) -> dict:
     latencies = [ms for ms, _ in samples]
     unexpected = sorted({status for _, status in samples} - expected)
     return {
         "requests": len(samples),
+        **({"throughput_rps": round(len(samples) / seconds, 1)} if seconds else {}),
         "p50_ms": round(common.percentile(latencies, 0.50), 2),
         "p90_ms": round(common.percentile(latencies, 0.90), 2),
         "p99_ms": round(common.percentile(latencies, 0.99), 2),
@@ -297,8 +318,21 @@ def main() -> None:
     parser.add_argument("--deleted-share", type=float, default=0.9)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=60, help="per client and endpoint")
-    parser.add_argument("--server-workers", type=int, default=2, help="uvicorn processes")
+    parser.add_argument("--single-requests", type=int, default=200, help="one client's, each")
+    parser.add_argument(
+        "--serve",
+        choices=["procfile", "ports"],
+        default="procfile",
+        help="the Procfile's web command, or --server-workers uvicorns on a port each",
+    )
+    parser.add_argument(
+        "--server-workers", type=int, default=2, help="uvicorns, with --serve ports"
+    )
     parser.add_argument("--scale-deleted", type=int, default=1_000_000)
+    parser.add_argument("--no-list-scale", action="store_true", help="skip the 1M deleted jobs")
+    parser.add_argument("--search-chunks", type=int, default=10_000)
+    parser.add_argument("--search-scale", type=int, default=1_000_000, help="chunks after growth")
+    parser.add_argument("--search-requests", type=int, default=10, help="per client and query")
     args = parser.parse_args()
 
     bench = common.setup("api_latency")
@@ -310,60 +344,62 @@ def main() -> None:
     report(figures, path)
 
 
+def write_targets(main_project, count: int) -> tuple[list[str], list[str]]:
+    """Jobs of their own for each cancel (half queued, really in the RQ queue,
+    half running) and each DELETE (finished)."""
+    delete_ids = targets(main_project, status="completed", count=count)
+    half = count // 2 + 1
+    queued_ids = targets(main_project, status="queued", count=half)
+    running_ids = targets(main_project, status="running", count=half)
+    enqueue(queued_ids)
+    cancel_ids = [i for pair in zip(queued_ids, running_ids, strict=True) for i in pair]
+    return cancel_ids, delete_ids
+
+
 def measure(bench, args) -> dict:
     from django.db import connection
 
     wall = time.perf_counter()
     grow = args.scale_deleted - 10_000
     data = build(jobs=args.jobs, deleted_share=args.deleted_share, grow=grow)
-    main_project = data["main"]
-    per_phase = args.clients * args.requests
-    warm = args.clients * 4
-    detail_ids = targets(main_project, status="completed", count=200, with_files=True)
-    delete_ids = targets(main_project, status="completed", count=per_phase + warm + 300)
-    delete_ids = [i for i in delete_ids if i not in set(detail_ids)][: per_phase + warm]
-    half = (per_phase + warm) // 2 + 1
-    queued_ids = targets(main_project, status="queued", count=half)
-    running_ids = targets(main_project, status="running", count=half)
-    enqueue(queued_ids)
-    cancel_ids = [i for pair in zip(queued_ids, running_ids, strict=True) for i in pair]
-    servers, ports = start_servers(bench, count=args.server_workers)
-    token = data["token"]
+    main_project, token = data["main"], data["token"]
+    small, small_ids = web_tier.build_small_project(user=data["user"])
+    searched = web_tier.build_search_project(user=data["user"], chunks=args.search_chunks)
+    per_phase, warm = args.clients * args.requests, args.clients * 4
+    cancel_ids, delete_ids = write_targets(main_project, per_phase + args.single_requests + warm)
+    if args.serve == "procfile":
+        web, port = web_tier.start_procfile_web(bench, app="bench.api_latency:application")
+        servers, ports = [web], [port]
+    else:
+        servers, ports = start_servers(bench, count=args.server_workers)
     rng = random.Random(7)
-
-    def phase(label, make, count, expected):
-        requests = [(label, *make(n)) for n in range(count)]
-        samples = run_phase(ports=ports, token=token, requests=requests, clients=args.clients)
-        return summary(samples[label], expected)
-
-    def ping(n):
-        return "GET", PING_PATH, None
-
-    def detail(n):
-        return "GET", jobs_path(main_project, rng.choice(detail_ids)), None
-
-    def listing(n):
-        return "GET", jobs_path(main_project), None
-
-    def cancel(n):
-        return "POST", jobs_path(main_project, cancel_ids.pop(0), "cancel/"), b"{}"
-
-    def delete(n):
-        return "DELETE", jobs_path(main_project, delete_ids.pop(0)), None
-
-    # Warm every server worker up (imports, first connections, plan caches).
-    for make in (ping, detail, listing, cancel, delete):
-        phase("warm", make, warm, {200, 202, 204})
-
-    endpoints = {
-        "baseline_ping_before": phase("ping", ping, per_phase, {200}),
-        "detail": phase("detail", detail, per_phase, {200}),
-        "list_first_page": phase("list", listing, per_phase, {200}),
-        "cancel": phase("cancel", cancel, per_phase, {200, 202}),
-        "delete": phase("delete", delete, per_phase, {204}),
-        "baseline_ping_after": phase("ping", ping, per_phase, {200}),
+    makers = {
+        "healthz": lambda: ("GET", "/healthz", None),
+        "ping (trivial DRF)": lambda: ("GET", PING_PATH, None),
+        "projects": lambda: ("GET", "/api/projects/", None),
+        "job list (40 jobs)": lambda: ("GET", jobs_path(small), None),
+        "job detail": lambda: ("GET", jobs_path(small, rng.choice(small_ids)), None),
+        "job list (10k of 100k)": lambda: ("GET", jobs_path(main_project), None),
+        "search": lambda: ("GET", web_tier.search_path(searched, "zephyrquill"), None),
+        "cancel": lambda: ("POST", jobs_path(main_project, cancel_ids.pop(0), "cancel/"), b"{}"),
+        "delete": lambda: ("DELETE", jobs_path(main_project, delete_ids.pop(0)), None),
     }
-    scale = measure_scale(data, args, ports=ports, token=token)
+    expected = {"cancel": {200, 202}, "delete": {204}}
+
+    def phase(label, clients, count):
+        requests = [(label, *makers[label]()) for _ in range(count)]
+        samples, seconds = run_phase(ports=ports, token=token, requests=requests, clients=clients)
+        return summary(samples[label], expected.get(label, {200}), seconds)
+
+    for label in makers:  # warm every server process up (imports, connections, plans)
+        phase(label, args.clients, warm)
+    one_client = {label: phase(label, 1, args.single_requests) for label in makers}
+    many_clients = {label: phase(label, args.clients, per_phase) for label in makers}
+    many_clients["healthz (again)"] = phase("healthz", args.clients, per_phase)
+    search = web_tier.measure_search(
+        args, project=searched, ports=ports, token=token, run_phase=run_phase, summary=summary
+    )
+    scale = None if args.no_list_scale else measure_scale(data, args, ports=ports, token=token)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*), count(*) FILTER (WHERE deleted_at IS NOT NULL) FROM ingest_ingestjob"
@@ -372,20 +408,28 @@ def measure(bench, args) -> dict:
     for server in servers:
         server.stop()
         bench.processes.remove(server)
+    server = (
+        f"Procfile: {web_tier.procfile_web_command()}"
+        if args.serve == "procfile"
+        else f"{args.server_workers} uvicorn processes, one port each"
+    )
     return {
         "config": {
             "jobs_in_main_project": args.jobs,
             "deleted_share": args.deleted_share,
             "clients": args.clients,
             "requests_per_endpoint": per_phase,
-            "server": f"{args.server_workers} uvicorn processes (ASGI, DEBUG off), one port each",
+            "single_client_requests": args.single_requests,
+            "server": server + " (DEBUG off)",
             "table_rows_at_end": total_rows,
             "deleted_rows_at_end": deleted_rows,
         },
         "build_seconds": round(data["build_seconds"], 1),
-        "endpoints": endpoints,
+        "one_client": one_client,
+        "clients": many_clients,
+        "search": search,
         "scale": scale,
-        "targets": verdicts(endpoints, scale),
+        "targets": verdicts(one_client, many_clients, search, scale),
         "wall_seconds": round(time.perf_counter() - wall, 1),
         "load": common.load_note(),
     }
@@ -402,7 +446,7 @@ def measure_scale(data, args, *, ports: list[int], token: str) -> dict:
     count = args.clients * args.requests
 
     def timed(requests):
-        return run_phase(ports=ports, token=token, requests=requests, clients=args.clients)
+        return run_phase(ports=ports, token=token, requests=requests, clients=args.clients)[0]
 
     before = timed([("grown", "GET", jobs_path(grown), None)] * count)
     queries_before = list_query_ms([grown])
@@ -458,59 +502,6 @@ def list_query_ms(projects, rounds: int = 200) -> dict:
         }
         for pk, values in timings.items()
     }
-
-
-def verdicts(endpoints: dict, scale: dict) -> dict:
-    measured = ("detail", "list_first_page", "cancel", "delete")
-    return {
-        **{
-            f"{name}_p99_under_100ms": endpoints[name]["p99_ms"] < TARGET_P99_MS
-            for name in measured
-        },
-        "list_scale_sequential_within_1_2x": scale["ratio_p99_sequential"] <= TARGET_SCALE_RATIO,
-        "list_scale_interleaved_within_1_2x": scale["ratio_p99_interleaved"] <= TARGET_SCALE_RATIO,
-        "list_queries_p50_1m_within_1_2x_of_10k": (
-            scale["list_queries_ms"]["1m_deleted"]["p50_ms"]
-            <= TARGET_SCALE_RATIO * scale["list_queries_ms"]["10k_deleted_interleaved"]["p50_ms"]
-        ),
-    }
-
-
-def report(figures: dict, path) -> None:
-    config = figures["config"]
-    print(
-        f"{config['jobs_in_main_project']} jobs ({config['deleted_share']:.0%} deleted), "
-        f"{config['clients']} clients, {config['requests_per_endpoint']} requests each; "
-        f"{config['server']}"
-    )
-    print(f"{'endpoint':32} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}")
-    rows = {**figures["endpoints"]}
-    scale = figures["scale"]
-    rows["list, 1k live + 10k deleted"] = scale["list_with_10k_deleted"]
-    rows["list, 1k live + 1M deleted"] = scale["list_with_1m_deleted"]
-    rows["list, 10k deleted (interleaved)"] = scale["list_with_10k_deleted_interleaved"]
-    for name, row in rows.items():
-        flag = f"  unexpected {row['unexpected_statuses']}" if row["unexpected_statuses"] else ""
-        print(
-            f"{name:32} {row['p50_ms']:8.1f} {row['p90_ms']:8.1f} {row['p99_ms']:8.1f} "
-            f"{row['max_ms']:8.1f}{flag}"
-        )
-    print(
-        f"list p99 ratio 1M/10k deleted: {scale['ratio_p99_sequential']} (before/after growth), "
-        f"{scale['ratio_p99_interleaved']} (interleaved); partial index used: "
-        f"{scale['uses_partial_index']}"
-    )
-    queries = scale["list_queries_ms"]
-    print(
-        "list queries in-process (count + page), p50/p99 ms: "
-        + "; ".join(f"{k} {v['p50_ms']}/{v['p99_ms']}" for k, v in queries.items())
-    )
-    print("targets: " + json.dumps(figures["targets"]))
-    print(
-        f"built in {figures['build_seconds']} s, grown in {scale['grow_seconds']} s, "
-        f"whole run {figures['wall_seconds']} s; {figures['load']}"
-    )
-    print(f"results: {path}")
 
 
 if __name__ == "__main__":

@@ -160,6 +160,23 @@ if _default_db["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
     }
     _default_db["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+# A pool of open connections, for the web processes (config/asgi.py turns it
+# on there). Under ASGI every request runs its sync code in a thread of its
+# own, so CONN_MAX_AGE's per-thread connections would leak one connection per
+# request; without either, every request paid a new PostgreSQL connection
+# (see bench/api_latency.py). Off elsewhere: the rqworker forks a work
+# horse per job, and a pool's sockets and threads must not cross a fork.
+DATABASE_POOL = env_bool("DATABASE_POOL", False)
+if DATABASE_POOL and _default_db["ENGINE"] == "django.db.backends.postgresql":
+    _default_db.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": env_int("DATABASE_POOL_MAX_SIZE", 8),
+        "timeout": 10,
+    }
+if _default_db["ENGINE"] == "django.db.backends.postgresql":
+    # No JIT: it compiles any query the planner thinks costly, and a search
+    # estimated on a large table spent 110 ms to 1.7 s compiling to save nothing.
+    _default_db.setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 JOB_STATE_DB = "jobstate"
 DATABASES = {
     "default": _default_db,

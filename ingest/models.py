@@ -1,11 +1,39 @@
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from jobs.models import Job
+
+# PostgreSQL's "simple" text search configuration: lower-cased words, no
+# stemming and no stop words. Documents come in any language (English
+# stemming would mangle the others), and it is what the SQLite fallback can
+# match exactly: whole words, any case.
+SEARCH_CONFIG = "simple"
+
+
+class SearchableText(SearchVector):
+    """A column's words as full-text search stores them (``to_tsvector``).
+
+    Computed by the database in a generated column, so every way rows are
+    written (the ORM, the pipeline's COPY, raw SQL) keeps it current. SQLite
+    has no text search: there the column is NULL and ``ingest.search`` falls
+    back to matching words in the text.
+    """
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return "NULL", []
+
+
+def search_vector(column: str) -> models.GeneratedField:
+    return models.GeneratedField(
+        expression=SearchableText(column, config=SEARCH_CONFIG),
+        output_field=SearchVectorField(null=True),
+        db_persist=True,
+    )
 
 
 class Role(models.TextChoices):
@@ -165,6 +193,7 @@ class Document(models.Model):
     origin_file_name = models.CharField(max_length=255, blank=True)
     chunk_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    search = search_vector("title")  # GIN-indexed on PostgreSQL (migration 0005)
 
     class Meta:
         ordering = ["-created_at"]
@@ -182,6 +211,7 @@ class Chunk(models.Model):
     text = models.TextField()
     start = models.PositiveBigIntegerField()
     end = models.PositiveBigIntegerField()
+    search = search_vector("text")  # GIN-indexed on PostgreSQL (migration 0005)
 
     class Meta:
         ordering = ["document", "index"]

@@ -2,9 +2,18 @@
 
 import uuid
 
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    F,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    prefetch_related_objects,
+)
 from django.db.models.functions import Coalesce
 
+from ingest import search
 from ingest.models import (
     Chunk,
     Document,
@@ -29,16 +38,22 @@ def _uuid(value) -> uuid.UUID:
         raise NotFound() from None
 
 
-def project_list(*, user) -> QuerySet[Project]:
-    """The projects ``user`` is a member of, with counts of active and finished jobs."""
-    return (
+def project_list(*, user, with_counts: bool = True) -> QuerySet[Project]:
+    """The projects ``user`` is a member of, with the user's ``role`` in each
+    and, ``with_counts``, counts of active and finished jobs (they cost a
+    count per project, so lists that do not show them go without)."""
+    # The annotation reuses the filter's join: the role is this user's.
+    projects = (
         Project.objects.filter(memberships__user=user)
-        .annotate(
+        .annotate(role=F("memberships__role"))
+        .order_by("name", "created_at")
+    )
+    if with_counts:
+        projects = projects.annotate(
             active_jobs=_live_job_count(ACTIVE_STATUSES),
             finished_jobs=_live_job_count(TERMINAL_STATUSES),
         )
-        .order_by("name", "created_at")
-    )
+    return projects
 
 
 def _live_job_count(statuses) -> Coalesce:
@@ -84,12 +99,13 @@ def job_list(
     return jobs
 
 
+_FILES_WITH_SOURCES = Prefetch("files", queryset=IngestFile.objects.prefetch_related("sources"))
+
+
 def job_get(*, project: Project, job_id, with_files: bool = True) -> IngestJob:
     jobs = IngestJob.objects.filter(project=project)
     if with_files:
-        jobs = jobs.prefetch_related(
-            Prefetch("files", queryset=IngestFile.objects.prefetch_related("sources"))
-        )
+        jobs = jobs.prefetch_related(_FILES_WITH_SOURCES)
     job = jobs.filter(pk=_uuid(job_id)).first()
     if job is None:
         raise NotFound()
@@ -98,6 +114,9 @@ def job_get(*, project: Project, job_id, with_files: bool = True) -> IngestJob:
 
 def job_result(*, job: IngestJob) -> dict:
     """The job's result as the API shows it, from its files (the source of truth)."""
+    # Two queries whatever the number of files; nothing when job_get already
+    # prefetched them (a job just created or changed comes without).
+    prefetch_related_objects([job], _FILES_WITH_SOURCES)
     files = [file_result(f) for f in job.files.all()]
     partial = job.status in (JobStatus.CANCELLING, JobStatus.CANCELLED) and any(
         f["status"] == "not_reached" for f in files
@@ -124,20 +143,32 @@ def file_result(ingest_file: IngestFile) -> dict:
 
 
 def document_list(*, project: Project, q: str = "") -> QuerySet[Document]:
-    """The project's documents, newest first; ``q`` searches titles and text."""
+    """The project's documents, newest first; with ``q`` (see ``ingest.search``)
+    only those whose title or text matches, best first."""
     documents = (
-        Document.objects.filter(project=project).select_related("job").order_by("-created_at", "id")
+        Document.objects.filter(project=project)
+        .select_related("job", "source_file")
+        .defer("search")
+        .order_by("-created_at", "id")
     )
-    if q:
-        matching_chunks = Chunk.objects.filter(text__icontains=q).values("document_id")
-        documents = documents.filter(Q(title__icontains=q) | Q(pk__in=matching_chunks))
-    return documents
+    q = search.clean(q)
+    return search.matching(documents, q) if q else documents
+
+
+def search_query(raw: str) -> str:
+    return search.clean(raw)
+
+
+def document_snippets(*, documents: list[Document], q: str) -> list[Document]:
+    """Sets ``snippet`` on each document of a page of search hits (one query)."""
+    return search.attach_snippets(documents, search.clean(q))
 
 
 def document_get(*, project: Project, document_id) -> Document:
     document = (
         Document.objects.filter(project=project, pk=_uuid(document_id))
         .select_related("source_file", "job")
+        .defer("search")
         .first()
     )
     if document is None:
@@ -146,7 +177,7 @@ def document_get(*, project: Project, document_id) -> Document:
 
 
 def document_chunks(*, document: Document) -> QuerySet[Chunk]:
-    return document.chunks.order_by("index")
+    return document.chunks.defer("search").order_by("index")
 
 
 def job_documents(*, job: IngestJob, limit: int = 200) -> QuerySet[Document]:

@@ -103,8 +103,8 @@ def page_of(request, items, per_page: int = PAGE_SIZE):
 
 def page(request, template: str, context: dict, status: int = 200):
     """A full page: the header lists the user's projects."""
-    nav_projects = selectors.project_list(user=request.user)
-    return render(request, template, {**context, "nav_projects": nav_projects}, status=status)
+    nav_projects = selectors.project_list(user=request.user, with_counts=False)
+    return render(request, template, {"nav_projects": nav_projects, **context}, status=status)
 
 
 def write_action(view):
@@ -158,9 +158,8 @@ def project_list(request):
         project = services.project_create(user=request.user, name=form.cleaned_data["name"])
         messages.success(request, f"Project “{project.name}” created. Upload files to start.")
         return redirect("ingest:project-detail", project_id=project.pk)
-    return page(
-        request, "ingest/project_list.html", {"form": form}, status=400 if form.is_bound else 200
-    )
+    context = {"form": form, "nav_projects": selectors.project_list(user=request.user)}
+    return page(request, "ingest/project_list.html", context, status=400 if form.is_bound else 200)
 
 
 def upload_form(data=None) -> UploadForm:
@@ -414,12 +413,13 @@ def cleanup_message(report) -> str:
 @require_GET
 def document_list(request, project_id):
     membership = project_membership(request, project_id)
-    query = request.GET.get("q", "").strip()[:200]
-    documents = selectors.document_list(project=membership.project, q=query)
+    query = selectors.search_query(request.GET.get("q", ""))
+    documents = page_of(request, selectors.document_list(project=membership.project, q=query))
+    selectors.document_snippets(documents=list(documents), q=query)
     context = {
         "project": membership.project,
         "membership": membership,
-        "documents": page_of(request, documents),
+        "documents": documents,
         "query": query,
         "extra_query": urlencode({"q": query}) if query else "",
     }

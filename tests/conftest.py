@@ -3,6 +3,8 @@
 processes against the same test database."""
 
 import os
+import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -155,15 +157,24 @@ class ReaperProcess(ManagedProcess):
     command = ["manage.py", "ingest_reaper", "--interval", "0.5"]
 
 
+def procfile_web(**variables: str) -> list[str]:
+    """The Procfile's web command (``python`` left out), its ``${NAME:-default}``
+    filled from ``variables`` or the defaults: the site served as production is."""
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    command = next(line.split(":", 1)[1] for line in lines if line.startswith("web:"))
+    command = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: variables.get(m[1], m[2]), command)
+    words = shlex.split(command)
+    assert words[0] == "python", words
+    return words[1:]
+
+
 class WebProcess(ManagedProcess):
-    """``uvicorn config.asgi:application``, the Procfile's web process, on a free port."""
+    """The Procfile's web process (gunicorn with uvicorn workers) on a free port."""
 
     def __init__(self, env: dict, log_path: Path, *args: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        # Open event streams would otherwise hold a graceful shutdown for long.
-        self.command = ["-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1"]
-        self.command += ["--port", str(self.port), "--timeout-graceful-shutdown", "2"]
+        self.command = procfile_web(HOST="127.0.0.1", PORT=str(self.port))
         super().__init__(env, log_path, *args)
 
     def answers(self) -> bool:

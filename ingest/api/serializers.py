@@ -57,8 +57,7 @@ class ProjectOutput(serializers.ModelSerializer):
         fields = ["id", "name", "created_at", "role"]
 
     def get_role(self, project) -> str | None:
-        roles = self.context.get("roles", {})
-        return roles.get(project.pk)
+        return getattr(project, "role", None)  # annotated by selectors.project_list
 
     def to_representation(self, instance):
         return representation.project(instance, role=self.get_role(instance))
@@ -231,6 +230,25 @@ class DocumentOutput(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         return representation.document(instance)
+
+
+class DocumentHitOutput(DocumentOutput):
+    """A document in the list: with a search, its rank and a snippet."""
+
+    rank = serializers.SerializerMethodField()
+    snippet = serializers.SerializerMethodField(
+        help_text="HTML: the document's best matching passage, its text escaped and "
+        "the matched words in <mark>; null without a search"
+    )
+
+    class Meta(DocumentOutput.Meta):
+        fields = [*DocumentOutput.Meta.fields, "rank", "snippet"]
+
+    def get_rank(self, document) -> float | None:
+        return getattr(document, "rank", None)
+
+    def get_snippet(self, document) -> str | None:
+        return getattr(document, "snippet", None)
 
 
 class ChunkOutput(serializers.ModelSerializer):

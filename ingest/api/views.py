@@ -56,13 +56,8 @@ class ProjectViewSet(viewsets.GenericViewSet):
     queryset = Project.objects.none()  # for the schema only; get_queryset scopes to the user
 
     def get_queryset(self) -> QuerySet:
-        return selectors.project_list(user=self.request.user)
-
-    def get_serializer_context(self):
-        roles = dict(
-            Membership.objects.filter(user=self.request.user).values_list("project_id", "role")
-        )
-        return {**super().get_serializer_context(), "roles": roles}
+        # The list shows no job counts: they cost a count per project.
+        return selectors.project_list(user=self.request.user, with_counts=False)
 
     def list(self, request):
         page = self.paginate_queryset(self.get_queryset())
@@ -73,6 +68,7 @@ class ProjectViewSet(viewsets.GenericViewSet):
         data = s.ProjectInput(data=request.data)
         data.is_valid(raise_exception=True)
         project = services.project_create(user=request.user, name=data.validated_data["name"])
+        project = self.get_queryset().get(pk=project.pk)  # with the caller's role
         return Response(self.get_serializer(project).data, status=status.HTTP_201_CREATED)
 
 
@@ -256,13 +252,27 @@ class DocumentViewSet(ProjectScoped, viewsets.GenericViewSet):
     lookup_value_regex = "[^/]+"
 
     def get_queryset(self):
-        return selectors.document_list(
-            project=self.project, q=self.request.query_params.get("q", "")
-        )
+        return selectors.document_list(project=self.project, q=self.search_query())
 
-    @extend_schema(parameters=[OpenApiParameter("q", str, description="search titles and text")])
+    def get_serializer_class(self):
+        return s.DocumentHitOutput if self.action == "list" else s.DocumentOutput
+
+    def search_query(self) -> str:
+        return selectors.search_query(self.request.query_params.get("q", ""))
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "q",
+                str,
+                description='search titles and text: words, "a phrase", or, -word '
+                "(PostgreSQL; plain words on SQLite); hits come best first",
+            )
+        ]
+    )
     def list(self, request, project_id):
         page = self.paginate_queryset(self.get_queryset())
+        selectors.document_snippets(documents=page, q=self.search_query())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def retrieve(self, request, project_id, pk):

@@ -136,19 +136,25 @@ def job_create(
                 items_total=len(checked),
                 bytes_total=sum(c.upload.size for c in checked),
             )
+            files = []
             for position, item in enumerate(checked):
                 path = _store(job, position, item)
                 stored.append(path)
-                IngestFile.objects.create(
-                    job=job,
-                    position=position,
-                    name=item.name,
-                    size=item.upload.size,
-                    content_type=extract.CONTENT_TYPES[item.kind],
-                    kind=item.kind,
-                    sha256=item.sha256,
-                    storage_path=path,
+                files.append(
+                    IngestFile(
+                        job=job,
+                        position=position,
+                        name=item.name,
+                        size=item.upload.size,
+                        content_type=extract.CONTENT_TYPES[item.kind],
+                        kind=item.kind,
+                        sha256=item.sha256,
+                        storage_path=path,
+                    )
                 )
+            # One INSERT for all the files: a job's creation costs the same
+            # number of queries whatever its number of files.
+            IngestFile.objects.bulk_create(files)
             if idempotency_key:
                 IdempotencyKey.objects.create(user=user, key=idempotency_key, job=job)
             lifecycle.record_created(job, actor=user)

@@ -1,0 +1,260 @@
+"""The web tier's parts of ``bench.api_latency``: the server as the Procfile
+runs it, one client against sixteen, the cheap endpoints (``/healthz``, the
+projects list, a small project's jobs) and the search corpus and its growth.
+
+Kept apart from ``api_latency`` so that each module reads top to bottom.
+"""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from bench import common
+
+# Words of the corpus: every chunk is 100 of them, drawn with a skew (a few
+# words in most chunks, most words in few), like prose.
+VOCABULARY_SIZE = 4000
+WORDS_PER_CHUNK = 100
+CHUNKS_PER_DOCUMENT = 20
+# Terms planted in a fixed number of chunks of the searched project: the
+# growth adds none, so a search for them has the same answer before and after.
+PLANTED = {"zephyrquill": 20, "marmotine": 200}
+SEARCHES = {
+    "rare word": "zephyrquill",
+    "word on many pages": "marmotine",
+    "websearch: either word": "zephyrquill or marmotine -nonesuchword",
+}
+
+
+# --- the server, as the Procfile serves it ---------------------------------------------
+
+
+def procfile_web_command() -> str:
+    lines = (common.ROOT / "Procfile").read_text().splitlines()
+    commands = dict(line.split(":", 1) for line in lines if line.strip() and line[0] != "#")
+    return commands["web"].strip()
+
+
+def start_procfile_web(bench, *, app: str) -> tuple[common.Process, int]:
+    """The Procfile's web command, as run.py and honcho run it, serving ``app``
+    (the project's application plus the baseline endpoint) on a free port."""
+    command = procfile_web_command().replace("config.asgi:application", app)
+    port = common.free_port()
+    env = {
+        **bench.env,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        # "python" in the Procfile is this virtual environment's, as run.py makes it.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    log_path = bench.tmp / f"web-{len(bench.processes)}.log"
+    web = common.Process(["/bin/sh", "-c", f"exec {command}"], env=env, log_path=log_path)
+    bench.processes.append(web)
+
+    def answering():
+        import http.client
+
+        if web.proc.poll() is not None:
+            raise RuntimeError(f"the web process exited; its log:\n{web.output()}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            return conn.getresponse().status == 200
+        except OSError:
+            return False
+
+    common.wait_for(answering, timeout=90, interval=0.1, what="the Procfile's web to answer")
+    return web, port
+
+
+# --- data ---------------------------------------------------------------------------------
+
+
+INSERT_FINISHED_JOBS = """
+INSERT INTO ingest_ingestjob (
+    id, project_id, name, status, version, created_by_id, created_at, started_at,
+    finished_at, deleted_at, worker_host, items_total, items_done, bytes_total,
+    bytes_done, error, result, chunk_size, chunk_overlap)
+SELECT gen_random_uuid(), %(project)s, 'job ' || g, 'completed', 3, %(user)s,
+    now() - g * interval '1 minute', now() - g * interval '1 minute', now(), NULL,
+    '', 3, 3, 3000, 3000, '', '{}', 1000, 100
+FROM generate_series(1, %(count)s) AS g
+"""
+
+
+def build_small_project(*, user, count: int = 40):
+    """The issue's new user: one project with ``count`` finished jobs of 3 files."""
+    from django.db import connection
+
+    from ingest.models import IngestJob
+
+    project = common.new_project(user, "latency forty")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            INSERT_FINISHED_JOBS, {"project": project.pk, "user": user.pk, "count": count}
+        )
+        ids = list(IngestJob.objects.filter(project=project).values_list("pk", flat=True))
+        cursor.execute(
+            """
+            INSERT INTO ingest_ingestfile (
+                job_id, position, name, size, content_type, kind, sha256, storage_path,
+                status, error, chunks, members)
+            SELECT j, p, 'file' || p || '.txt', 1000, 'text/plain', 'txt', repeat('0', 64),
+                'jobs/bench/' || j || '/' || p, 'done', '', 3, '[]'
+            FROM unnest(%(ids)s::uuid[]) AS j, generate_series(0, 2) AS p
+            """,
+            {"ids": ids},
+        )
+    return project, [str(pk) for pk in ids]
+
+
+# Paragraphs made once, then reused by every chunk (``chunk number % count``):
+# generating a million distinct texts word by word would take the database
+# minutes; a thousand distinct ones, each 100 words of a 4,000-word
+# vocabulary drawn with a skew, gives the index realistic posting lists.
+MAKE_PARAGRAPHS = """
+CREATE TEMP TABLE IF NOT EXISTS bench_paragraph AS
+SELECT n, (
+    SELECT string_agg('w' || floor(power(random(), 3) * %(vocabulary)s)::int, ' ')
+    FROM generate_series(1, %(words)s) AS w WHERE n >= 0
+) AS text
+FROM generate_series(0, 999) AS n
+"""
+
+INSERT_DOCUMENTS = """
+INSERT INTO ingest_document (id, project_id, title, sha256, size, chunk_count, created_at)
+SELECT gen_random_uuid(), %(project)s, 'Report ' || g, md5(%(salt)s || g) || md5(g || %(salt)s),
+    %(chunks)s * 700, %(chunks)s, now() - g * interval '1 second'
+FROM generate_series(%(first)s, %(last)s) AS g
+"""
+
+INSERT_CHUNKS = """
+INSERT INTO ingest_chunk (document_id, index, text, start, "end")
+SELECT d.id, i, p.text, i * 700, i * 700 + 700
+FROM ingest_document AS d
+CROSS JOIN generate_series(0, %(chunks)s - 1) AS i
+JOIN bench_paragraph AS p ON p.n = abs(hashtext(d.id::text || i)) %% 1000
+WHERE d.project_id = %(project)s AND d.title LIKE 'Report %%'
+  AND NOT EXISTS (SELECT 1 FROM ingest_chunk AS c WHERE c.document_id = d.id)
+"""
+
+PLANT = """
+UPDATE ingest_chunk SET text = text || ' ' || %(term)s
+WHERE id IN (
+    SELECT c.id FROM ingest_chunk AS c JOIN ingest_document AS d ON d.id = c.document_id
+    WHERE d.project_id = %(project)s ORDER BY md5(c.id::text) LIMIT %(count)s OFFSET %(offset)s)
+"""
+
+
+def add_chunks(cursor, *, project, chunks: int, first_document: int = 1) -> None:
+    documents = chunks // CHUNKS_PER_DOCUMENT
+    cursor.execute(MAKE_PARAGRAPHS, {"vocabulary": VOCABULARY_SIZE, "words": WORDS_PER_CHUNK})
+    cursor.execute(
+        INSERT_DOCUMENTS,
+        {
+            "project": project.pk,
+            "salt": str(project.pk),
+            "chunks": CHUNKS_PER_DOCUMENT,
+            "first": first_document,
+            "last": first_document + documents - 1,
+        },
+    )
+    cursor.execute(INSERT_CHUNKS, {"project": project.pk, "chunks": CHUNKS_PER_DOCUMENT})
+
+
+def build_search_project(*, user, chunks: int = 10_000):
+    """A project of ``chunks`` chunks, with the planted terms in fixed chunks."""
+    from django.db import connection
+
+    project = common.new_project(user, "latency search")
+    with connection.cursor() as cursor:
+        add_chunks(cursor, project=project, chunks=chunks)
+        offset = 0
+        for term, count in PLANTED.items():
+            cursor.execute(
+                PLANT, {"term": term, "project": project.pk, "count": count, "offset": offset}
+            )
+            offset += count
+        cursor.execute("VACUUM ANALYZE ingest_chunk")
+        cursor.execute("VACUUM ANALYZE ingest_document")
+    return project
+
+
+def grow_search_project(*, project, to_chunks: int, have: int) -> float:
+    """Add chunks to the searched project until the database holds ``to_chunks``."""
+    from django.db import connection
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        add_chunks(
+            cursor,
+            project=project,
+            chunks=to_chunks - have,
+            first_document=have // CHUNKS_PER_DOCUMENT + 1,
+        )
+        cursor.execute("VACUUM ANALYZE ingest_chunk")
+        cursor.execute("VACUUM ANALYZE ingest_document")
+    return time.perf_counter() - started
+
+
+def chunk_count() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM ingest_chunk")
+        return cursor.fetchone()[0]
+
+
+def search_path(project, q: str) -> str:
+    from urllib.parse import urlencode
+
+    return f"/api/projects/{project.pk}/documents/?{urlencode({'q': q})}"
+
+
+def measure_search(args, *, project, ports: list[int], token: str, run_phase, summary) -> dict:
+    """Each search's p99 with the database at ``--search-chunks`` chunks, then
+    again once the searched project grew to ``--search-scale`` (the growth
+    holds none of the searched terms: the answers stay the same)."""
+    from ingest import selectors
+
+    count = args.clients * args.search_requests
+
+    def timed() -> dict:
+        figures = {}
+        for name, q in [("healthz", None), *SEARCHES.items()]:
+            path = "/healthz" if q is None else search_path(project, q)
+            requests = [(name, "GET", path, None)] * count
+            samples, seconds = run_phase(
+                ports=ports, token=token, requests=requests, clients=args.clients
+            )
+            figures[name] = summary(samples[name], {200}, seconds)
+        return figures
+
+    def hits() -> dict:
+        return {
+            name: selectors.document_list(project=project, q=q).count()
+            for name, q in SEARCHES.items()
+        }
+
+    chunks_before, hits_before, before = chunk_count(), hits(), timed()
+    if args.search_scale <= chunks_before:
+        return {"chunks_before": chunks_before, "hits_before": hits_before, "before": before}
+    grow_seconds = grow_search_project(
+        project=project, to_chunks=args.search_scale, have=chunks_before
+    )
+    chunks_after, hits_after, after = chunk_count(), hits(), timed()
+    plan = selectors.document_list(project=project, q=SEARCHES["rare word"])[:25].explain()
+    return {
+        "chunks_before": chunks_before,
+        "chunks_after": chunks_after,
+        "hits_before": hits_before,
+        "hits_after": hits_after,
+        "before": before,
+        "after": after,
+        "ratio_p99": {
+            name: round(after[name]["p99_ms"] / before[name]["p99_ms"], 3) for name in before
+        },
+        "grow_seconds": round(grow_seconds, 1),
+        "plan_after_growth": plan,
+    }

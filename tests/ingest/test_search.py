@@ -1,0 +1,169 @@
+"""Document search: whole words in any case on both databases, full-text
+syntax, rank and highlighted snippets on PostgreSQL, and hostile queries."""
+
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from ingest import selectors
+from ingest.models import Chunk
+from tests.conftest import postgres_only
+from tests.factories import DocumentFactory, ProjectFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def document(project, title, *texts):
+    doc = DocumentFactory(project=project, title=title, chunk_count=len(texts))
+    Chunk.objects.bulk_create(
+        Chunk(document=doc, index=i, text=text, start=i * 100, end=i * 100 + len(text))
+        for i, text in enumerate(texts)
+    )
+    return doc
+
+
+def search(api, project, q):
+    response = api.get(f"/api/projects/{project.pk}/documents/", {"q": q})
+    assert response.status_code == 200, response.content
+    return response.json()["results"]
+
+
+def titles(results) -> set[str]:
+    return {r["title"] for r in results}
+
+
+@pytest.fixture
+def library(project):
+    document(project, "Harbour notes", "The harbour lights at night.", "Ships come in.")
+    document(project, "Plural", "Two harbours and a Harbourmaster.")
+    document(project, "Split", "the harbour", "lights elsewhere")
+    document(project, "Ledger of ships", "Numbers and dates.")
+    document(ProjectFactory(), "Other project", "the harbour lights")
+    return project
+
+
+# --- the same answers on SQLite and PostgreSQL for plain words -------------------------
+
+
+@pytest.mark.parametrize(
+    "q, expected",
+    [
+        ("harbour", {"Harbour notes", "Split"}),  # whole words only, not harbours
+        ("HARBOUR", {"Harbour notes", "Split"}),  # any case
+        ("harbourmaster", {"Plural"}),
+        ("harbour lights", {"Harbour notes"}),  # every word in one chunk (or the title)
+        ("ledger", {"Ledger of ships"}),  # titles too
+        ("ships", {"Harbour notes", "Ledger of ships"}),
+        ("  harbour \t ", {"Harbour notes", "Split"}),
+        ("nowhere", set()),
+    ],
+)
+def test_plain_words_match_whole_words_in_any_case(api, library, q, expected):
+    assert titles(search(api, library, q)) == expected
+
+
+def test_the_api_gives_an_escaped_snippet_with_the_words_marked(api, project):
+    document(project, "Markup", "Intro.", "<b>Bold</b> & the Harbour <script>x</script> again")
+
+    [hit] = search(api, project, "harbour")
+
+    assert "<mark>Harbour</mark>" in hit["snippet"]
+    # Escaped here; PostgreSQL's headline drops markup from the passage.
+    assert "<script>" not in hit["snippet"] and "<b>" not in hit["snippet"]
+    assert "&amp;" in hit["snippet"]
+    assert "Intro" not in hit["snippet"]  # the matching chunk, not the first one
+
+
+def test_a_title_only_hit_gets_its_title_as_snippet(api, library):
+    [hit] = search(api, library, "ledger")
+    assert hit["snippet"] == "<mark>Ledger</mark> of ships"
+
+
+def test_without_a_search_the_list_is_newest_first_without_snippets(api, library):
+    response = api.get(f"/api/projects/{library.pk}/documents/")
+    results = response.json()["results"]
+    assert [r["title"] for r in results] == ["Ledger of ships", "Split", "Plural", "Harbour notes"]
+    assert {r["snippet"] for r in results} == {None}
+    assert {r["rank"] for r in results} == {None}
+
+
+@pytest.mark.parametrize("q", ["\x00", "harbour\x00", "a\x00b", "\x00\x01\x1f"])
+def test_nul_and_control_characters_in_the_query_are_not_an_error(api, library, q):
+    # PostgreSQL text cannot hold NUL: this answered 500 (DataError).
+    results = search(api, library, q)
+    if q.startswith("harbour"):
+        assert titles(results) == {"Harbour notes", "Split"}
+
+
+def test_dashboard_search_with_nul_and_its_snippets(user, library):
+    client = Client()
+    client.force_login(user)
+    url = reverse("ingest:document-list", kwargs={"project_id": library.pk})
+
+    nul = client.get(url, {"q": "harbour\x00"})
+    hits = client.get(url, {"q": "lights"})
+
+    assert nul.status_code == 200
+    assert hits.status_code == 200
+    html = hits.content.decode()
+    assert "The harbour <mark>lights</mark> at night." in html
+    assert {d.title for d in hits.context["documents"]} == {"Harbour notes", "Split"}
+
+
+def test_punctuation_only_and_operator_only_queries_find_nothing(api, library):
+    for q in ['"', "-", "or", "!!!", "&|:*"]:
+        results = search(api, library, q)
+        assert titles(results) <= {"Harbour notes", "Split", "Plural", "Ledger of ships"}
+
+
+# --- PostgreSQL: full-text syntax, rank, the index ---------------------------------------
+
+
+@postgres_only
+def test_websearch_syntax_phrases_or_and_not(api, library):
+    assert titles(search(api, library, '"harbour lights"')) == {"Harbour notes"}
+    assert titles(search(api, library, "harbour -lights -notes")) == {"Split"}
+    assert titles(search(api, library, "harbourmaster or ledger")) == {"Plural", "Ledger of ships"}
+
+
+@postgres_only
+def test_hits_come_best_first(api, project):
+    document(project, "Once", "a word about tides, and much else besides this")
+    document(project, "Often", "tides tides tides")
+    document(project, "Title tides", "tides again")
+
+    results = search(api, project, "tides")
+
+    assert [r["title"] for r in results] == ["Title tides", "Often", "Once"]
+    assert results[0]["rank"] > results[1]["rank"] > results[2]["rank"] > 0
+
+
+@postgres_only
+def test_search_reads_the_gin_indexes(project):
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = selectors.document_list(project=project, q="harbour")[:25].explain()
+    assert "ingest_chunk_search_gin" in plan
+    assert "ingest_document_search_gin" in plan
+
+
+# --- real input, written by the real pipeline (COPY on PostgreSQL) ---------------------
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "jobstate"])
+def test_text_ingested_by_the_pipeline_is_searchable(api, project):
+    from tests.ingest.test_pipeline import add_file, run, running_job
+
+    source = Path("/usr/share/doc/adduser/copyright")
+    content = source.read_bytes()
+    job = running_job(project=project, chunk_size=400, chunk_overlap=0)
+    add_file(job, "copyright.txt", content)
+    run(job)
+
+    [hit] = search(api, project, "GNU General Public License")
+
+    assert hit["title"] == "copyright.txt"
+    assert "<mark>" in hit["snippet"]
