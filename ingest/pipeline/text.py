@@ -21,6 +21,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 MAX_LINE = 1024 * 1024  # a "line" longer than this is cut, so memory stays bounded
 READ_BLOCK = 256 * 1024
@@ -193,8 +194,9 @@ def canonicalize(fragments: Iterable[str], path: Path) -> CanonicalText:
     return CanonicalText(path=path, sha256=digest.hexdigest(), length=length)
 
 
-@dataclass(frozen=True)
-class Piece:
+class Piece(NamedTuple):
+    # A tuple, not a frozen dataclass: one is built per chunk, and a frozen
+    # dataclass's __init__ cost more than cutting the chunk.
     index: int
     start: int
     end: int
