@@ -68,16 +68,25 @@ def line_blocks(fragments: Iterable[str]) -> Iterator[str]:
     seen = False
     for fragment in fragments:
         seen = True
-        batch.append(fragment)
-        batch_len += len(fragment)
-        if batch_len >= BLOCK_CHARS:
-            block, head = _split_complete(head + "".join(batch), final=False)
-            batch, batch_len = [], 0
-            if block is not None:
-                yield block
+        # A huge fragment (a JSON string value) is taken a block at a time, so
+        # no block, nor the copies canonicalizing makes of it, outgrows BLOCK_CHARS much.
+        for part in _slices(fragment, BLOCK_CHARS):
+            batch.append(part)
+            batch_len += len(part)
+            if batch_len >= BLOCK_CHARS:
+                block, head = _split_complete(head + "".join(batch), final=False)
+                batch, batch_len = [], 0
+                if block is not None:
+                    yield block
     if seen:
         block, _ = _split_complete(head + "".join(batch), final=True)
         yield block
+
+
+def _slices(fragment: str, size: int) -> Iterable[str]:
+    if len(fragment) <= size:
+        return (fragment,)
+    return (fragment[i : i + size] for i in range(0, len(fragment), size))
 
 
 def _split_complete(text: str, *, final: bool) -> tuple[str | None, str]:
