@@ -140,26 +140,29 @@ class CanonicalText:
     length: int  # characters
 
 
-def _storable(text: str) -> str:
-    # NUL characters go: no text column (PostgreSQL's least of all) stores
-    # them. A lone surrogate (a JSON "\ud800" escape) cannot be UTF-8: it
-    # becomes U+FFFD, as undecodable bytes do.
-    if "\x00" in text:
-        text = text.replace("\x00", "")
-    if text.isascii():
-        return text
+def _without_nul(text: str) -> str:
+    # NUL characters go: no text column (PostgreSQL's least of all) stores them.
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
+def _utf8(text: str) -> tuple[str, bytes]:
+    """``text`` and its UTF-8, a lone surrogate (a JSON "\\ud800" escape, which
+    has no UTF-8) replaced by U+FFFD as undecodable bytes are. The line-by-line
+    code replaced them before NFC; doing it here is the same, and spares a pass
+    over every block: neither a surrogate nor U+FFFD is white space, and NFC
+    neither decomposes nor composes either."""
     try:
-        text.encode("utf-8")  # finds a surrogate faster than the regular expression
+        return text, text.encode("utf-8")
     except UnicodeEncodeError:
-        return _SURROGATES.sub("\ufffd", text)
-    return text
+        text = _SURROGATES.sub("\ufffd", text)
+        return text, text.encode("utf-8")
 
 
 def _canonical_block(block: str) -> tuple[str, int, int]:
     """A block of lines in canonical form, without its leading and trailing
     blank lines, and the line breaks found in those (a count of at least two
     means a paragraph break)."""
-    block = _storable(block)
+    block = _without_nul(block)
     spaces = _ASCII_SPACES
     if not block.isascii():
         block = unicodedata.normalize("NFC", block)
@@ -195,7 +198,7 @@ def canonicalize(fragments: Iterable[str], path: Path) -> CanonicalText:
                 continue
             if length:
                 body = ("\n\n" if breaks + leading >= 2 else "\n") + body
-            data = body.encode("utf-8")
+            body, data = _utf8(body)
             out.write(data)
             digest.update(data)
             length += len(body)
