@@ -284,7 +284,9 @@ def main(argv=None) -> int:
     parser.add_argument("--file-mb", type=float, default=20)
     parser.add_argument("--workers", type=int, default=2, choices=[1, 2])
     parser.add_argument("--min-delay", type=float, default=0.05, help="seconds after RUNNING")
-    parser.add_argument("--max-delay", type=float, default=9.0)
+    # A 3 x 20 MB job now lasts a few seconds (it lasted some 15): later cancels
+    # would mostly find it finished.
+    parser.add_argument("--max-delay", type=float, default=2.5)
     parser.add_argument("--escalations", type=int, default=3)
     parser.add_argument("--seed", type=int, default=20240603)
     args = parser.parse_args(argv)

@@ -227,16 +227,35 @@ def _copy_chunks(document, pieces, ctx) -> int:
     # INSERTs built from model instances (bench/pipeline_throughput.py), and
     # chunks are most of what a job writes. It runs in the file's transaction
     # like the INSERTs would, so a cancel still rolls the whole file back.
+    # The rows are written in COPY's text format, a batch per write: psycopg's
+    # write_row() formats each value in Python and was, once the text was
+    # canonicalized block-wise, the largest cost left on the worker's side.
     quote = connection.ops.quote_name
     columns = ", ".join(quote(Chunk._meta.get_field(name).column) for name in CHUNK_FIELDS)
     sql = f"COPY {quote(Chunk._meta.db_table)} ({columns}) FROM STDIN"
-    count = 0
+    count, batch, row_start = 0, [], f"{document.pk}\t"
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         for count, piece in enumerate(pieces, start=1):
-            copy.write_row((document.pk, piece.index, piece.text, piece.start, piece.end))
+            batch.append(
+                f"{row_start}{piece.index}\t{_copy_escape(piece.text)}\t{piece.start}\t{piece.end}\n"
+            )
             if count % CHUNK_BATCH == 0:
+                copy.write("".join(batch))
+                batch.clear()
                 ctx.checkpoint()
+        if batch:
+            copy.write("".join(batch))
     return count
+
+
+def _copy_escape(value: str) -> str:
+    # COPY's text format: backslash, and the characters that end a value or a row.
+    if "\\" in value:
+        value = value.replace("\\", "\\\\")
+    for char, escaped in (("\n", "\\n"), ("\t", "\\t"), ("\r", "\\r")):
+        if char in value:
+            value = value.replace(char, escaped)
+    return value
 
 
 def _insert_chunks(document, pieces, ctx) -> int:

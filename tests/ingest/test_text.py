@@ -315,3 +315,15 @@ def test_canonical_text_is_always_storable(tmp_path):
 
     assert written == "ab \ufffd c\ufffd"
     assert result.sha256 == hashlib.sha256(written.encode("utf-8")).hexdigest()
+
+
+def test_a_huge_fragment_is_canonicalized_in_bounded_blocks():
+    # A JSON string value can be one fragment of many megabytes; the blocks
+    # canonicalized (and the copies made of each) stay about BLOCK_CHARS long.
+    raw = ("word " * 20 + "\r\n") * 50_000
+
+    blocks = list(text.line_blocks([raw]))
+
+    assert len(blocks) > 50
+    assert max(map(len, blocks)) <= text.BLOCK_CHARS
+    assert "\n".join(blocks) == raw.replace("\r\n", "\n")
