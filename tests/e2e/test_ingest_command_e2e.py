@@ -202,7 +202,8 @@ def test_ctrl_c_at_a_terminal_then_yes_cancels_and_keeps_the_finished_files(
     assert "%|" in session.output  # a terminal gets the bar
     assert "cancelling job 'nightly': it stops at its next checkpoint" in session.output
     assert (
-        f"job 'nightly' cancelled: kept {kept} of 40 files ({kept} documents created); "
+        f"job 'nightly' cancelled: kept {kept} of 40 files "
+        f"({kept} document{'' if kept == 1 else 's'} created); "
         f"{40 - kept} not reached." in session.output
     )
     assert session.output.count("  not reached batch/part") == 40 - kept
