@@ -119,7 +119,10 @@ def file_result(ingest_file: IngestFile) -> dict:
         "document": str(sources[0].document_id) if sources else None,
         "chunks": ingest_file.chunks,
         "error": ingest_file.error or None,
-        **({"members": ingest_file.members} if ingest_file.kind == "zip" else {}),
+        "kind": ingest_file.kind,
+        "encoding": ingest_file.details.get("encoding"),
+        "pages": ingest_file.details.get("pages"),
+        **({"members": ingest_file.members} if ingest_file.kind in ("zip", "eml") else {}),
     }
 
 

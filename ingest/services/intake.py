@@ -21,8 +21,6 @@ from ingest.services.errors import IdempotencyConflict, UploadRejected
 from ingest.services.queue import job_enqueue
 from jobs import lifecycle
 
-SNIFF_BYTES = 4096  # enough of a file's head to judge its type by content
-
 
 @dataclass
 class CheckedUpload:
@@ -58,11 +56,8 @@ def check_uploads(uploads) -> list[CheckedUpload]:
                 code="too_large",
             )
         total += upload.size
-        upload.seek(0)
-        head = upload.read(SNIFF_BYTES)
-        upload.seek(0)
         try:
-            kind = extract.detect_kind(name, head)
+            kind = extract.detect_file_kind(name, upload)
         except extract.UnsupportedType as exc:
             raise UploadRejected(str(exc), code="unsupported_type") from exc
         checked.append(CheckedUpload(upload=upload, name=name[:255], kind=kind))
