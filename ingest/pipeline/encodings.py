@@ -24,6 +24,7 @@ SAMPLE_BYTES = 256 * 1024  # what charset-normalizer is shown of a legacy text
 # Share of characters that may be control characters (other than tab, line
 # and page breaks) in something still called text.
 MAX_CONTROL_SHARE = 0.01
+CP1252_CHAOS_MARGIN = 0.2
 
 
 def bom_encoding(head: bytes) -> str | None:
@@ -88,19 +89,30 @@ def sniff(head: bytes) -> str | None:
 def legacy_encoding(sample: bytes) -> str | None:
     from charset_normalizer import from_bytes
 
-    matches = from_bytes(sample)
-    best = matches.best()
+    best = from_bytes(sample).best()
     if best is None:
         return None
     encoding = best.encoding
-    # Western European text often reads equally well as cp1252 and as a
-    # Central or Baltic code page (charset-normalizer's ties); cp1252 is by
-    # far the commoner, and where it decodes to the same text it is the name.
-    tied = {m.encoding for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)}
-    decoded = sample.decode(encoding, errors="replace")
-    if "cp1252" in tied or _decodes_as(sample, "cp1252") == decoded:
-        encoding, decoded = "cp1252", sample.decode("cp1252", errors="replace")
-    return encoding if is_text(decoded) else None
+    if encoding != "cp1252" and _prefer_cp1252(sample, best):
+        encoding = "cp1252"
+    return encoding if is_text(sample.decode(encoding, errors="replace")) else None
+
+
+def _prefer_cp1252(sample: bytes, best) -> bool:
+    """Western European text often reads almost as well in a Central or
+    Baltic code page ("déjà" as "déją"), and charset-normalizer may rank that
+    first. cp1252 is by far the commoner: it is chosen when it decodes the
+    sample and reads as coherently, with at most a little more "chaos"."""
+    from charset_normalizer import from_bytes
+
+    if _decodes_as(sample, "cp1252") is None:
+        return False
+    western = from_bytes(sample, cp_isolation=["cp1252"]).best()
+    return (
+        western is not None
+        and western.coherence >= best.coherence
+        and western.chaos <= best.chaos + CP1252_CHAOS_MARGIN
+    )
 
 
 def _decodes_as(sample: bytes, encoding: str) -> str | None:

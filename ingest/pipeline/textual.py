@@ -77,7 +77,7 @@ def extract_json(raw: BinaryIO, encoding: str, info: dict) -> Iterator[str]:
     else:
         stream = _Utf8Reader(text_stream(raw, encoding))
     try:
-        yield from _json_events(ijson.parse(stream, use_float=True))
+        yield from _json_events(ijson.basic_parse(stream, use_float=True))
     except (ijson.JSONError, ijson.IncompleteJSONError, ValueError, RecursionError) as exc:
         raise ExtractionError(f"the JSON is malformed ({exc}).") from exc
 
@@ -99,8 +99,10 @@ class _Utf8Reader:
 def _json_events(events) -> Iterator[str]:
     """``path: value`` lines, the path made of the object keys above the value
     (list items share their list's path)."""
+    # basic_parse, not parse: parse builds a prefix string for every event,
+    # which for deep nesting costs memory as the square of the depth.
     keys: list[str] = []
-    for prefix, event, value in events:
+    for event, value in events:
         if event == "map_key":
             keys[-1] = str(value)
         elif event == "start_map":
@@ -110,7 +112,6 @@ def _json_events(events) -> Iterator[str]:
         elif event in ("string", "number", "boolean"):
             path = ".".join(keys)
             yield f"{path}: {_scalar(value)}\n" if path else f"{_scalar(value)}\n"
-    del prefix
 
 
 def _scalar(value) -> str:
