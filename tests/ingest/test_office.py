@@ -2,15 +2,20 @@
 (python-docx, python-pptx, openpyxl, the email package, zipfile) and by
 LibreOffice (tests/corpus/office/)."""
 
+import datetime
 import io
+import tracemalloc
 import zipfile
 from pathlib import Path
 
 import docx
+import openpyxl
+import pptx
 import pytest
+from pptx.util import Inches
 
 from ingest.pipeline.extract import ExtractionError
-from ingest.pipeline.office import container_kind, extract_docx
+from ingest.pipeline.office import container_kind, extract_docx, extract_pptx, extract_xlsx
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "office"
 
@@ -217,3 +222,195 @@ def test_docx_with_a_password_fails_saying_so():
 def test_legacy_doc_fails_naming_the_format():
     with pytest.raises(ExtractionError, match=r"old binary Office format \(\.doc\)"):
         text(extract_docx, (CORPUS / "report.doc").read_bytes())
+
+
+# --- pptx ---------------------------------------------------------------------------
+
+
+def presentation() -> bytes:
+    deck = pptx.Presentation()
+    first = deck.slides.add_slide(deck.slide_layouts[1])  # title and content
+    first.shapes.title.text = "Première diapositive"
+    first.placeholders[1].text_frame.text = "Objectifs de l\u2019année"
+    first.notes_slide.notes_text_frame.text = "Parler lentement 慢慢"
+
+    second = deck.slides.add_slide(deck.slide_layouts[5])  # title only
+    second.shapes.title.text = "Budget"
+    rows = second.shapes.add_table(2, 2, Inches(1), Inches(2), Inches(6), Inches(1.5)).table
+    for row, values in zip(rows.rows, [("Poste", "Montant"), ("Café", "120 €")], strict=True):
+        for cell, value in zip(row.cells, values, strict=True):
+            cell.text = value
+
+    third = deck.slides.add_slide(deck.slide_layouts[6])  # blank
+    group = third.shapes.add_group_shape()
+    box = group.shapes.add_textbox(Inches(1), Inches(1), Inches(4), Inches(1))
+    box.text_frame.text = "Dans un groupe"
+    box.text_frame.add_paragraph().text = "東京"
+    third.shapes.add_textbox(Inches(1), Inches(4), Inches(4), Inches(1)).text_frame.text = "Fin"
+    return saved(deck)
+
+
+def test_pptx_gives_slides_in_order_with_titles_tables_groups_and_notes():
+    extracted = text(extract_pptx, presentation())
+
+    lines = [line for line in extracted.splitlines() if line.strip()]
+    assert lines == [
+        "Première diapositive",
+        "Objectifs de l\u2019année",
+        "Parler lentement 慢慢",
+        "Budget",
+        "Poste\tMontant",
+        "Café\t120 €",
+        "Dans un groupe",
+        "東京",
+        "Fin",
+    ]
+    assert_clean(extracted)
+
+
+def test_pptx_made_by_libreoffice_gives_slides_and_notes():
+    extracted = text(extract_pptx, (CORPUS / "talk.pptx").read_bytes())
+
+    lines = [line for line in extracted.splitlines() if line.strip()]
+    assert lines == [
+        "Première diapositive",
+        "Objectifs de l\u2019année",
+        "Parler lentement",
+        "Deuxième diapositive 第二",
+    ]
+
+
+def test_pptx_calls_checkpoint_per_slide_and_a_cancel_passes_through():
+    calls, checkpoint = counting()
+    text(extract_pptx, presentation(), checkpoint)
+    assert len(calls) >= 3
+
+    with pytest.raises(Cancelled):
+        text(extract_pptx, presentation(), cancel_after(2))
+
+
+def test_pptx_truncated_fails_with_a_sentence():
+    data = presentation()
+
+    with pytest.raises(ExtractionError, match="PowerPoint presentation is damaged or incomplete"):
+        text(extract_pptx, data[: len(data) - 100])
+
+
+def test_pptx_that_is_a_word_document_fails_saying_so():
+    with pytest.raises(ExtractionError, match="a Word document, not a PowerPoint presentation"):
+        text(extract_pptx, word_document())
+
+
+# --- xlsx ---------------------------------------------------------------------------
+
+
+def workbook() -> bytes:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Dépenses"
+    sheet.append(["Article", "Prix", "Date"])
+    sheet.append(["Thé vert 緑茶", 4.5, datetime.date(2026, 3, 1)])
+    sheet.append([])
+    sheet.append([None, None, None])
+    sheet.append(["Crème brûlée", 12, datetime.datetime(2026, 3, 2, 14, 30)])
+    sheet["E40"] = "loin"
+    other = book.create_sheet("Notes")
+    other.append(["Vérifié par Zoë"])
+    return saved(book)
+
+
+def test_xlsx_gives_each_sheet_named_then_its_rows_without_empty_ones():
+    extracted = text(extract_xlsx, workbook())
+
+    assert extracted.splitlines() == [
+        "Dépenses",
+        "Article\tPrix\tDate",
+        "Thé vert 緑茶\t4.5\t2026-03-01",
+        "Crème brûlée\t12\t2026-03-02T14:30:00",
+        "\t\t\t\tloin",
+        "",
+        "Notes",
+        "Vérifié par Zoë",
+        "",
+    ]
+
+
+def test_xlsx_made_by_libreoffice_gives_cached_formula_values():
+    extracted = text(extract_xlsx, (CORPUS / "budget.xlsx").read_bytes())
+
+    assert extracted.splitlines() == [
+        "Dépenses",
+        "Article\tPrix",
+        "Thé vert 緑茶\t4.5",
+        "Total\t9",
+        "",
+        "Notes",
+        "Vérifié par Zoë",
+        "",
+    ]
+
+
+def test_xlsx_with_a_wrong_declared_dimension_still_gives_every_cell():
+    plain = zipfile.ZipFile(io.BytesIO(workbook()))
+    members = {info.filename: plain.read(info) for info in plain.infolist()}
+    sheet = members["xl/worksheets/sheet1.xml"]
+    assert b'<dimension ref="A1:E40"/>' in sheet
+    members["xl/worksheets/sheet1.xml"] = sheet.replace(b'ref="A1:E40"', b'ref="A1"')
+
+    extracted = text(extract_xlsx, zip_bytes(members))
+
+    assert "Crème brûlée\t12" in extracted
+    assert "loin" in extracted
+
+
+def big_sheet(rows: int) -> bytes:
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("Mesures")
+    for number in range(rows):
+        sheet.append([number, number * 0.5, "mesure"])
+    return saved(book)
+
+
+def peak_memory_reading(data: bytes) -> int:
+    tracemalloc.start()
+    try:
+        for _fragment in extract_xlsx(io.BytesIO(data), checkpoint=lambda: None):
+            pass
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_xlsx_memory_does_not_grow_with_the_sheet():
+    small, large = big_sheet(500), big_sheet(10_000)
+
+    # Twenty times the rows. openpyxl's write-only mode writes no <dimension>,
+    # the case where its own read-only loading parses a sheet whole. The
+    # files are made before tracing starts: only the extraction is measured.
+    assert peak_memory_reading(large) < 2 * peak_memory_reading(small)
+
+
+def test_xlsx_calls_checkpoint_between_row_batches_and_a_cancel_passes_through():
+    data = big_sheet(2_000)
+    calls, checkpoint = counting()
+    text(extract_xlsx, data, checkpoint)
+    assert len(calls) >= 2_000 // 200
+
+    with pytest.raises(Cancelled):
+        text(extract_xlsx, data, cancel_after(3))
+
+
+def test_xlsx_truncated_fails_with_a_sentence():
+    data = big_sheet(2_000)
+
+    with pytest.raises(ExtractionError, match="Excel workbook is damaged or incomplete"):
+        text(extract_xlsx, data[:-300])
+
+
+def test_xlsx_with_a_damaged_sheet_fails_with_a_sentence():
+    plain = zipfile.ZipFile(io.BytesIO(workbook()))
+    members = {info.filename: plain.read(info) for info in plain.infolist()}
+    members["xl/worksheets/sheet1.xml"] = members["xl/worksheets/sheet1.xml"][:700]
+
+    with pytest.raises(ExtractionError, match="Excel workbook could not be read; it is damaged"):
+        text(extract_xlsx, zip_bytes(members))
