@@ -703,3 +703,62 @@ def test_eml_with_an_unknown_charset_is_read_as_utf8():
     extracted = text(extract_eml, data)
 
     assert "café crème" in extracted
+
+
+# --- container_kind -----------------------------------------------------------------
+
+
+def members_of(data: bytes) -> dict[str, bytes]:
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+@pytest.mark.parametrize(
+    ("made", "kind"),
+    [
+        (word_document, "docx"),
+        (presentation, "pptx"),
+        (workbook, "xlsx"),
+        (epub_book, "epub"),
+        (lambda: (CORPUS / "report.docx").read_bytes(), "docx"),
+        (lambda: (CORPUS / "talk.pptx").read_bytes(), "pptx"),
+        (lambda: (CORPUS / "budget.xlsx").read_bytes(), "xlsx"),
+        (lambda: zip_bytes({"notes.txt": b"hello", "data.json": b"{}"}), None),
+        # OpenDocument has a mimetype member too, of its own.
+        (lambda: zip_bytes({"mimetype": b"application/vnd.oasis.opendocument.text"}), None),
+    ],
+)
+def test_container_kind_reads_the_main_content_type(made, kind):
+    assert container_kind(zipfile.ZipFile(io.BytesIO(made()))) == kind
+
+
+def test_container_kind_knows_a_damaged_office_file_by_its_main_part():
+    members = members_of(word_document())
+    del members["[Content_Types].xml"]
+    damaged = zip_bytes(members)
+
+    assert container_kind(zipfile.ZipFile(io.BytesIO(damaged))) == "docx"
+    with pytest.raises(ExtractionError, match="Word document could not be read"):
+        text(extract_docx, damaged)
+
+
+def test_container_kind_leaves_binary_workbooks_to_the_archive_reader():
+    members = members_of(workbook())
+    members["[Content_Types].xml"] = members["[Content_Types].xml"].replace(
+        b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+        b"application/vnd.ms-excel.sheet.binary.macroEnabled.main",
+    )
+    del members["xl/workbook.xml"]
+
+    assert container_kind(zipfile.ZipFile(io.BytesIO(zip_bytes(members)))) is None
+
+
+def test_container_expanding_past_the_limit_is_refused_before_it_is_read(monkeypatch):
+    from ingest.pipeline.office import container
+
+    data = word_document()
+    expanded = sum(info.file_size for info in zipfile.ZipFile(io.BytesIO(data)).infolist())
+    monkeypatch.setattr(container, "MAX_EXPANDED_BYTES", expanded - 1)
+
+    with pytest.raises(ExtractionError, match=r"would expand to \d+ MiB, over the"):
+        text(extract_docx, data)
