@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from ingest.pipeline.extract import ExtractionError, _VisibleText
-from ingest.pipeline.office.container import converts_damage
+from ingest.pipeline.office.container import DAMAGED, converts_damage
 
 HEADERS = ("Subject", "From", "To", "Cc", "Date")
 BLOCK = 64 * 1024
@@ -63,12 +63,17 @@ def eml_attachments(raw: BinaryIO) -> Iterator[Attachment]:
     message = _parse(raw)
     body = message.get_body(preferencelist=("plain", "html"))
     for number, part in enumerate(_attached_parts(message, body), start=1):
-        content_type = part.get_content_type()
-        if content_type == "message/rfc822":
-            payload = part.get_payload(0).as_bytes()
-        else:
-            payload = part.get_payload(decode=True) or b""
-        yield Attachment(_file_name(part, number), content_type, payload)
+        name, content_type = _file_name(part, number), part.get_content_type()
+        try:
+            if content_type == "message/rfc822":
+                payload = part.get_payload(0).as_bytes()
+            else:
+                payload = part.get_payload(decode=True) or b""
+        except DAMAGED as exc:
+            raise ExtractionError(
+                f"the e-mail's attachment {name} could not be decoded ({exc!r})."
+            ) from exc
+        yield Attachment(name, content_type, payload)
 
 
 def _parse(raw: BinaryIO) -> EmailMessage:
