@@ -17,7 +17,8 @@ from typing import BinaryIO
 
 from ingest.pipeline.office.container import converts_damage, open_container
 
-ROWS_PER_CHECKPOINT = 200
+# Counted in cells, not rows: a row may hold one cell or sixteen thousand.
+CELLS_PER_CHECKPOINT = 1000
 
 
 @converts_damage("Excel workbook")
@@ -48,9 +49,12 @@ def extract_xlsx(raw: BinaryIO, *, checkpoint: Callable[[], None]) -> Iterator[s
 
 
 def _rows(rows, checkpoint: Callable[[], None]) -> Iterator[str]:
-    for number, row in enumerate(rows, start=1):
-        if number % ROWS_PER_CHECKPOINT == 0:
+    cells_read = 0
+    for row in rows:
+        cells_read += len(row) + 1
+        if cells_read >= CELLS_PER_CHECKPOINT:
             checkpoint()
+            cells_read = 0
         cells = [""] * max((column for column, _value in row), default=0)
         for column, value in row:
             cells[column - 1] = _cell(value)
