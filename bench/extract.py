@@ -63,11 +63,17 @@ def make_inputs(tmp: Path, mb: float, seed: int) -> dict[str, Path]:
     write("text.txt", text.encode())
     write("legacy.txt", text.replace("東京", "Tokyo").encode("cp1252"))
     write("utf16.txt", text.encode("utf-16-le"))
-    write("page.html", (
-        "<html><head><meta charset='utf-8'><script>var x = 1;</script></head><body>"
-        + "".join(f"<p>{line}</p>" for line in lines) + "</body></html>"
-    ).encode())
-    write("table.csv", "".join(f"{i};{line};{len(line)}\n" for i, line in enumerate(lines)).encode())
+    write(
+        "page.html",
+        (
+            "<html><head><meta charset='utf-8'><script>var x = 1;</script></head><body>"
+            + "".join(f"<p>{line}</p>" for line in lines)
+            + "</body></html>"
+        ).encode(),
+    )
+    write(
+        "table.csv", "".join(f"{i};{line};{len(line)}\n" for i, line in enumerate(lines)).encode()
+    )
     write("table.tsv", "".join(f"{i}\t{line}\n" for i, line in enumerate(lines)).encode())
     records = [{"id": i, "text": line, "tags": ["a", "b"]} for i, line in enumerate(lines)]
     write("data.json", json.dumps(records).encode())
@@ -219,7 +225,11 @@ def pdf_libraries(paths: list[Path]) -> dict:
         started = time.perf_counter()
         pages = sum(read(path) for path in paths)
         seconds = time.perf_counter() - started
-        figures[label] = {"pages": pages, "seconds": round(seconds, 3), "pages_s": round(pages / seconds, 1)}
+        figures[label] = {
+            "pages": pages,
+            "seconds": round(seconds, 3),
+            "pages_s": round(pages / seconds, 1),
+        }
     figures["ratio"] = round(figures["pypdf"]["seconds"] / figures["pypdfium2"]["seconds"], 1)
     figures["target_ratio"] = PDFIUM_TARGET_RATIO
     return figures
@@ -295,8 +305,11 @@ def main(argv=None) -> int:
         pdfs = [CORPUS / name for name in PDF_SOURCES] + [inputs["corpus.pdf"]]
         libraries = pdf_libraries(pdfs)
         user = common.bench_user()
-        worker = common.start_worker(bench, INGEST_MAX_FILE_BYTES=str(1024 * common.MB),
-                                     INGEST_MAX_TOTAL_BYTES=str(1024 * common.MB))
+        worker = common.start_worker(
+            bench,
+            INGEST_MAX_FILE_BYTES=str(1024 * common.MB),
+            INGEST_MAX_TOTAL_BYTES=str(1024 * common.MB),
+        )
         pipeline = [through_pipeline(user=user, path=path) for path in inputs.values()]
         big = big_json(bench.tmp / "big.json", args.json_mb, args.seed)
         long_pdf = concatenated_pdf(bench.tmp / "long.pdf", pages=args.pdf_pages)
@@ -317,8 +330,10 @@ def main(argv=None) -> int:
 
 def report(figures: dict) -> None:
     pipeline = {row["file"]: row for row in figures["pipeline"]}
-    print(f"  {'file':14} {'kind':6} {'MB':>6} {'alone MB/s':>11} {'pages/s':>8} "
-          f"{'pipeline MB/s':>14} {'pages/s':>8}  encoding")
+    print(
+        f"  {'file':14} {'kind':6} {'MB':>6} {'alone MB/s':>11} {'pages/s':>8} "
+        f"{'pipeline MB/s':>14} {'pages/s':>8}  encoding"
+    )
     for row in figures["alone"]:
         piped = pipeline[row["file"]]
         print(

@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 from ingest.pipeline import encodings, html, textual
 from ingest.pipeline.errors import ExtractionError, UnsupportedType
+from ingest.pipeline.html import _VisibleText  # the EPUB reader shows chapters as HTML is shown
 from ingest.pipeline.kinds import (
     ACCEPT,
     BINARY_EXTENSIONS,
@@ -36,6 +37,7 @@ __all__ = [
     "TEXT_EXTENSIONS",
     "ExtractionError",
     "UnsupportedType",
+    "_VisibleText",
     "detect_file_kind",
     "detect_kind",
     "extension",

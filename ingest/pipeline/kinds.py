@@ -77,11 +77,45 @@ ACCEPT = ",".join([*sorted({*TEXT_EXTENSIONS, *BINARY_EXTENSIONS}), "text/*"])
 
 # Names that are never text nor a kind we read: the dashboard refuses them
 # before sending (the server judges by content anyway).
-REFUSED_EXTENSIONS = (
-    ".png .jpg .jpeg .gif .webp .bmp .tif .tiff .ico .heic .mp3 .mp4 .m4a .mov .avi .mkv .wav "
-    ".exe .dll .so .bin .iso .dmg .7z .rar .gz .tgz .bz2 .xz .tar .doc .xls .ppt .odt .ods .odp "
-    ".msg"
-).split()
+REFUSED_EXTENSIONS = [
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".gif",
+    ".webp",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".ico",
+    ".heic",
+    ".mp3",
+    ".mp4",
+    ".m4a",
+    ".mov",
+    ".avi",
+    ".mkv",
+    ".wav",
+    ".exe",
+    ".dll",
+    ".so",
+    ".bin",
+    ".iso",
+    ".dmg",
+    ".7z",
+    ".rar",
+    ".gz",
+    ".tgz",
+    ".bz2",
+    ".xz",
+    ".tar",
+    ".doc",
+    ".xls",
+    ".ppt",
+    ".odt",
+    ".ods",
+    ".odp",
+    ".msg",
+]
 
 PDF_SIGNATURE = b"%PDF-"
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
@@ -114,9 +148,7 @@ def detect_kind(name: str, head: bytes) -> str:
     encoding = encodings.sniff(head)
     if encoding is None:
         if ext in BINARY_EXTENSIONS:
-            raise UnsupportedType(
-                f"{name} is named {ext} but its content is not a {ext[1:]} file."
-            )
+            raise UnsupportedType(f"{name} is named {ext} but its content is not a {ext[1:]} file.")
         if ext:
             raise UnsupportedType(f"{name}: type {ext} is not supported; send {SUPPORTED}.")
         raise UnsupportedType(f"{name} is neither text nor a supported kind; send {SUPPORTED}.")

@@ -111,8 +111,15 @@ def process_attachments(job, ingest_file, local: Path, ctx: JobContext) -> None:
 
     done = {m["name"] for m in ingest_file.members}
     seen: dict[str, int] = {}
+    attachments = []
     with local.open("rb") as raw:
-        attachments = list(office.eml_attachments(raw))
+        try:
+            attachments.extend(office.eml_attachments(raw))
+        except extract.ExtractionError as exc:
+            # The message itself is still read; the attachments before the
+            # undecodable one too. The failure is listed among the members.
+            if "attachments" not in done:
+                _record_member(ingest_file, _failed("attachments", str(exc)))
     for attachment in attachments:
         name = _unique(attachment.name or "attachment", seen)
         if name in done:
@@ -212,7 +219,13 @@ def _unpack(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> Pa
 
 
 def _failed(name: str, error: str) -> dict:
-    return {"name": name, "status": FileStatus.FAILED, "document": None, "chunks": 0, "error": error}
+    return {
+        "name": name,
+        "status": FileStatus.FAILED,
+        "document": None,
+        "chunks": 0,
+        "error": error,
+    }
 
 
 def _member_result(name: str, written, details: dict) -> dict:

@@ -148,8 +148,9 @@ def eml_bytes() -> bytes:
     message["Subject"] = "Réunion de jeudi — 会議"
     message["Date"] = "Thu, 05 Nov 2026 10:00:00 +0100"
     message.set_content(f"Bonjour,\n\n{ACCENTS}.\n{CJK}.\n")
-    message.add_alternative(f"<html><body><p>{ACCENTS}</p><script>x()</script></body></html>",
-                            subtype="html")
+    message.add_alternative(
+        f"<html><body><p>{ACCENTS}</p><script>x()</script></body></html>", subtype="html"
+    )
     message.add_attachment(
         docx_bytes(),
         maintype="application",
@@ -163,7 +164,9 @@ def eml_bytes() -> bytes:
         filename="ventes.csv",
     )
     message.add_attachment(
-        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", maintype="image", subtype="png",
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+        maintype="image",
+        subtype="png",
         filename="logo.png",
     )
     return message.as_bytes()
@@ -210,12 +213,18 @@ def test_office_books_and_mail_become_documents(api, project, start_worker):
         assert result["status"] == "done", (name, result)
     assert_clean(
         text_of(results["report.docx"]["document"]),
-        "Quarterly header", "Rapport annuel", ACCENTS, CJK, "Île-de-France",
+        "Quarterly header",
+        "Rapport annuel",
+        ACCENTS,
+        CJK,
+        "Île-de-France",
     )
     deck = text_of(results["deck.pptx"]["document"])
     assert_clean(deck, "Première diapo", ACCENTS, CJK, "speaker note 2")
     assert deck.index("Première diapo") < deck.index("第二")
-    assert_clean(text_of(results["sheet.xlsx"]["document"]), "Ventes", "Zürich", "1200", CJK, ACCENTS)
+    assert_clean(
+        text_of(results["sheet.xlsx"]["document"]), "Ventes", "Zürich", "1200", CJK, ACCENTS
+    )
     book = text_of(results["book.epub"]["document"])
     assert_clean(book, "第二章", CJK, "Chapitre un", ACCENTS)
     assert book.index(CJK) < book.index(ACCENTS)  # the spine's order, not the manifest's
@@ -233,9 +242,7 @@ def test_office_books_and_mail_become_documents(api, project, start_worker):
     assert "not supported" in attachments["logo.png"]["error"]
 
 
-def test_pdfs_of_real_producers_and_chromium_become_documents(
-    api, project, start_worker, browser
-):
+def test_pdfs_of_real_producers_and_chromium_become_documents(api, project, start_worker, browser):
     names = ["minimal-document.pdf", "google-doc-document.pdf", "crazyones-pdfa.pdf"]
     files = [upload(name, (CORPUS / "pdf" / name).read_bytes()) for name in names]
     files.append(upload("printed.pdf", printed_pdf(browser)))
@@ -248,7 +255,9 @@ def test_pdfs_of_real_producers_and_chromium_become_documents(
     printed = text_of(results["printed.pdf"]["document"])
     assert_clean(printed, "Imprimé par Chromium", ACCENTS, "Deuxième page")
     assert "document.title" not in printed
-    assert "Beautiful is better than ugly." in text_of(results["google-doc-document.pdf"]["document"])
+    assert "Beautiful is better than ugly." in text_of(
+        results["google-doc-document.pdf"]["document"]
+    )
     assert results["minimal-document.pdf"]["pages"] == 1
 
 
@@ -263,11 +272,14 @@ def test_text_in_any_encoding_and_tables_and_json_become_documents(api, project,
         upload("guide.rst", "Guide\n=====\n\nCafé *crème*.\n".encode()),
         upload("todo.org", "* TODO Réviser\n** DONE Écrire\n".encode()),
         upload("server.log", b"2026-11-30 03:00:01 INFO worker started\n"),
-        upload("page.html", (
-            "<html><head><meta charset='windows-1252'><title>Titre</title>"
-            "<script>var secret=1;</script></head>"
-            f"<body><!-- hidden --><p>{ACCENTS}</p></body></html>"
-        ).encode("cp1252")),
+        upload(
+            "page.html",
+            (
+                "<html><head><meta charset='windows-1252'><title>Titre</title>"
+                "<script>var secret=1;</script></head>"
+                f"<body><!-- hidden --><p>{ACCENTS}</p></body></html>"
+            ).encode("cp1252"),
+        ),
         upload("semicolons.csv", "Ville;Montant\nZürich;1200\n".encode()),
         upload("tabs.tsv", b"name\tnote\nada\t" + b"long " * 40_000 + b"\n"),
         upload("data.json", '{"titre": "Études", "villes": ["Zürich", "東京"]}'.encode()),
@@ -298,9 +310,7 @@ def test_text_in_any_encoding_and_tables_and_json_become_documents(api, project,
     assert "ville: Nantes" in text_of(results["rows.ndjson"]["document"])
 
 
-def test_damaged_encrypted_and_empty_files_fail_alone_with_a_sentence(
-    api, project, start_worker
-):
+def test_damaged_encrypted_and_empty_files_fail_alone_with_a_sentence(api, project, start_worker):
     docx = docx_bytes()
     files = [
         upload("fine.txt", b"This one is fine."),
@@ -335,7 +345,7 @@ def test_damaged_encrypted_and_empty_files_fail_alone_with_a_sentence(
 
 def _zip(members: dict[str, bytes]) -> bytes:
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():
             archive.writestr(name, data)
     return out.getvalue()

@@ -133,7 +133,7 @@ def test_detect_kind_refuses_binary_junk(head):
 def test_detect_kind_refuses_ole_compound_files_with_a_sentence(name):
     head = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504
 
-    with pytest.raises(UnsupportedType, match="legacy Word/Excel/PowerPoint.*password"):
+    with pytest.raises(UnsupportedType, match=r"legacy Word/Excel/PowerPoint.*password"):
         detect_kind(name, head)
 
 
@@ -452,7 +452,7 @@ def test_pdf_with_only_an_owner_password_is_read():
 
 
 def test_pdf_without_a_text_layer_fails_saying_so():
-    with pytest.raises(ExtractionError, match="no text layer.*OCR"):
+    with pytest.raises(ExtractionError, match=r"no text layer.*OCR"):
         extracted("pdf", corpus_pdf("grayscale-image.pdf"))
 
 
