@@ -206,5 +206,5 @@ def container_kind_of(raw: BinaryIO) -> str | None:
     try:
         with zipfile.ZipFile(raw) as archive:
             return office.container_kind(archive)
-    except (zipfile.BadZipFile, OSError, EOFError):
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError):
         return None  # a damaged zip fails as a zip, with the reason, in the worker
