@@ -492,7 +492,7 @@ def test_detail_has_the_designed_shape(api, project):
     assert body["result"]["documents_created"] == 1
     files = body["result"]["files"]
     assert [set(f) for f in files] == [
-        {"name", "size", "status", "document", "chunks", "error"}
+        {"name", "size", "status", "document", "chunks", "error", "kind", "encoding", "pages"}
     ] * 3
     assert [(f["name"], f["status"], f["chunks"], f["error"]) for f in files] == [
         ("a.txt", "done", 12, None),
