@@ -117,6 +117,24 @@ REFUSED_EXTENSIONS = [
     ".msg",
 ]
 
+# Formats whose first bytes could pass for a few characters of a legacy
+# encoding ("\x89PNG" reads as "‰PNG" in cp1252): known by their magic numbers.
+OTHER_SIGNATURES = (
+    b"\x89PNG",  # PNG
+    b"\xff\xd8\xff",  # JPEG
+    b"GIF87a",
+    b"GIF89a",
+    b"MZ\x90\x00",  # Windows executables
+    b"\x7fELF",
+    b"\x1f\x8b",  # gzip
+    b"\xfd7zXZ\x00",
+    b"7z\xbc\xaf\x27\x1c",
+    b"Rar!\x1a\x07",
+    b"ID3\x03",  # MP3
+    b"ID3\x04",
+    b"\x00\x00\x01\x00",  # icons
+)
+
 PDF_SIGNATURE = b"%PDF-"
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -145,10 +163,12 @@ def detect_kind(name: str, head: bytes) -> str:
         return BINARY_EXTENSIONS[ext] if ext in CONTAINER_EXTS else "zip"
     if head.startswith(OLE_SIGNATURE):
         raise UnsupportedType(f"{name} {OLE_REFUSAL}")
-    encoding = encodings.sniff(head)
+    encoding = None if head.startswith(OTHER_SIGNATURES) else encodings.sniff(head)
     if encoding is None:
         if ext in BINARY_EXTENSIONS:
             raise UnsupportedType(f"{name} is named {ext} but its content is not a {ext[1:]} file.")
+        if ext in TEXT_EXTENSIONS:
+            raise UnsupportedType(f"{name} is named {ext} but its content is not text.")
         if ext:
             raise UnsupportedType(f"{name}: type {ext} is not supported; send {SUPPORTED}.")
         raise UnsupportedType(f"{name} is neither text nor a supported kind; send {SUPPORTED}.")

@@ -462,3 +462,17 @@ def test_pdf_without_a_text_layer_fails_saying_so():
 def test_zip_cannot_be_extracted_directly():
     with pytest.raises(UnsupportedType):
         extracted("zip", zip_bytes({"a.txt": b"a"}))
+
+
+@pytest.mark.parametrize(
+    ("name", "head"),
+    [("logo.png", b"\x89PNG"), ("photo.jpg", b"\xff\xd8\xff\xe0"), ("notes.txt", b"\x7fELF\x02")],
+)
+def test_known_binary_signatures_are_not_taken_for_legacy_text(name, head):
+    """A few bytes of a PNG read as "‰PNG" in cp1252: the magic number decides."""
+    with pytest.raises(UnsupportedType, match=r"not supported|not text"):
+        detect_kind(name, head)
+
+
+def test_text_that_starts_like_a_signature_is_still_text():
+    assert detect_kind("notes.txt", b"MZ is a postcode prefix\n") == "txt"
