@@ -155,7 +155,8 @@ def extension(name: str) -> str:
 def detect_kind(name: str, head: bytes) -> str:
     """The file's kind judged by its first bytes, with its name as a hint.
 
-    A zip here is only "zip": ``detect_file_kind`` looks into it."""
+    From a head alone a zip is "zip", or docx/pptx/xlsx/epub by its name;
+    ``detect_file_kind``, which has the whole file, looks into it."""
     ext = extension(name)
     if head.startswith(PDF_SIGNATURE):
         return "pdf"
