@@ -158,6 +158,9 @@ class IngestFile(models.Model):
     error = models.TextField(blank=True)
     chunks = models.PositiveIntegerField(default=0)
     members = models.JSONField(default=list, blank=True)
+    # What reading it found: the text's encoding, a PDF's page count, a
+    # table's delimiter, what a zip expanded to.
+    details = models.JSONField(default=dict, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -135,11 +135,20 @@ def file_result(ingest_file: IngestFile) -> dict:
         "name": ingest_file.name,
         "size": ingest_file.size,
         "status": "not_reached" if status == FileStatus.PENDING else status,
-        "document": str(sources[0].document_id) if sources else None,
+        "document": str(own.document_id) if (own := _own_source(sources)) else None,
         "chunks": ingest_file.chunks,
         "error": ingest_file.error or None,
-        **({"members": ingest_file.members} if ingest_file.kind == "zip" else {}),
+        "kind": ingest_file.kind,
+        "encoding": ingest_file.details.get("encoding"),
+        "pages": ingest_file.details.get("pages"),
+        **({"members": ingest_file.members} if ingest_file.kind in ("zip", "eml") else {}),
     }
+
+
+def _own_source(sources: list):
+    """The file's own document: a message's, not its attachments'; for a zip,
+    which has none of its own, its first member's."""
+    return next((s for s in sources if not s.member), sources[0] if sources else None)
 
 
 def document_list(*, project: Project, q: str = "") -> QuerySet[Document]:

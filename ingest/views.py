@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ingest import retention, selectors, services
 from ingest.forms import CancelForm, CleanupForm, ProjectForm, UploadForm
 from ingest.models import FileStatus, Membership
-from ingest.pipeline.extract import BINARY_EXTENSIONS, SUPPORTED, TEXT_EXTENSIONS
+from ingest.pipeline.kinds import ACCEPT, REFUSED_EXTENSIONS, SUPPORTED
 from ingest.storage import StorageUnavailable
 from jobs import lifecycle
 from jobs.models import JobStatus
@@ -175,7 +175,8 @@ def upload_limits() -> dict:
         "max_file_bytes": settings.INGEST_MAX_FILE_BYTES,
         "max_files": settings.INGEST_MAX_FILES,
         "max_total_bytes": settings.INGEST_MAX_TOTAL_BYTES,
-        "extensions": ",".join(sorted({*TEXT_EXTENSIONS, *BINARY_EXTENSIONS})),
+        "accept": ACCEPT,
+        "refused": ",".join(REFUSED_EXTENSIONS),
         "supported": SUPPORTED,
     }
 

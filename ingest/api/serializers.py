@@ -91,7 +91,16 @@ class FileResultOutput(serializers.Serializer):
     document = serializers.UUIDField(allow_null=True)
     chunks = serializers.IntegerField()
     error = serializers.CharField(allow_null=True)
-    members = serializers.ListField(child=serializers.DictField(), required=False)
+    kind = serializers.CharField(help_text="the kind the file was read as: txt, pdf, docx, zip...")
+    encoding = serializers.CharField(
+        allow_null=True, help_text="the encoding a text was found in (Python's codec name)"
+    )
+    pages = serializers.IntegerField(allow_null=True, help_text="a PDF's page count")
+    members = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text="a zip's members or a message's attachments, each with its own result",
+    )
 
 
 class ResultOutput(serializers.Serializer):

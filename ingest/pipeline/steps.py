@@ -12,21 +12,18 @@ rolls the whole file back: a file is fully written or not at all.
 
 import io
 import logging
-import lzma
+import os
 import shutil
-import zipfile
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ingest import storage
 from ingest.models import Chunk, Document, DocumentSource, FileStatus, IngestFile, IngestJob
-from ingest.pipeline import extract, text
+from ingest.pipeline import extract, members, text
 from jobs.runner import JobContext, JobFailed
 
 logger = logging.getLogger(__name__)
@@ -42,7 +39,13 @@ READ_BLOCK = 64 * 1024
 
 
 class ProgressReader(io.RawIOBase):
-    """A file reader that reports bytes read and checkpoints as it goes."""
+    """A file reader that reports how far it has read and checkpoints as it goes.
+
+    Seekable, as the file it reads: readers that look ahead (a table's
+    delimiter, a zip's directory) or rewind need it, and a non-seekable
+    reader is what once made every PDF fail. The position reported is the
+    furthest reached, so a rewind does not move progress backwards.
+    """
 
     def __init__(self, source, on_read: Callable[[int], None]):
         self._source = source
@@ -52,10 +55,19 @@ class ProgressReader(io.RawIOBase):
     def readable(self):
         return True
 
+    def seekable(self):
+        return True
+
+    def seek(self, offset, whence=os.SEEK_SET):
+        return self._source.seek(offset, whence)
+
+    def tell(self):
+        return self._source.tell()
+
     def readinto(self, buffer):
         data = self._source.read(len(buffer))
         buffer[: len(data)] = data
-        self.count += len(data)
+        self.count = max(self.count, self._source.tell())
         self._on_read(self.count)
         return len(data)
 
@@ -72,13 +84,20 @@ class JobProgress:
     files_done: int = 0
     bytes_before: int = 0  # bytes of the files already finished
     per_file: dict = field(default_factory=dict)
+    # What the job's files come to once unpacked: each file's size, or for a
+    # zip what it expands to. INGEST_MAX_TOTAL_BYTES applies to this sum.
+    expanded: int = 0
 
 
 def ingest(job: IngestJob, ctx: JobContext) -> None:
     """The RQ work for one job. Files already finished (a resumed job) are skipped."""
     files = list(job.files.order_by("position"))
     finished = [f for f in files if f.status != FileStatus.PENDING]
-    progress = JobProgress(files_done=len(finished), bytes_before=sum(f.size for f in finished))
+    progress = JobProgress(
+        files_done=len(finished),
+        bytes_before=sum(f.size for f in finished),
+        expanded=members.expanded_so_far(files),
+    )
     ctx.progress(
         force=True,
         items_total=len(files),
@@ -106,20 +125,9 @@ def process_file(job: IngestJob, ingest_file: IngestFile, ctx: JobContext, progr
     try:
         local = copy_to_work_dir(ingest_file, work_dir, ctx)
         if ingest_file.kind == "zip":
-            process_zip(job, ingest_file, local, ctx, progress)
+            members.process_zip(job, ingest_file, local, ctx, progress)
         else:
-            on_read = _reporter(ctx, progress, ingest_file.size)
-            with local.open("rb") as raw:
-                reader = io.BufferedReader(ProgressReader(raw, on_read), READ_BLOCK)
-                canonical = to_canonical(ingest_file.kind, reader, work_dir / "canonical.txt", ctx)
-            write_document(
-                job,
-                ingest_file,
-                canonical,
-                ctx,
-                title=ingest_file.name,
-                record=lambda w: mark_file(ingest_file, status=w.status, chunks=w.chunks),
-            )
+            process_document(job, ingest_file, local, work_dir, ctx, progress)
     except (extract.UnsupportedType, extract.ExtractionError, OSError) as exc:
         mark_file(ingest_file, status=FileStatus.FAILED, error=str(exc))
     finally:
@@ -130,6 +138,36 @@ def process_file(job: IngestJob, ingest_file: IngestFile, ctx: JobContext, progr
         ingest_file.name,
         ingest_file.status,
         ingest_file.error or f"({ingest_file.chunks} chunks)",
+    )
+
+
+def process_document(job, ingest_file, local: Path, work_dir: Path, ctx, progress) -> None:
+    """One file, one document; a message's attachments are documents of their
+    own first, so that a resumed job finds them recorded and the file is
+    only marked once everything in it is written."""
+    if ingest_file.kind == "eml":
+        members.process_attachments(job, ingest_file, local, ctx)
+    details: dict = {}
+    report = _reporter(ctx, progress, ingest_file.size)
+    canonical = read_canonical(
+        ingest_file.kind,
+        local,
+        work_dir / "canonical.txt",
+        ctx,
+        info=details,
+        on_read=report,
+        on_share=lambda share: report(int(ingest_file.size * share)),
+    )
+    chunks = sum(m["chunks"] for m in ingest_file.members)
+    write_document(
+        job,
+        ingest_file,
+        canonical,
+        ctx,
+        title=ingest_file.name,
+        record=lambda w: mark_file(
+            ingest_file, status=w.status, chunks=w.chunks + chunks, details=details
+        ),
     )
 
 
@@ -164,10 +202,18 @@ def copy_to_work_dir(ingest_file: IngestFile, work_dir: Path, ctx: JobContext) -
     return local
 
 
-def to_canonical(kind: str, raw, path: Path, ctx: JobContext) -> text.CanonicalText:
-    canonical = text.canonicalize(extract.extract(kind, raw, checkpoint=ctx.checkpoint), path)
+def read_canonical(
+    kind: str, local: Path, path: Path, ctx: JobContext, *, info: dict, on_read, on_share=None
+) -> text.CanonicalText:
+    """The file's text, extracted and canonicalized into ``path``."""
+    with local.open("rb") as raw:
+        reader = io.BufferedReader(ProgressReader(raw, on_read), READ_BLOCK)
+        fragments = extract.extract(
+            kind, reader, checkpoint=ctx.checkpoint, info=info, path=local, progress=on_share
+        )
+        canonical = text.canonicalize(fragments, path)
     if not canonical.length:
-        raise extract.ExtractionError("no text could be extracted from it.")
+        raise extract.ExtractionError("no text could be extracted from it; the file is empty.")
     return canonical
 
 
@@ -279,129 +325,17 @@ def _insert_chunks(document, pieces, ctx) -> int:
     return count + len(batch)
 
 
-def mark_file(ingest_file: IngestFile, *, status: str, chunks: int = 0, error: str = "") -> None:
+def mark_file(
+    ingest_file: IngestFile,
+    *,
+    status: str,
+    chunks: int = 0,
+    error: str = "",
+    details: dict | None = None,
+) -> None:
+    details = {**ingest_file.details, **(details or {})}
     IngestFile.objects.filter(pk=ingest_file.pk).update(
-        status=status, chunks=chunks, error=error, finished_at=timezone.now()
+        status=status, chunks=chunks, error=error, details=details, finished_at=timezone.now()
     )
     ingest_file.status, ingest_file.chunks, ingest_file.error = status, chunks, error
-
-
-# --- zip archives ------------------------------------------------------------
-
-
-def unsafe_member_reason(name: str) -> str | None:
-    posix = name.replace("\\", "/")
-    if posix.startswith("/") or (len(posix) > 1 and posix[1] == ":"):
-        return "absolute paths are not allowed in a zip"
-    if ".." in PurePosixPath(posix).parts:
-        return "'..' is not allowed in a zip member's path"
-    return None
-
-
-def process_zip(job, ingest_file, local: Path, ctx: JobContext, progress: JobProgress) -> None:
-    """Each member is a document of its own, written in its own transaction;
-    its result is recorded in that same transaction, so a resumed job skips
-    members it already wrote."""
-    try:
-        archive = zipfile.ZipFile(local)
-    except zipfile.BadZipFile as exc:
-        raise extract.ExtractionError(f"the zip archive is damaged ({exc}).") from exc
-    with archive:
-        members = [info for info in archive.infolist() if not info.is_dir()]
-        expanded = sum(info.file_size for info in members)
-        if expanded > settings.INGEST_MAX_TOTAL_BYTES:
-            raise extract.ExtractionError(
-                f"the zip expands to {expanded} bytes, over the limit of "
-                f"{settings.INGEST_MAX_TOTAL_BYTES}; it was not unpacked."
-            )
-        done = {m["name"] for m in ingest_file.members}
-        for number, info in enumerate(members):
-            if info.filename in done:
-                continue
-            ctx.checkpoint(force=True)
-            outcome = process_member(job, ingest_file, archive, info, ctx)
-            if outcome["status"] == FileStatus.FAILED:
-                _record_member(ingest_file, outcome)  # written ones were recorded with their data
-            share = ingest_file.size * (number + 1) // max(len(members), 1)
-            ctx.progress(bytes_done=progress.bytes_before + share)
-    results = ingest_file.members
-    if results and all(m["status"] == FileStatus.FAILED for m in results):
-        mark_file(
-            ingest_file, status=FileStatus.FAILED, error="no member of the zip could be read."
-        )
-    elif not results:
-        mark_file(ingest_file, status=FileStatus.FAILED, error="the zip archive is empty.")
-    else:
-        chunks = sum(m["chunks"] for m in results)
-        mark_file(ingest_file, status=FileStatus.DONE, chunks=chunks)
-
-
-def process_member(job, ingest_file, archive, info, ctx) -> dict:
-    outcome = {"name": info.filename, "status": FileStatus.FAILED, "document": None, "chunks": 0}
-    if reason := unsafe_member_reason(info.filename):
-        return {**outcome, "error": f"refused: {reason}."}
-    member_dir = ctx.work_dir / "member"
-    member_dir.mkdir(exist_ok=True)
-    try:
-        local = _extract_member(archive, info, member_dir / "source")
-        with local.open("rb") as raw:
-            kind = extract.detect_kind(info.filename, raw.read(4096))
-            if kind == "zip":
-                raise extract.UnsupportedType("a zip inside a zip is not supported.")
-            raw.seek(0)
-            reader = io.BufferedReader(ProgressReader(raw, lambda n: ctx.checkpoint()), READ_BLOCK)
-            canonical = to_canonical(kind, reader, member_dir / "canonical.txt", ctx)
-        written = write_document(
-            job,
-            ingest_file,
-            canonical,
-            ctx,
-            title=f"{ingest_file.name}/{info.filename}",
-            member=info.filename,
-            record=lambda w: _record_member(ingest_file, _member_result(info, w)),
-        )
-        return _member_result(info, written)
-    except (extract.UnsupportedType, extract.ExtractionError, zipfile.BadZipFile) as exc:
-        return {**outcome, "error": str(exc)}
-    finally:
-        shutil.rmtree(member_dir, ignore_errors=True)
-
-
-def _extract_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> Path:
-    """Unpack one member; whatever makes it unreadable is that member's failure."""
-    if info.flag_bits & 0x1:
-        raise extract.ExtractionError("the member is encrypted; send it without a password.")
-    # The header's size may lie: stop reading past it rather than trust it.
-    limit = min(info.file_size, settings.INGEST_MAX_FILE_BYTES)
-    written = 0
-    try:
-        with archive.open(info) as src, target.open("wb") as dst:
-            while block := src.read(COPY_BLOCK):
-                written += len(block)
-                if written > limit:
-                    raise extract.ExtractionError(
-                        "the member is larger than the zip says or allowed."
-                    )
-                dst.write(block)
-    except NotImplementedError as exc:
-        raise extract.ExtractionError(
-            f"the member uses a compression method that cannot be read ({exc})."
-        ) from exc
-    except (zlib.error, lzma.LZMAError, EOFError) as exc:
-        raise extract.ExtractionError(f"the member's data is damaged ({exc}).") from exc
-    return target
-
-
-def _member_result(info: zipfile.ZipInfo, written: Written) -> dict:
-    return {
-        "name": info.filename,
-        "status": written.status,
-        "document": str(written.document.pk),
-        "chunks": written.chunks,
-        "error": None,
-    }
-
-
-def _record_member(ingest_file: IngestFile, outcome: dict) -> None:
-    ingest_file.members = [*ingest_file.members, outcome]
-    IngestFile.objects.filter(pk=ingest_file.pk).update(members=ingest_file.members)
+    ingest_file.details = details

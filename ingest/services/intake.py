@@ -25,7 +25,6 @@ from jobs import lifecycle
 
 logger = logging.getLogger(__name__)
 
-SNIFF_BYTES = 4096  # enough of a file's head to judge its type by content
 MAX_IDEMPOTENCY_KEY = 255  # refused beyond, never cut: two cut keys would be one
 
 
@@ -64,11 +63,8 @@ def check_uploads(uploads) -> list[CheckedUpload]:
                 code="too_large",
             )
         total += upload.size
-        upload.seek(0)
-        head = upload.read(SNIFF_BYTES)
-        upload.seek(0)
         try:
-            kind = extract.detect_kind(name, head)
+            kind = extract.detect_file_kind(name, upload)
         except extract.UnsupportedType as exc:
             raise UploadRejected(str(exc), code="unsupported_type") from exc
         checked.append(CheckedUpload(upload=upload, name=name[:255], kind=kind))

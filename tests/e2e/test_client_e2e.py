@@ -12,6 +12,7 @@ from rest_framework.authtoken.models import Token
 
 from ingest.client import ApiError, IngestClient
 from ingest.models import Document, IngestJob
+from ingest.pipeline.kinds import SUPPORTED
 from jobs.lifecycle import events_for
 from jobs.models import JobStatus
 from tests.conftest import ROOT, WebProcess, wait_for
@@ -63,10 +64,7 @@ def test_client_creates_a_job_and_waits_until_it_completes(
     outcome = client.wait(project.name, job["id"], out=out, err=err, bar=False, interval=0.2)
 
     assert job["status"] == "queued" and job["name"] == "nightly"
-    assert skipped == [
-        "skipped: batch/logo.png: type .png is not supported; send txt, md, html, csv, json, "
-        "pdf, or a zip of those."
-    ]
+    assert skipped == [f"skipped: batch/logo.png: type .png is not supported; send {SUPPORTED}."]
     assert outcome.exit_status == 0 and not outcome.detached
     assert outcome.job["status"] == "completed"
     assert "job 'nightly' completed: 3 done; 3 documents created." in out.getvalue()

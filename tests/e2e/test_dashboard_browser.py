@@ -288,7 +288,7 @@ def test_without_the_stream_rows_poll_and_every_refusal_is_shown_in_words(
         [write(tmp_path, "scan.pdf", b"not a pdf")]
     )
     page.get_by_role("button", name="Start ingest").click()
-    expect(files_error).to_have_text("scan.pdf is named .pdf but its content is not a pdf file.")
+    expect(files_error).to_have_text("scan.pdf is named .pdf but its content is text, not a pdf.")
     page.get_by_label("Files", exact=True).set_input_files(
         [write(tmp_path, "ok.txt", prose(3, 20_000))]
     )

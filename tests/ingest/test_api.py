@@ -347,7 +347,8 @@ def test_files_over_the_total_limit_are_413(api, project, settings):
         ("fake.pdf", b"just some text, not a PDF at all\n"),
         ("fake.zip", b"plain text named zip"),
         ("program.exe", b"MZ\x90\x00\x03"),
-        ("latin1.txt", "caf\xe9 cr\xe8me".encode("latin-1") * 10),
+        ("legacy.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600),
+        ("photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01"),
     ],
 )
 def test_unsupported_content_is_415(api, project, settings, name, content):
@@ -356,6 +357,30 @@ def test_unsupported_content_is_415(api, project, settings, name, content):
     assert name in body["detail"]
     assert not IngestJob.all_objects.exists()
     assert stored_files(settings) == []
+
+
+def test_the_415_sentence_lists_the_kinds_accepted(api, project):
+    files = [SimpleUploadedFile("photo.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")]
+    detail = assert_error(post_job(api, project, files), 415, "unsupported_media_type")["detail"]
+    for kind in ("pdf", "docx", "pptx", "xlsx", "epub", "eml", "csv", "tsv", "jsonl", "zip"):
+        assert kind in detail
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "kind"),
+    [
+        ("latin1.txt", "caf\xe9 cr\xe8me br\xfbl\xe9e".encode("latin-1") * 10, "txt"),
+        ("LICENSE", b"Permission is hereby granted, free of charge", "txt"),
+        ("notes.rst", b"Title\n=====\n", "txt"),
+        ("rows.ndjson", b'{"a": 1}\n', "jsonl"),
+        ("mail.eml", b"From: a@example.org\nSubject: hi\n\nbody\n", "eml"),
+        ("utf16.txt", "wide text, no mark".encode("utf-16-le"), "txt"),
+    ],
+)
+def test_text_of_any_name_and_encoding_is_accepted(api, project, name, content, kind):
+    response = post_job(api, project, [SimpleUploadedFile(name, content)])
+    assert response.status_code == 201, response.json()
+    assert IngestJob.objects.get().files.get().kind == kind
 
 
 def test_create_with_a_body_that_is_not_a_form_is_415(api, project):
@@ -477,7 +502,7 @@ def test_detail_has_the_designed_shape(api, project):
     assert body["result"]["documents_created"] == 1
     files = body["result"]["files"]
     assert [set(f) for f in files] == [
-        {"name", "size", "status", "document", "chunks", "error"}
+        {"name", "size", "status", "document", "chunks", "error", "kind", "encoding", "pages"}
     ] * 3
     assert [(f["name"], f["status"], f["chunks"], f["error"]) for f in files] == [
         ("a.txt", "done", 12, None),

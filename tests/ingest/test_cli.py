@@ -16,6 +16,7 @@ from ingest import follow, services
 from ingest.client import IngestClient, Multipart, main
 from ingest.client import refusal as client_refusal
 from ingest.models import IngestFile, IngestJob, Role
+from ingest.pipeline.kinds import SUPPORTED
 from ingest.tasks import run_ingest_job
 from jobs import lifecycle
 from jobs.models import JobStatus
@@ -219,8 +220,7 @@ def test_collect_walks_folders_in_order_and_skips_hidden_and_refused_files(tmp_p
     assert skipped == [
         "skipped: docs/.cache/ is hidden.",
         "skipped: docs/.e.txt is hidden.",
-        "skipped: docs/f.exe: type .exe is not supported; send txt, md, html, csv, json, pdf, "
-        "or a zip of those.",
+        f"skipped: docs/f.exe: type .exe is not supported; send {SUPPORTED}.",
     ]
 
 

@@ -233,14 +233,16 @@
       maxFileBytes: Number(form.dataset.maxFileBytes),
       maxFiles: Number(form.dataset.maxFiles),
       maxTotalBytes: Number(form.dataset.maxTotalBytes),
-      extensions: form.dataset.extensions.split(","),
+      // Text is judged by its content whatever its name, so only names that
+      // are never text nor a kind the server reads are refused here.
+      refused: form.dataset.refused.split(","),
       supported: form.dataset.supported,
     };
   }
 
   function fileProblem(file, limits) {
     const ext = extensionOf(file.name);
-    if (ext && !limits.extensions.includes(ext)) {
+    if (ext && limits.refused.includes(ext)) {
       return ext + " files are not accepted; send " + limits.supported + ".";
     }
     if (file.size === 0) return "This file is empty.";
