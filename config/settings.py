@@ -162,7 +162,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "ingest.api.pagination.PageNumbers",
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -173,6 +173,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Upload documents, follow their ingestion, cancel, clean up and delete jobs.",
     "VERSION": "1.0.0",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The schema describes the API; the schema endpoint itself is not part of it.
+    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "logfmt")

@@ -1,7 +1,7 @@
 """ViewSets: translate HTTP to a selector or service call and back, nothing more."""
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from ingest import selectors, services
 from ingest.api import serializers as s
 from ingest.api.errors import PayloadTooLarge, PreconditionFailed
+from ingest.api.schema import IDEMPOTENCY_KEY, IF_MATCH, LOCATION, errors, etag
 from ingest.models import Document, IngestJob, Membership, Project
 from jobs import lifecycle
 from jobs.models import JobStatus
@@ -64,11 +65,12 @@ class ProjectViewSet(viewsets.GenericViewSet):
         )
         return {**super().get_serializer_context(), "roles": roles}
 
+    @extend_schema(responses={200: s.ProjectOutput(many=True), **errors(404)})
     def list(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(request=s.ProjectInput, responses={201: s.ProjectOutput})
+    @extend_schema(request=s.ProjectInput, responses={201: s.ProjectOutput, **errors(400, 415)})
     def create(self, request):
         data = s.ProjectInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -82,12 +84,15 @@ class MemberViewSet(ProjectScoped, viewsets.GenericViewSet):
     serializer_class = s.MemberOutput
     queryset = Membership.objects.none()  # for the schema only
 
+    @extend_schema(responses={200: s.MemberOutput(many=True), **errors(404)})
     def list(self, request, project_id):
         members = selectors.member_list(project=self.project)
         page = self.paginate_queryset(members)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(request=s.MemberInput, responses={201: s.MemberOutput})
+    @extend_schema(
+        request=s.MemberInput, responses={201: s.MemberOutput, **errors(400, 404, 409, 415)}
+    )
     def create(self, request, project_id):
         data = s.MemberInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -125,10 +130,19 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
             response["Location"] = body["url"]
         return response
 
+    @extend_schema(responses={200: s.JobSummaryOutput(many=True), **errors(400, 404)})
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    # 409: the Idempotency-Key already names another request's job.
     @extend_schema(
         request={"multipart/form-data": s.JobCreateInput},
-        responses={201: s.JobOutput, 200: s.JobOutput},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+        responses={
+            201: s.JobOutput,
+            200: s.JobOutput,
+            **errors(400, 404, 409, 413, 415),
+        },
+        parameters=[IDEMPOTENCY_KEY, LOCATION, etag(200, 201)],
     )
     def create(self, request, project_id):
         # Reading request.data is what streams the body through the upload
@@ -150,10 +164,15 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
             return self.respond(job)
         return self.respond(job, status.HTTP_201_CREATED, created=True)
 
+    @extend_schema(responses={200: s.JobOutput, **errors(404)}, parameters=[etag(200)])
     def retrieve(self, request, project_id, pk):
         return self.respond(self.get_job())
 
-    @extend_schema(request=s.CancelInput, responses={200: s.JobOutput, 202: s.JobOutput})
+    @extend_schema(
+        request=s.CancelInput,
+        responses={200: s.JobOutput, 202: s.JobOutput, **errors(400, 404, 409, 412, 415)},
+        parameters=[IF_MATCH, etag(200, 202)],
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request, project_id, pk):
         job = self.get_job(with_files=False)
@@ -166,7 +185,11 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
         code = status.HTTP_200_OK if outcome.to_status == JobStatus.CANCELLED else 202
         return self.respond(self.get_job(), code)
 
-    @extend_schema(request=s.CleanupInput, responses={200: s.CleanupOutput})
+    @extend_schema(
+        request=s.CleanupInput,
+        responses={200: s.CleanupOutput, **errors(400, 404, 409, 412, 415)},
+        parameters=[IF_MATCH],
+    )
     @action(detail=True, methods=["post"])
     def cleanup(self, request, project_id, pk):
         job = self.get_job(with_files=False)
@@ -176,19 +199,28 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
         report = services.job_cleanup(job=job, actor=request.user, **data.validated_data)
         return Response(s.CleanupOutput(report).data)
 
-    @extend_schema(responses={200: s.EventOutput(many=True)})
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses={200: s.EventOutput(many=True), **errors(404)})
+    @action(detail=True, methods=["get"], filter_backends=[])
     def events(self, request, project_id, pk):
         job = self.get_job(with_files=False)
         events = lifecycle.events_for(job)
         page = self.paginate_queryset(events)
         return self.get_paginated_response(s.EventOutput(page, many=True).data)
 
-    @extend_schema(parameters=[OpenApiParameter("force", bool, description="cancel first")])
+    @extend_schema(
+        parameters=[s.DeleteQuery, IF_MATCH, etag(202)],
+        responses={
+            204: OpenApiResponse(description="deleted"),
+            202: OpenApiResponse(s.JobOutput, description="cancelling; deleted once cancelled"),
+            **errors(400, 404, 409, 412),
+        },
+    )
     def destroy(self, request, project_id, pk):
         job = self.get_job(with_files=False)
         version = check_if_match(request, job)
-        force = request.query_params.get("force", "").lower() in {"1", "true", "yes"}
+        query = s.DeleteQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        force = query.validated_data["force"]
         was_active = job.is_active
         if not services.job_delete(job=job, actor=request.user, force=force, version=version):
             raise selectors.NotFound()  # another request deleted it first
@@ -210,16 +242,20 @@ class DocumentViewSet(ProjectScoped, viewsets.GenericViewSet):
             project=self.project, q=self.request.query_params.get("q", "")
         )
 
-    @extend_schema(parameters=[OpenApiParameter("q", str, description="search titles and text")])
+    @extend_schema(
+        parameters=[OpenApiParameter("q", str, description="search titles and text")],
+        responses={200: s.DocumentOutput(many=True), **errors(404)},
+    )
     def list(self, request, project_id):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
+    @extend_schema(responses={200: s.DocumentOutput, **errors(404)})
     def retrieve(self, request, project_id, pk):
         document = selectors.document_get(project=self.project, document_id=pk)
         return Response(self.get_serializer(document).data)
 
-    @extend_schema(responses={200: s.ChunkOutput(many=True)})
+    @extend_schema(responses={200: s.ChunkOutput(many=True), **errors(404)})
     @action(detail=True, methods=["get"])
     def chunks(self, request, project_id, pk):
         document = selectors.document_get(project=self.project, document_id=pk)
