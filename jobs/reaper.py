@@ -29,6 +29,7 @@ from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job as RQJob
 from rq.job import JobStatus as RQStatus
+from rq.worker import Worker as RQWorker
 
 from jobs import lifecycle
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus
@@ -123,9 +124,19 @@ class Reaper:
 
     def in_queue(self, job: Job) -> bool:
         try:
-            return RQJob.fetch(str(job.pk), connection=self.connection).get_status() in RQ_ALIVE
+            rq_job = RQJob.fetch(str(job.pk), connection=self.connection)
         except NoSuchJobError:
             return False
+        status = rq_job.get_status()
+        if status == RQStatus.STARTED:
+            # A worker killed right after its horse put the job back in the
+            # database leaves the RQ job "started" until RQ's own cleanup, an
+            # hour later: it counts only while its worker is still known.
+            return bool(rq_job.worker_name) and self.worker_known(rq_job.worker_name)
+        return status in RQ_ALIVE
+
+    def worker_known(self, name: str) -> bool:
+        return bool(self.connection.exists(RQWorker.redis_worker_namespace_prefix + name))
 
     def claim_enqueue(self, job: Job) -> bool:
         # Two reapers may see the same lost job; only one enqueues it.
