@@ -142,6 +142,14 @@ class Job(models.Model):
         """What every log line of this job's work carries (see ``jobs.logs``)."""
         return {"job": self.pk}
 
+    def settled_progress(self) -> dict:
+        """Progress counters as the job's own records of its work say, as
+        expressions for the UPDATE that finishes the job (``OuterRef("pk")``
+        is the job). A job that ends without its worker (the reaper, a horse
+        killed between a file and its progress write) then shows what was
+        really done, not the last figure reported. None by default."""
+        return {}
+
     @property
     def etag(self) -> str:
         return f'W/"{self.version}"'
