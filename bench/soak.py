@@ -227,18 +227,25 @@ class Soak:
         """Every connection of the workers and their horses, dropped by the server."""
         from django.db import connection
 
-        pids = [w.pid for w in self.workers] + self.horses()
-        with connection.cursor() as cursor:
-            # A backend's client is known by its port; the process holding
-            # that port is found in /proc/net/tcp through its socket inode.
-            cursor.execute(
-                "SELECT pid, client_port FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-            backends = [pid for pid, port in cursor.fetchall() if port in ports_of(pids)]
-            for backend in backends:
-                cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
-        return bool(backends)
+        # A horse holds its connections only while it works: look for up to
+        # a second, so that the fault lands on work in progress.
+        deadline = time.monotonic() + 1
+        while time.monotonic() < deadline:
+            pids = [w.pid for w in self.workers] + self.horses()
+            with connection.cursor() as cursor:
+                # A backend's client is known by its port; the process holding
+                # that port is found in /proc/net/tcp through its socket inode.
+                cursor.execute(
+                    "SELECT pid, client_port FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                backends = [pid for pid, port in cursor.fetchall() if port in ports_of(pids)]
+                for backend in backends:
+                    cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
+            if backends:
+                return True
+            time.sleep(0.05)
+        return False
 
 
 def ports_of(pids: list[int]) -> set[int]:
