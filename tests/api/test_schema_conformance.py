@@ -51,7 +51,9 @@ def real_items(api, project, start_worker) -> dict[str, str]:
     }
 
 
+# A couple of minutes on two cores; the margin is for a loaded CI machine.
 @pytest.mark.e2e
+@pytest.mark.timeout(600)
 def test_api_answers_as_its_schema_says(start_web, start_worker, api, user, project, tmp_path):
     items = real_items(api, project, start_worker)
     token = Token.objects.create(user=user)
@@ -70,7 +72,7 @@ def test_api_answers_as_its_schema_says(start_web, start_worker, api, user, proj
     run = json.loads(report.read_text())
     assert run["test_cases"]["unique_failures"] == 0
     assert {name: phase["status"] for name, phase in run["phases"].items()} == {
-        "examples": "skipped",  # the schema has no examples of its own
+        "examples": "skip",  # the schema has no examples of its own
         "coverage": "success",
         "fuzzing": "success",
         "stateful": "success",
