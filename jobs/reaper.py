@@ -29,6 +29,7 @@ from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job as RQJob
 from rq.job import JobStatus as RQStatus
+from rq.queue import Queue as RQQueue
 from rq.worker import Worker as RQWorker
 
 from jobs import lifecycle
@@ -133,6 +134,11 @@ class Reaper:
             # database leaves the RQ job "started" until RQ's own cleanup, an
             # hour later: it counts only while its worker is still known.
             return bool(rq_job.worker_name) and self.worker_known(rq_job.worker_name)
+        if status == RQStatus.QUEUED:
+            # A worker killed between taking the id off the queue and marking
+            # the job started leaves it "queued" in no queue at all.
+            queue_key = RQQueue.redis_queue_namespace_prefix + (rq_job.origin or "")
+            return self.connection.lpos(queue_key, rq_job.id) is not None
         return status in RQ_ALIVE
 
     def worker_known(self, name: str) -> bool:

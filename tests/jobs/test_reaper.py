@@ -133,6 +133,19 @@ def test_queued_job_started_by_a_worker_now_gone_is_enqueued_again(reaper, redis
     assert django_rq.get_queue("ingest").job_ids == [str(job.pk)]
 
 
+def test_queued_job_taken_off_the_queue_by_a_worker_killed_at_once_is_enqueued_again(
+    reaper, redis_conn
+):
+    # The worker popped the id and was killed before it marked the job
+    # started: RQ still says "queued", but no queue holds it.
+    job = IngestJobFactory(status=JobStatus.QUEUED, created_at=ago(60))
+    job_enqueue(job=job)
+    django_rq.get_queue("ingest").remove(str(job.pk))
+
+    assert reaper.reap().requeued == [job.pk]
+    assert django_rq.get_queue("ingest").job_ids == [str(job.pk)]
+
+
 def test_queued_job_started_by_a_live_worker_is_left_alone(reaper, redis_conn):
     job = IngestJobFactory(status=JobStatus.QUEUED, created_at=ago(60))
     started_by(job, "worker-alive", redis_conn)
