@@ -126,9 +126,11 @@ class Reaper:
     def in_queue(self, job: Job) -> bool:
         try:
             rq_job = RQJob.fetch(str(job.pk), connection=self.connection)
-        except NoSuchJobError:
+            status = rq_job.get_status()
+        except (NoSuchJobError, InvalidJobOperation):
+            # InvalidJobOperation: the entry vanished between the two reads
+            # (a cancel removed it), which once stopped the reaper for good.
             return False
-        status = rq_job.get_status()
         if status == RQStatus.STARTED:
             # A worker killed right after its horse put the job back in the
             # database leaves the RQ job "started" until RQ's own cleanup, an

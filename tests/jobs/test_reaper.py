@@ -146,6 +146,17 @@ def test_queued_job_taken_off_the_queue_by_a_worker_killed_at_once_is_enqueued_a
     assert django_rq.get_queue("ingest").job_ids == [str(job.pk)]
 
 
+def test_queued_job_whose_rq_entry_vanishes_mid_read_is_enqueued_again(reaper, redis_conn):
+    # The entry was removed between RQ's fetch and its status read: the
+    # status is gone, and RQ raises instead of answering.
+    job = IngestJobFactory(status=JobStatus.QUEUED, created_at=ago(60))
+    job_enqueue(job=job)
+    django_rq.get_queue("ingest").remove(str(job.pk))
+    redis_conn.hdel(f"rq:job:{job.pk}", "status")
+
+    assert reaper.reap().requeued == [job.pk]
+
+
 def test_queued_job_started_by_a_live_worker_is_left_alone(reaper, redis_conn):
     job = IngestJobFactory(status=JobStatus.QUEUED, created_at=ago(60))
     started_by(job, "worker-alive", redis_conn)
