@@ -296,7 +296,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "ingest.api.pagination.PageNumbers",
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -320,6 +320,8 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "jobs.models.JobStatus",
         "FileResultStatusEnum": "ingest.api.serializers.FILE_RESULT_STATUSES",
     },
+    # The schema describes the API; the schema endpoint itself is not part of it.
+    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "logfmt")

@@ -3,7 +3,8 @@ import uuid
 from django.conf import settings
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from jobs.models import Job
@@ -127,6 +128,14 @@ class IngestJob(Job):
 
     def audit_fields(self) -> dict:
         return {"job_name": self.name, "job_scope": str(self.project_id)}
+
+    def settled_progress(self) -> dict:
+        finished = IngestFile.objects.filter(job=OuterRef("pk")).exclude(status=FileStatus.PENDING)
+        totals = finished.order_by().values("job")
+        return {
+            "items_done": Coalesce(Subquery(totals.annotate(n=Count("pk")).values("n")), 0),
+            "bytes_done": Coalesce(Subquery(totals.annotate(b=Sum("size")).values("b")), 0),
+        }
 
     def build_result(self) -> dict:
         """The per-file result, from the files' rows (the source of truth)."""

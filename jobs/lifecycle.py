@@ -76,6 +76,9 @@ def transition(
     ``job`` is refreshed from the database when the transition won.
     """
     model = type(job)
+    if to_status in TERMINAL_STATUSES:
+        # In the same UPDATE, so no write of the work can slip in between.
+        fields = {**job.settled_progress(), **fields}
     rows = model.all_objects.using(using).filter(pk=job.pk, **(extra_filter or {}))
     with transaction.atomic(using=using):
         for from_status in from_statuses:

@@ -159,6 +159,14 @@ class Job(models.Model):
         content_type = ContentType.objects.db_manager(db).get_for_model(type(self))
         return JobEvent.objects.using(db).filter(content_type=content_type, job_id=self.pk)
 
+    def settled_progress(self) -> dict:
+        """Progress counters as the job's own records of its work say, as
+        expressions for the UPDATE that finishes the job (``OuterRef("pk")``
+        is the job). A job that ends without its worker (the reaper, a horse
+        killed between a file and its progress write) then shows what was
+        really done, not the last figure reported. None by default."""
+        return {}
+
     @property
     def etag(self) -> str:
         return f'W/"{self.version}"'

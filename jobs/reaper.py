@@ -36,6 +36,8 @@ from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job as RQJob
 from rq.job import JobStatus as RQStatus
+from rq.queue import Queue as RQQueue
+from rq.worker import Worker as RQWorker
 
 from jobs import lifecycle
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus
@@ -138,9 +140,26 @@ class Reaper:
 
     def in_queue(self, job: Job) -> bool:
         try:
-            return RQJob.fetch(str(job.pk), connection=self.connection).get_status() in RQ_ALIVE
-        except NoSuchJobError:
+            rq_job = RQJob.fetch(str(job.pk), connection=self.connection)
+            status = rq_job.get_status()
+        except (NoSuchJobError, InvalidJobOperation):
+            # InvalidJobOperation: the entry vanished between the two reads
+            # (a cancel removed it), which once stopped the reaper for good.
             return False
+        if status == RQStatus.STARTED:
+            # A worker killed right after its horse put the job back in the
+            # database leaves the RQ job "started" until RQ's own cleanup, an
+            # hour later: it counts only while its worker is still known.
+            return bool(rq_job.worker_name) and self.worker_known(rq_job.worker_name)
+        if status == RQStatus.QUEUED:
+            # A worker killed between taking the id off the queue and marking
+            # the job started leaves it "queued" in no queue at all.
+            queue_key = RQQueue.redis_queue_namespace_prefix + (rq_job.origin or "")
+            return self.connection.lpos(queue_key, rq_job.id) is not None
+        return status in RQ_ALIVE
+
+    def worker_known(self, name: str) -> bool:
+        return bool(self.connection.exists(RQWorker.redis_worker_namespace_prefix + name))
 
     def claim_enqueue(self, job: Job) -> bool:
         # Two reapers may see the same lost job; only one enqueues it.

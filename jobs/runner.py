@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django.utils import timezone
 
 from jobs import events, lifecycle, logs
@@ -148,6 +148,9 @@ class Heartbeat(threading.Thread):
                     )
                 except DatabaseError as exc:
                     logger.warning("heartbeat failed: %s", exc)
+                    # A dropped connection stays broken until closed: the
+                    # next beat then opens a new one.
+                    connections[self._using].close()
         finally:
             connections[self._using].close()
 
@@ -200,6 +203,16 @@ def _run_work(job, work, context, using) -> Callable[[], object]:
         return partial(lifecycle.finish_cancelled, job, result=job.build_result(), using=using)
     except JobInterrupted:
         return partial(_requeue_unless_cancelled, job, result=job.build_result(), using=using)
+    except (OperationalError, InterfaceError) as exc:
+        # The database dropped our connections (a restart, a failover, a
+        # terminated backend). Django keeps a broken connection until it is
+        # closed, and a horse has no request cycle to close it: close both,
+        # so that the transition below opens new ones. The file in progress
+        # rolled back; the job goes back to the queue with its finished files.
+        logger.warning("job %s lost its database connection: %s", job.pk, exc)
+        close_broken_connections()
+        reason = "database connection lost; finished files kept"
+        return partial(_requeue_unless_cancelled, job, result=None, using=using, reason=reason)
     except JobLost as exc:
         logger.warning("job %s stopped: %s", job.pk, exc)
         return lambda: None
@@ -219,10 +232,16 @@ def _run_work(job, work, context, using) -> Callable[[], object]:
     return partial(lifecycle.complete, job, result=job.build_result(), using=using)
 
 
-def _requeue_unless_cancelled(job, *, result: dict, using: str) -> None:
+def close_broken_connections() -> None:
+    for alias in {"default", state_db()}:
+        connections[alias].close()
+
+
+def _requeue_unless_cancelled(
+    job, *, result: dict | None, using: str, reason: str = "worker shut down; finished files kept"
+) -> None:
     # A cancel accepted before the shutdown still wins: the requeue loses to
     # CANCELLING, and the job ends CANCELLED here rather than waiting for the
     # reaper's grace period.
-    reason = "worker shut down; finished files kept"
     if not lifecycle.requeue(job, reason=reason, using=using):
-        lifecycle.finish_cancelled(job, result=result, using=using)
+        lifecycle.finish_cancelled(job, result=result or job.build_result(), using=using)

@@ -1,52 +1,106 @@
 """Input and output serializers, kept apart: input validates, output presents."""
 
+from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ingest import representation, selectors
+from ingest.api.schema import FILE_KINDS
 from ingest.models import Chunk, Document, IngestJob, Membership, Project, Role
 from jobs.models import JobEvent
 
 # --- input ---------------------------------------------------------------------
 
 
+class Text(serializers.CharField):
+    """A string, and only a string: DRF's CharField would take ``{"name": 0}``
+    as ``"0"``, a body the schema says is invalid."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class Flag(serializers.BooleanField):
+    """true or false, and nothing DRF would also read as one (``0``, ``"yes"``,
+    ``"on"``): the schema says boolean. A form or a query string sends the
+    word, which is taken in lower case or capitalized (as Django's test client
+    and Python's ``str(True)`` write it)."""
+
+    WORDS = {"true": True, "false": False, "True": True, "False": False}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        if isinstance(data, str) and data in self.WORDS:
+            return self.WORDS[data]
+        self.fail("invalid", input=data)
+
+
 class ProjectInput(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
+    name = Text(max_length=200)
 
 
 class MemberInput(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
+    username = Text(max_length=150)
     role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
 
 
+@extend_schema_field({"type": "string", "format": "binary", "minLength": 1})
+class NonEmptyFile(serializers.FileField):
+    """A file the schema says must not be empty; the service refuses an empty
+    one with a message that names it."""
+
+
+CHUNK_SIZE_RANGE = "chunk_size must be between 50 and 100000 characters."
+OVERLAP_RANGE = "chunk_overlap must be between 0 and half of chunk_size."
+
+
 class JobCreateInput(serializers.Serializer):
+    # The limits are stated here so that the schema states them; the service
+    # checks them again (and what no schema can say: content, sizes, overlap
+    # against chunk_size) for its other callers.
     files = serializers.ListField(
-        child=serializers.FileField(allow_empty_file=True), allow_empty=True, required=False
+        child=NonEmptyFile(allow_empty_file=True),
+        min_length=1,
+        max_length=settings.INGEST_MAX_FILES,
+        help_text=FILE_KINDS,
+        error_messages={"required": "attach one or more files in the 'files' field."},
     )
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    chunk_size = serializers.IntegerField(required=False)
-    chunk_overlap = serializers.IntegerField(required=False)
+    name = Text(max_length=200, required=False, allow_blank=True)
+    chunk_size = serializers.IntegerField(
+        required=False,
+        min_value=50,
+        max_value=100_000,
+        help_text="characters per chunk; the server's default when absent",
+        error_messages={"min_value": CHUNK_SIZE_RANGE, "max_value": CHUNK_SIZE_RANGE},
+    )
+    chunk_overlap = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=50_000,
+        help_text="characters shared by neighbouring chunks; at most half of chunk_size",
+        error_messages={"min_value": OVERLAP_RANGE, "max_value": OVERLAP_RANGE},
+    )
+
+
+class DeleteQuery(serializers.Serializer):
+    force = Flag(
+        default=False, help_text="cancel an active job first, then delete it once cancelled"
+    )
 
 
 class CancelInput(serializers.Serializer):
-    reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    reason = Text(max_length=1000, required=False, allow_blank=True, default="")
 
 
 class CleanupInput(serializers.Serializer):
-    documents = serializers.BooleanField(
-        default=False, help_text="also remove the documents only this job produced"
-    )
+    documents = Flag(default=False, help_text="also remove the documents only this job produced")
 
 
 # --- output --------------------------------------------------------------------
-
-
-class ErrorOutput(serializers.Serializer):
-    """Every error's shape (field errors add ``errors``, per field)."""
-
-    detail = serializers.CharField()
-    code = serializers.CharField()
 
 
 class ProjectOutput(serializers.ModelSerializer):
@@ -205,7 +259,7 @@ class EventFrom(serializers.CharField):
 
 
 class EventOutput(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor.username", default=None)
+    actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
     to = serializers.CharField(source="to_status")
 
     class Meta:

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from ingest import selectors, services
 from ingest.api import serializers as s
 from ingest.api.errors import PayloadTooLarge, PreconditionFailed, StorageUnavailable
+from ingest.api.schema import IDEMPOTENCY_KEY, IF_MATCH, LOCATION, errors, etag
 from ingest.models import Document, IngestJob, Membership, Project
 from jobs import lifecycle
 from jobs.models import JobStatus
@@ -59,11 +60,12 @@ class ProjectViewSet(viewsets.GenericViewSet):
         # The list shows no job counts: they cost a count per project.
         return selectors.project_list(user=self.request.user, with_counts=False)
 
+    @extend_schema(responses={200: s.ProjectOutput(many=True), **errors(404)})
     def list(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(request=s.ProjectInput, responses={201: s.ProjectOutput})
+    @extend_schema(request=s.ProjectInput, responses={201: s.ProjectOutput, **errors(400, 415)})
     def create(self, request):
         data = s.ProjectInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -78,12 +80,15 @@ class MemberViewSet(ProjectScoped, viewsets.GenericViewSet):
     serializer_class = s.MemberOutput
     queryset = Membership.objects.none()  # for the schema only
 
+    @extend_schema(responses={200: s.MemberOutput(many=True), **errors(404)})
     def list(self, request, project_id):
         members = selectors.member_list(project=self.project)
         page = self.paginate_queryset(members)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(request=s.MemberInput, responses={201: s.MemberOutput})
+    @extend_schema(
+        request=s.MemberInput, responses={201: s.MemberOutput, **errors(400, 404, 409, 415)}
+    )
     def create(self, request, project_id):
         data = s.MemberInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -124,29 +129,19 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
             response["Location"] = body["url"]
         return response
 
+    @extend_schema(responses={200: s.JobSummaryOutput(many=True), **errors(400, 404)})
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    # 409: the Idempotency-Key already names another request's job.
     @extend_schema(
         request={"multipart/form-data": s.JobCreateInput},
         responses={
             201: s.JobOutput,
             200: OpenApiResponse(s.JobOutput, "the first job, for a repeated Idempotency-Key"),
-            400: OpenApiResponse(s.ErrorOutput, "field errors, or an Idempotency-Key too long"),
-            409: OpenApiResponse(s.ErrorOutput, "Idempotency-Key already spent on another job"),
-            413: OpenApiResponse(s.ErrorOutput, "a file or the whole upload is too large"),
-            415: OpenApiResponse(s.ErrorOutput, "a file of an unsupported type"),
-            422: OpenApiResponse(
-                s.ErrorOutput, "Idempotency-Key reused with other files or parameters"
-            ),
-            503: OpenApiResponse(s.ErrorOutput, "the upload storage is unavailable"),
+            **errors(400, 404, 409, 413, 415, 422, 503),
         },
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                {"type": "string", "maxLength": services.MAX_IDEMPOTENCY_KEY},
-                OpenApiParameter.HEADER,
-                description="repeat a request safely: the same key with the same files "
-                "and parameters returns the first job",
-            )
-        ],
+        parameters=[IDEMPOTENCY_KEY, LOCATION, etag(200, 201)],
     )
     def create(self, request, project_id):
         # Reading request.data is what streams the body through the upload
@@ -170,10 +165,15 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
             return self.respond(job)
         return self.respond(job, status.HTTP_201_CREATED, created=True)
 
+    @extend_schema(responses={200: s.JobOutput, **errors(404)}, parameters=[etag(200)])
     def retrieve(self, request, project_id, pk):
         return self.respond(self.get_job())
 
-    @extend_schema(request=s.CancelInput, responses={200: s.JobOutput, 202: s.JobOutput})
+    @extend_schema(
+        request=s.CancelInput,
+        responses={200: s.JobOutput, 202: s.JobOutput, **errors(400, 404, 409, 412, 415)},
+        parameters=[IF_MATCH, etag(200, 202)],
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request, project_id, pk):
         job = self.get_job(with_files=False)
@@ -188,10 +188,8 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         request=s.CleanupInput,
-        responses={
-            200: s.CleanupOutput,
-            503: OpenApiResponse(s.ErrorOutput, description="the upload storage is unavailable"),
-        },
+        responses={200: s.CleanupOutput, **errors(400, 404, 409, 412, 415, 503)},
+        parameters=[IF_MATCH],
     )
     @action(detail=True, methods=["post"])
     def cleanup(self, request, project_id, pk):
@@ -204,17 +202,8 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         request=None,
-        responses={
-            201: s.JobOutput,
-            403: OpenApiResponse(s.ErrorOutput, description="viewers cannot retry"),
-            404: OpenApiResponse(s.ErrorOutput, description="no such job, or not a member"),
-            409: OpenApiResponse(
-                s.ErrorOutput,
-                description="the job is active, its uploads were cleaned up, nothing is "
-                "left to do, or a retry of it is active or finished everything",
-            ),
-            503: OpenApiResponse(s.ErrorOutput, description="the upload storage is unavailable"),
-        },
+        responses={201: s.JobOutput, **errors(404, 409, 503)},
+        parameters=[LOCATION, etag(201)],
     )
     @action(detail=True, methods=["post"])
     def retry(self, request, project_id, pk):
@@ -222,19 +211,28 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
         retry = services.job_retry(job=self.get_job(with_files=False), actor=request.user)
         return self.respond(self.get_job_by_id(retry.pk), status.HTTP_201_CREATED, created=True)
 
-    @extend_schema(responses={200: s.EventOutput(many=True)})
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses={200: s.EventOutput(many=True), **errors(404)})
+    @action(detail=True, methods=["get"], filter_backends=[])
     def events(self, request, project_id, pk):
         job = self.get_job(with_files=False)
         events = lifecycle.events_for(job)
         page = self.paginate_queryset(events)
         return self.get_paginated_response(s.EventOutput(page, many=True).data)
 
-    @extend_schema(parameters=[OpenApiParameter("force", bool, description="cancel first")])
+    @extend_schema(
+        parameters=[s.DeleteQuery, IF_MATCH, etag(202)],
+        responses={
+            204: OpenApiResponse(description="deleted"),
+            202: OpenApiResponse(s.JobOutput, description="cancelling; deleted once cancelled"),
+            **errors(400, 404, 409, 412),
+        },
+    )
     def destroy(self, request, project_id, pk):
         job = self.get_job(with_files=False)
         version = check_if_match(request, job)
-        force = request.query_params.get("force", "").lower() in {"1", "true", "yes"}
+        query = s.DeleteQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        force = query.validated_data["force"]
         was_active = job.is_active
         if not services.job_delete(job=job, actor=request.user, force=force, version=version):
             raise selectors.NotFound()  # another request deleted it first
@@ -268,18 +266,20 @@ class DocumentViewSet(ProjectScoped, viewsets.GenericViewSet):
                 description='search titles and text: words, "a phrase", or, -word '
                 "(PostgreSQL; plain words on SQLite); hits come best first",
             )
-        ]
+        ],
+        responses={200: s.DocumentHitOutput(many=True), **errors(404)},
     )
     def list(self, request, project_id):
         page = self.paginate_queryset(self.get_queryset())
         selectors.document_snippets(documents=page, q=self.search_query())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
+    @extend_schema(responses={200: s.DocumentOutput, **errors(404)})
     def retrieve(self, request, project_id, pk):
         document = selectors.document_get(project=self.project, document_id=pk)
         return Response(self.get_serializer(document).data)
 
-    @extend_schema(responses={200: s.ChunkOutput(many=True)})
+    @extend_schema(responses={200: s.ChunkOutput(many=True), **errors(404)})
     @action(detail=True, methods=["get"])
     def chunks(self, request, project_id, pk):
         document = selectors.document_get(project=self.project, document_id=pk)

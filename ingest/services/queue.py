@@ -89,6 +89,8 @@ def remove_from_queue(*, job_id: str) -> None:
         RQJob.fetch(job_id, connection=queue.connection).delete(remove_from_queue=True)
     except NoSuchJobError:
         pass
-    except RedisError as exc:
+    except (RedisError, ValueError) as exc:
         # Harmless: a worker that dequeues it finds the job not QUEUED and returns.
+        # RQ raises ValueError when a worker killed mid-job left an execution
+        # listed that Redis no longer holds; the cancel has committed by now.
         logger.warning("job %s could not be removed from the queue: %s", job_id, exc)

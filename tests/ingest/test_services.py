@@ -1,7 +1,9 @@
 """The write services the API, dashboard, admin and commands share."""
 
 import hashlib
+import time
 
+import django_rq
 import django_rq.settings
 import pytest
 from django.core.files.storage import default_storage
@@ -286,6 +288,18 @@ def test_force_delete_of_a_running_job_ends_deleted_once_cancelled(project, user
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED
     assert job.deleted_at is not None
+
+
+def test_remove_from_queue_of_a_job_a_killed_worker_left_behind_is_harmless(redis_conn):
+    # A worker killed mid-job leaves an execution listed that Redis no longer
+    # holds; RQ's delete then raises ValueError, after the cancel committed.
+    job = IngestJobFactory(status=JobStatus.QUEUED)
+    services.job_enqueue(job=job)
+    redis_conn.zadd(f"rq:executions:{job.pk}", {"gone-execution": time.time() + 3600})
+
+    services.remove_from_queue(job_id=str(job.pk))
+
+    assert str(job.pk) not in django_rq.get_queue("ingest").job_ids
 
 
 def test_remove_from_queue_of_an_unknown_job_is_harmless(redis_conn):

@@ -5,11 +5,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ingest.models import IngestJob
+from ingest.models import FileStatus, IngestJob
 from jobs import lifecycle
 from jobs.lifecycle import InvalidTransition, Outcome
 from jobs.models import JobStatus as S
-from tests.factories import IngestJobFactory, UserFactory
+from tests.factories import IngestFileFactory, IngestJobFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -609,3 +609,30 @@ def test_delete_guarded_by_a_stale_version_changes_nothing():
     assert lifecycle.soft_delete(job, version=5)
     # Already deleted: the delete lost to another one, not to a stale version.
     assert not lifecycle.soft_delete(job, version=5)
+
+
+# --- progress at the end ------------------------------------------------------
+
+
+def test_a_job_ended_without_its_worker_shows_the_files_really_done(db):
+    # The horse was killed after its second file committed and before it
+    # wrote the progress: the job said one file done, its files say two.
+    job = IngestJobFactory(status=S.RUNNING, items_total=3, items_done=1, bytes_done=5)
+    sizes = []
+    for position, status in enumerate([FileStatus.DONE, FileStatus.FAILED, FileStatus.PENDING]):
+        sizes.append(IngestFileFactory(job=job, position=position, status=status).size)
+
+    assert lifecycle.worker_lost(job)
+
+    job = row(job)
+    assert job.status == S.FAILED
+    assert (job.items_done, job.bytes_done) == (2, sizes[0] + sizes[1])
+
+
+def test_a_job_cancelled_before_it_started_shows_nothing_done(db):
+    job = IngestJobFactory(status=S.QUEUED, items_total=1)
+    IngestFileFactory(job=job, position=0)
+
+    lifecycle.request_cancel(job)
+
+    assert (row(job).items_done, row(job).bytes_done) == (0, 0)

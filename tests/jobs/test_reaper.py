@@ -7,6 +7,8 @@ import django_rq
 import pytest
 from django.utils import timezone
 from rq.job import Job as RQJob
+from rq.job import JobStatus as RQStatus
+from rq.worker import Worker as RQWorker
 
 from ingest.models import IngestJob
 from ingest.services import job_enqueue
@@ -109,6 +111,59 @@ def test_queued_job_still_in_redis_is_left_alone(reaper):
 
     assert reaper.reap().requeued == []
     assert django_rq.get_queue("ingest").count == 1
+
+
+def started_by(job, worker_name: str, redis_conn) -> None:
+    """The job's RQ entry as a worker leaves it once it began the job."""
+    job_enqueue(job=job)
+    rq_job = RQJob.fetch(str(job.pk), connection=redis_conn)
+    rq_job.worker_name = worker_name
+    rq_job.set_status(RQStatus.STARTED)
+    rq_job.save()
+    django_rq.get_queue("ingest").remove(str(job.pk))
+
+
+def test_queued_job_started_by_a_worker_now_gone_is_enqueued_again(reaper, redis_conn):
+    # The worker was killed after its horse put the job back (SIGTERM, then
+    # SIGKILL): RQ still says "started", and would for an hour.
+    job = IngestJobFactory(status=JobStatus.QUEUED, created_at=ago(60))
+    started_by(job, "worker-killed", redis_conn)
+
+    assert reaper.reap().requeued == [job.pk]
+    assert django_rq.get_queue("ingest").job_ids == [str(job.pk)]
+
+
+def test_queued_job_taken_off_the_queue_by_a_worker_killed_at_once_is_enqueued_again(
+    reaper, redis_conn
+):
+    # The worker popped the id and was killed before it marked the job
+    # started: RQ still says "queued", but no queue holds it.
+    job = IngestJobFactory(status=JobStatus.QUEUED, created_at=ago(60))
+    job_enqueue(job=job)
+    django_rq.get_queue("ingest").remove(str(job.pk))
+
+    assert reaper.reap().requeued == [job.pk]
+    assert django_rq.get_queue("ingest").job_ids == [str(job.pk)]
+
+
+def test_queued_job_whose_rq_entry_vanishes_mid_read_is_enqueued_again(reaper, redis_conn):
+    # The entry was removed between RQ's fetch and its status read: the
+    # status is gone, and RQ raises instead of answering.
+    job = IngestJobFactory(status=JobStatus.QUEUED, created_at=ago(60))
+    job_enqueue(job=job)
+    django_rq.get_queue("ingest").remove(str(job.pk))
+    redis_conn.hdel(f"rq:job:{job.pk}", "status")
+
+    assert reaper.reap().requeued == [job.pk]
+
+
+def test_queued_job_started_by_a_live_worker_is_left_alone(reaper, redis_conn):
+    job = IngestJobFactory(status=JobStatus.QUEUED, created_at=ago(60))
+    started_by(job, "worker-alive", redis_conn)
+    redis_conn.hset(RQWorker.redis_worker_namespace_prefix + "worker-alive", "state", "busy")
+
+    assert reaper.reap().requeued == []
+    assert django_rq.get_queue("ingest").job_ids == []
 
 
 def test_work_dirs_of_finished_or_unknown_jobs_are_swept(reaper, settings):
