@@ -31,7 +31,7 @@ _NUMBER = re.compile(r"(\d+)")
 @converts_damage("Word document")
 def extract_docx(raw: BinaryIO, *, checkpoint: Callable[[], None]) -> Iterator[str]:
     with open_container(raw, "docx") as package:
-        main = _main_part(package)
+        main = main_part(package)
         related = _related_parts(package, main)
         seen: set[str] = set()
         yield from _unique_texts(package, related.get("header", []), seen, checkpoint)
@@ -42,15 +42,16 @@ def extract_docx(raw: BinaryIO, *, checkpoint: Callable[[], None]) -> Iterator[s
             yield from _notes(_parse(package, name))
 
 
-def _main_part(package: zipfile.ZipFile) -> str:
-    for target, kind in _relationships(package, "_rels/.rels", ""):
+def main_part(package: zipfile.ZipFile) -> str:
+    """The package's main part (word/document.xml, ppt/presentation.xml...)."""
+    for target, kind, _id in relationships(package, "_rels/.rels", ""):
         if kind == "officeDocument":
             return target
     return "word/document.xml"
 
 
-def _relationships(package: zipfile.ZipFile, rels: str, base: str) -> Iterator[tuple[str, str]]:
-    """(part name, relationship kind) of each internal relationship in ``rels``."""
+def relationships(package: zipfile.ZipFile, rels: str, base: str) -> Iterator[tuple[str, str, str]]:
+    """(part name, relationship kind, id) of each internal relationship in ``rels``."""
     if rels not in package.namelist():
         return
     for relationship in _parse(package, rels).iter(PACKAGE_REL):
@@ -58,7 +59,8 @@ def _relationships(package: zipfile.ZipFile, rels: str, base: str) -> Iterator[t
         if relationship.get("TargetMode") == "External" or not target:
             continue
         name = target[1:] if target.startswith("/") else posixpath.join(base, target)
-        yield posixpath.normpath(name), relationship.get("Type", "").rsplit("/", 1)[-1]
+        kind = relationship.get("Type", "").rsplit("/", 1)[-1]
+        yield posixpath.normpath(name), kind, relationship.get("Id", "")
 
 
 def _related_parts(package: zipfile.ZipFile, main: str) -> dict[str, list[str]]:
@@ -67,7 +69,7 @@ def _related_parts(package: zipfile.ZipFile, main: str) -> dict[str, list[str]]:
     base = posixpath.dirname(main)
     rels = posixpath.join(base, "_rels", posixpath.basename(main) + ".rels")
     related: dict[str, list[str]] = {}
-    for name, kind in _relationships(package, rels, base):
+    for name, kind, _id in relationships(package, rels, base):
         if name not in related.setdefault(kind, []):
             related[kind].append(name)
     for names in related.values():
