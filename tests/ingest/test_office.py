@@ -290,6 +290,26 @@ def test_pptx_gives_slides_in_order_with_titles_tables_groups_and_notes():
     assert_clean(extracted)
 
 
+def test_pptx_reads_the_choice_of_alternate_content_not_its_fallback():
+    members = members_of(presentation())
+    slide = members["ppt/slides/slide3.xml"].decode()
+    start = slide.index("<p:grpSp>")
+    end = slide.index("</p:grpSp>") + len("</p:grpSp>")
+    group = slide[start:end]
+    fallback = group.replace("Dans un groupe", "Copie pour les vieux lecteurs")
+    wrapped = (
+        '<mc:AlternateContent xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006">'
+        f'<mc:Choice Requires="p14">{group}</mc:Choice><mc:Fallback>{fallback}</mc:Fallback>'
+        "</mc:AlternateContent>"
+    )
+    members["ppt/slides/slide3.xml"] = (slide[:start] + wrapped + slide[end:]).encode()
+
+    extracted = text(extract_pptx, zip_bytes(members))
+
+    assert "Dans un groupe" in extracted
+    assert "vieux lecteurs" not in extracted
+
+
 def test_pptx_made_by_libreoffice_gives_slides_and_notes():
     extracted = text(extract_pptx, (CORPUS / "talk.pptx").read_bytes())
 
