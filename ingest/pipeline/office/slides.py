@@ -29,7 +29,7 @@ NOTES_PAGE_FURNITURE = SLIDE_FURNITURE | {"sldImg", "hdr", "ftr"}
 @converts_damage("PowerPoint presentation")
 def extract_pptx(raw: BinaryIO, *, checkpoint: Callable[[], None]) -> Iterator[str]:
     with open_container(raw, "pptx") as package:
-        presentation = main_part(package)
+        presentation = main_part(package, "ppt/presentation.xml")
         targets = _targets(package, presentation)
         root = ElementTree.fromstring(package.read(presentation))
         for slide_id in root.iter(f"{P}sldId"):

@@ -42,17 +42,19 @@ def extract_docx(raw: BinaryIO, *, checkpoint: Callable[[], None]) -> Iterator[s
             yield from _notes(_parse(package, name))
 
 
-def main_part(package: zipfile.ZipFile) -> str:
+def main_part(package: zipfile.ZipFile, default: str = "word/document.xml") -> str:
     """The package's main part (word/document.xml, ppt/presentation.xml...)."""
     for target, kind, _id in relationships(package, "_rels/.rels", ""):
         if kind == "officeDocument":
             return target
-    return "word/document.xml"
+    return default
 
 
 def relationships(package: zipfile.ZipFile, rels: str, base: str) -> Iterator[tuple[str, str, str]]:
     """(part name, relationship kind, id) of each internal relationship in ``rels``."""
-    if rels not in package.namelist():
+    try:
+        package.getinfo(rels)
+    except KeyError:
         return
     for relationship in _parse(package, rels).iter(PACKAGE_REL):
         target = relationship.get("Target", "")
