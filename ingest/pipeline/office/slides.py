@@ -1,72 +1,114 @@
 """PowerPoint (.pptx, and its slideshow, template and macro-enabled kinds):
 slides in order, each with its title, then its shapes' text, tables and
-grouped shapes in the slide's order, then its speaker notes."""
+grouped shapes in the slide's order, then the text of its notes page.
 
+The package is read with zipfile and the standard library's XML parser, one
+slide at a time: python-pptx loads every part of the package first, pictures
+and videos included, so a presentation's memory would be its whole size.
+"""
+
+import posixpath
+import zipfile
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
-
-from pptx.enum.shapes import PP_PLACEHOLDER
+from xml.etree import ElementTree
 
 from ingest.pipeline.office.container import converts_damage, open_container
+from ingest.pipeline.office.word import main_part, relationships
 
+P = "{http://schemas.openxmlformats.org/presentationml/2006/main}"
+A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
+MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+TITLES = {"title", "ctrTitle"}
 # Placeholders filled in by the application, not written by the author.
-SLIDE_FURNITURE = frozenset({PP_PLACEHOLDER.SLIDE_NUMBER, PP_PLACEHOLDER.DATE})
-NOTES_PAGE_FURNITURE = SLIDE_FURNITURE | {
-    PP_PLACEHOLDER.SLIDE_IMAGE,
-    PP_PLACEHOLDER.HEADER,
-    PP_PLACEHOLDER.FOOTER,
-}
+SLIDE_FURNITURE = frozenset({"sldNum", "dt"})
+NOTES_PAGE_FURNITURE = SLIDE_FURNITURE | {"sldImg", "hdr", "ftr"}
 
 
 @converts_damage("PowerPoint presentation")
 def extract_pptx(raw: BinaryIO, *, checkpoint: Callable[[], None]) -> Iterator[str]:
-    # pptx.Presentation() refuses slideshows and templates (.ppsx, .potx):
-    # the package is opened directly and its main part read.
-    from pptx.package import Package
-
-    open_container(raw, "pptx").close()
-    presentation = Package.open(raw).main_document_part.presentation
-    for slide in presentation.slides:
-        checkpoint()
-        title = slide.shapes.title
-        title_id = title.shape_id if title is not None else None
-        if title is not None and title.text_frame.text.strip():
-            yield _text(title.text_frame.text) + "\n"
-        for fragment in _shapes(slide.shapes, skip_id=title_id):
-            yield fragment + "\n"
-        if slide.has_notes_slide:
-            # Every text of the notes page, not only its notes placeholder:
-            # some producers (LibreOffice) write the notes in a text box.
-            for fragment in _shapes(slide.notes_slide.shapes, skip=NOTES_PAGE_FURNITURE):
-                yield fragment + "\n"
-        yield "\n"
+    with open_container(raw, "pptx") as package:
+        presentation = main_part(package, "ppt/presentation.xml")
+        targets = _targets(package, presentation)
+        root = ElementTree.fromstring(package.read(presentation))
+        for slide_id in root.iter(f"{P}sldId"):
+            checkpoint()
+            slide = targets[slide_id.get(R_ID)]
+            yield from _slide_text(package, slide, SLIDE_FURNITURE, titles_first=True)
+            for notes in _related(package, slide, "notesSlide"):
+                # Every text of the notes page, not only its notes placeholder:
+                # some producers (LibreOffice) write the notes in a text box.
+                yield from _slide_text(package, notes, NOTES_PAGE_FURNITURE, titles_first=False)
+            yield "\n"
 
 
-def _shapes(shapes, *, skip_id=None, skip=SLIDE_FURNITURE) -> Iterator[str]:
-    from pptx.shapes.group import GroupShape
-
-    for shape in shapes:
-        if shape.shape_id == skip_id:
-            continue
-        if shape.is_placeholder and shape.placeholder_format.type in skip:
-            continue
-        if isinstance(shape, GroupShape):
-            yield from _shapes(shape.shapes, skip_id=skip_id, skip=skip)
-        elif shape.has_text_frame:
-            if shape.text_frame.text.strip():
-                yield _text(shape.text_frame.text)
-        elif getattr(shape, "has_table", False) and shape.has_table:
-            yield from _table(shape.table)
+def _targets(package: zipfile.ZipFile, part: str) -> dict[str, str]:
+    base = posixpath.dirname(part)
+    rels = posixpath.join(base, "_rels", posixpath.basename(part) + ".rels")
+    return {rel_id: name for name, _kind, rel_id in relationships(package, rels, base)}
 
 
-def _table(table) -> Iterator[str]:
-    for row in table.rows:
+def _related(package: zipfile.ZipFile, part: str, kind: str) -> list[str]:
+    base = posixpath.dirname(part)
+    rels = posixpath.join(base, "_rels", posixpath.basename(part) + ".rels")
+    return [name for name, found, _id in relationships(package, rels, base) if found == kind]
+
+
+def _slide_text(package, part: str, skip: frozenset, *, titles_first: bool) -> Iterator[str]:
+    tree = ElementTree.fromstring(package.read(part)).find(f"{P}cSld/{P}spTree")
+    if tree is None:
+        return
+    shapes = list(_shapes(tree, skip))
+    if titles_first:
+        # The title first, wherever the slide's order puts its shape.
+        shapes.sort(key=lambda shape: shape[0] not in TITLES)
+    for _kind, text in shapes:
+        if text.strip():
+            yield text + "\n"
+
+
+def _shapes(tree, skip: frozenset) -> Iterator[tuple[str | None, str]]:
+    """(placeholder type, text) of each shape, groups opened, in order."""
+    for shape in tree:
+        if shape.tag == f"{P}grpSp":
+            yield from _shapes(shape, skip)
+        elif shape.tag == f"{P}sp":
+            placeholder = shape.find(f"{P}nvSpPr/{P}nvPr/{P}ph")
+            kind = placeholder.get("type", "body") if placeholder is not None else None
+            body = shape.find(f"{P}txBody")
+            if kind not in skip and body is not None:
+                yield kind, _paragraphs(body)
+        elif shape.tag == f"{MC}AlternateContent":
+            # Newer shapes with a fallback for older readers: the first choice only.
+            choice = shape.find(f"{MC}Choice")
+            if choice is not None:
+                yield from _shapes(choice, skip)
+        elif shape.tag == f"{P}graphicFrame":
+            for table in shape.iter(f"{A}tbl"):
+                yield None, "\n".join(_rows(table))
+
+
+def _rows(table) -> Iterator[str]:
+    for row in table.iter(f"{A}tr"):
         # A cell covered by a merged one repeats nothing of its own.
-        cells = [_text(cell.text) for cell in row.cells if not cell.is_spanned]
+        cells = [
+            _paragraphs(cell)
+            for cell in row.findall(f"{A}tc")
+            if cell.get("hMerge") not in ("1", "true") and cell.get("vMerge") not in ("1", "true")
+        ]
         if any(cell.strip() for cell in cells):
             yield "\t".join(cells)
 
 
-def _text(text: str) -> str:
-    # python-pptx gives a line break inside a paragraph as a vertical tab.
-    return text.replace("\v", "\n")
+def _paragraphs(body) -> str:
+    lines = []
+    for paragraph in body.iter(f"{A}p"):
+        parts = []
+        for element in paragraph.iter():
+            if element.tag == f"{A}t":
+                parts.append(element.text or "")
+            elif element.tag == f"{A}br":
+                parts.append("\n")
+        lines.append("".join(parts))
+    return "\n".join(lines)

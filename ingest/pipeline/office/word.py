@@ -1,80 +1,112 @@
-"""Word (.docx): the body's paragraphs and tables in order, then headers,
-footers, footnotes and endnotes.
+"""Word (.docx, .docm and templates): headers, then the body's paragraphs
+and tables in order, then footers, footnotes and endnotes.
 
-python-docx opens the package; the text is read from the XML itself, so that
-text python-docx's objects skip is kept (content controls, text boxes, nested
-tables) and text Word stores twice (a text box's VML fallback) is read once.
+The package is read with zipfile and the standard library's XML parser, not
+python-docx's objects: the body is parsed as a stream, each paragraph or
+table dropped once read, so memory does not grow with the document (python-
+docx holds every part whole, images included: about 8x a text-heavy file).
+Reading the XML itself also keeps text python-docx's objects skip (content
+controls, text boxes, nested tables) and reads text Word stores twice (a text
+box's VML fallback) once.
 """
 
+import posixpath
+import re
+import zipfile
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
+from xml.etree import ElementTree
 
 from ingest.pipeline.office.container import converts_damage, open_container
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
-REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-R_ID = f"{{{REL}}}id"
+PACKAGE_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
 INLINE_TEXT = {W + "t": None, W + "tab": "\t", W + "br": "\n", W + "cr": "\n"}
 INLINE_TEXT.update({W + "noBreakHyphen": "-", W + "softHyphen": ""})
 BLOCK_CONTAINERS = {W + "sdtContent", W + "customXml", W + "ins", W + "moveTo"}
-NOTE_RELS = (f"{REL}/footnotes", f"{REL}/endnotes")
+_NUMBER = re.compile(r"(\d+)")
 
 
 @converts_damage("Word document")
 def extract_docx(raw: BinaryIO, *, checkpoint: Callable[[], None]) -> Iterator[str]:
-    # docx.Document() refuses macro-enabled documents and templates (.docm,
-    # .dotx): the package is opened directly and its main part read.
-    from docx.package import Package
-
-    open_container(raw, "docx").close()
-    part = Package.open(raw).main_document_part
-    checkpoint()
-    body = _element(part).find(W + "body")
-    if body is None:
-        return
-    headers = _parts_referenced(part, body, W + "headerReference")
-    footers = _parts_referenced(part, body, W + "footerReference")
-    seen: set[str] = set()
-    yield from _unique_texts(headers, seen, checkpoint)
-    for block in _blocks(body):
-        checkpoint()
-        yield block + "\n"
-    yield from _unique_texts(footers, seen, checkpoint)
-    for rel in part.rels.values():
-        if rel.reltype in NOTE_RELS and not rel.is_external:
+    with open_container(raw, "docx") as package:
+        main = main_part(package)
+        related = _related_parts(package, main)
+        seen: set[str] = set()
+        yield from _unique_texts(package, related.get("header", []), seen, checkpoint)
+        yield from _body_blocks(package, main, checkpoint)
+        yield from _unique_texts(package, related.get("footer", []), seen, checkpoint)
+        for name in related.get("footnotes", []) + related.get("endnotes", []):
             checkpoint()
-            yield from _notes(_element(rel.target_part))
+            yield from _notes(_parse(package, name))
 
 
-def _parts_referenced(part, body, tag: str) -> list:
-    """Header or footer parts in the order the sections name them, each once."""
-    elements, names = [], set()
-    for reference in body.iter(tag):
-        target = part.related_parts[reference.get(R_ID)]
-        if target.partname not in names:
-            names.add(target.partname)
-            elements.append(_element(target))
-    return elements
+def main_part(package: zipfile.ZipFile, default: str = "word/document.xml") -> str:
+    """The package's main part (word/document.xml, ppt/presentation.xml...)."""
+    for target, kind, _id in relationships(package, "_rels/.rels", ""):
+        if kind == "officeDocument":
+            return target
+    return default
 
 
-def _element(part):
-    # Header and footer parts are parsed by python-docx; notes parts are
-    # plain parts holding their XML bytes.
-    element = getattr(part, "element", None)
-    if element is None:
-        from docx.oxml.parser import parse_xml
+def relationships(package: zipfile.ZipFile, rels: str, base: str) -> Iterator[tuple[str, str, str]]:
+    """(part name, relationship kind, id) of each internal relationship in ``rels``."""
+    try:
+        package.getinfo(rels)
+    except KeyError:
+        return
+    for relationship in _parse(package, rels).iter(PACKAGE_REL):
+        target = relationship.get("Target", "")
+        if relationship.get("TargetMode") == "External" or not target:
+            continue
+        name = target[1:] if target.startswith("/") else posixpath.join(base, target)
+        kind = relationship.get("Type", "").rsplit("/", 1)[-1]
+        yield posixpath.normpath(name), kind, relationship.get("Id", "")
 
-        element = parse_xml(part.blob)
-    return element
+
+def _related_parts(package: zipfile.ZipFile, main: str) -> dict[str, list[str]]:
+    """The main part's headers, footers and notes, each list in part-name
+    order (header1, header2, ... header10: the order Word creates them in)."""
+    base = posixpath.dirname(main)
+    rels = posixpath.join(base, "_rels", posixpath.basename(main) + ".rels")
+    related: dict[str, list[str]] = {}
+    for name, kind, _id in relationships(package, rels, base):
+        if name not in related.setdefault(kind, []):
+            related[kind].append(name)
+    for names in related.values():
+        names.sort(key=lambda name: [int(p) if p.isdigit() else p for p in _NUMBER.split(name)])
+    return related
 
 
-def _unique_texts(elements, seen: set[str], checkpoint) -> Iterator[str]:
+def _parse(package: zipfile.ZipFile, name: str) -> ElementTree.Element:
+    return ElementTree.fromstring(package.read(name))
+
+
+def _body_blocks(package: zipfile.ZipFile, main: str, checkpoint) -> Iterator[str]:
+    """Each block of the body as it is parsed; a block is dropped once read."""
+    depth, body = 0, None
+    with package.open(main) as source:
+        for event, element in ElementTree.iterparse(source, events=("start", "end")):
+            if event == "start":
+                depth += 1
+                if depth == 2 and element.tag == W + "body":
+                    body = element
+                continue
+            if depth == 3 and body is not None:
+                checkpoint()
+                for block in _blocks([element]):
+                    yield block + "\n"
+                body.remove(element)
+            depth -= 1
+
+
+def _unique_texts(package: zipfile.ZipFile, names: list[str], seen: set[str], checkpoint):
     # Sections usually repeat one header in several parts (first page, even
     # pages, each section): the same text is given once.
-    for element in elements:
+    for name in names:
         checkpoint()
-        text = "\n".join(block for block in _blocks(element) if block.strip())
+        text = "\n".join(block for block in _blocks(_parse(package, name)) if block.strip())
         if text and text not in seen:
             seen.add(text)
             yield text + "\n\n"
@@ -98,7 +130,7 @@ def _blocks(container) -> Iterator[str]:
         elif tag == W + "tbl":
             yield from _rows(child)
         elif tag == W + "sdt":
-            for content in child.iterchildren(W + "sdtContent"):
+            for content in child.findall(W + "sdtContent"):
                 yield from _blocks(content)
         elif tag in BLOCK_CONTAINERS:
             yield from _blocks(child)
@@ -119,7 +151,7 @@ def _wrapped(parent, tag: str) -> Iterator:
         if child.tag == tag:
             yield child
         elif child.tag == W + "sdt":
-            for content in child.iterchildren(W + "sdtContent"):
+            for content in child.findall(W + "sdtContent"):
                 yield from _wrapped(content, tag)
         elif child.tag == W + "customXml":
             yield from _wrapped(child, tag)
