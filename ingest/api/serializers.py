@@ -313,6 +313,13 @@ class DocumentHitOutput(DocumentOutput):
     def get_snippet(self, document) -> str | None:
         return getattr(document, "snippet", None)
 
+    def to_representation(self, instance):
+        return {
+            **super().to_representation(instance),
+            "rank": self.get_rank(instance),
+            "snippet": self.get_snippet(instance),
+        }
+
 
 class ChunkOutput(serializers.ModelSerializer):
     class Meta:

@@ -181,7 +181,8 @@ def test_api_job_create_does_not_grow_with_files(flat, owner, small):
         files = [SimpleUploadedFile(f"n{i}.txt", b"Some words.\n") for i in range(count)]
         return client.post(api_jobs(project), {"files": files}, format="multipart")
 
-    flat(12, lambda: upload(1), lambda: upload(LARGE))
+    # The answer is the job's detail, with the jobs retrying it (none yet).
+    flat(13, lambda: upload(1), lambda: upload(LARGE))
 
 
 def test_api_cancel_delete_and_cleanup(flat, owner, small, large):
@@ -191,7 +192,7 @@ def test_api_cancel_delete_and_cleanup(flat, owner, small, large):
         for (p, _), n in ((small, SMALL), (large, LARGE))
     ]
     flat(
-        15,
+        16,  # the answer is the job's detail, retries included
         *(
             lambda j=j: client.post(api_jobs(j.project, j, "cancel/"), {}, format="json")
             for j in running
@@ -242,9 +243,10 @@ def test_dashboard_pages(flat, owner, small, large):
     pairs = (small, large)
     flat(3, lambda: client.get(page("project-list")))
     flat(6, *(lambda p=p: client.get(page("project-detail", p)) for p, _ in pairs))
-    flat(11, *(lambda p=p, j=j: client.get(page("job-detail", p, j)) for p, j in pairs))
+    # The job page links the jobs retrying it and asks whether anything is left to retry.
+    flat(13, *(lambda p=p, j=j: client.get(page("job-detail", p, j)) for p, j in pairs))
     htmx = {"HTTP_HX_REQUEST": "true"}
-    flat(10, *(lambda p=p, j=j: client.get(page("job-detail", p, j), **htmx) for p, j in pairs))
+    flat(12, *(lambda p=p, j=j: client.get(page("job-detail", p, j), **htmx) for p, j in pairs))
     flat(4, *(lambda p=p, j=j: client.get(page("job-row", p, j)) for p, j in pairs))
     flat(6, *(lambda p=p: client.get(page("document-list", p)) for p, _ in pairs))
     flat(7, *(lambda p=p: client.get(page("document-list", p), {"q": "harbour"}) for p, _ in pairs))
@@ -271,7 +273,8 @@ def test_dashboard_actions(flat, owner, small, large):
         *(lambda j=j: client.post(page("job-cleanup", j.project, j), **accept) for j in finished),
     )
     flat(
-        10, *(lambda j=j: client.post(page("job-delete", j.project, j), **accept) for j in finished)
+        11,  # the deleted job read again, for the purge time the answer gives
+        *(lambda j=j: client.post(page("job-delete", j.project, j), **accept) for j in finished),
     )
     project = small[0]
 
