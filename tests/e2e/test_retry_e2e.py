@@ -76,6 +76,12 @@ def test_retry_finishes_a_cancelled_job_without_doing_anything_twice(
         return
     assert job.status == JobStatus.CANCELLED
     written_members = {m["name"] for m in IngestFile.objects.get(job=job, kind="zip").members}
+    if len(written_members) == len(members):
+        # Only on SQLite: the cancel waited for the zip's last write transaction
+        # and was seen after it, so the retry holds whole files only.
+        assert not is_postgres()
+        assert_retry_finishes_the_rest(api, project, job_id, documents=4 + len(members))
+        return
     assert 0 < len(written_members) < len(members)
 
     response = api.post(job_url(project, job_id, "retry/"))
@@ -104,6 +110,22 @@ def test_retry_finishes_a_cancelled_job_without_doing_anything_twice(
     )
     assert [e.action for e in lifecycle.events_for(job_row(job_id))][-1] == "retry"
     assert api.get(job_url(project, job_id)).json()["retries"] == [retry_id]
+
+
+def assert_retry_finishes_the_rest(api, project, job_id, *, documents):
+    """The retry holds exactly the files the job did not finish, completes, and
+    writes nothing twice: the project ends with ``documents`` documents."""
+    left = [
+        f.name
+        for f in IngestFile.objects.filter(job_id=job_id).order_by("position")
+        if f.status not in (FileStatus.DONE, FileStatus.DUPLICATE)
+    ]
+    response = api.post(job_url(project, job_id, "retry/"))
+    assert response.status_code == 201, response.json()
+    assert [f["name"] for f in response.json()["result"]["files"]] == left
+    retry = wait_for(lambda: finished(response.json()["id"]), timeout=180, message="the retry")
+    assert retry.status == JobStatus.COMPLETED
+    assert Document.objects.filter(project=project).count() == documents
 
 
 def test_retry_in_the_browser_confirms_then_opens_the_new_job_linked_to_the_old(
