@@ -113,14 +113,19 @@ def test_retry_finishes_a_cancelled_job_without_doing_anything_twice(
 
 
 def assert_retry_finishes_the_rest(api, project, job_id, *, documents):
-    """The retry holds exactly the files the job did not finish, completes, and
-    writes nothing twice: the project ends with ``documents`` documents."""
+    """The retry holds exactly the files the job did not finish (and is refused
+    when there are none), completes, and writes nothing twice: the project ends
+    with ``documents`` documents."""
     left = [
         f.name
         for f in IngestFile.objects.filter(job_id=job_id).order_by("position")
         if f.status not in (FileStatus.DONE, FileStatus.DUPLICATE)
     ]
     response = api.post(job_url(project, job_id, "retry/"))
+    if not left:  # the cancel won only at the final transition
+        assert response.status_code == 409
+        assert "nothing to retry" in response.json()["detail"]
+        return
     assert response.status_code == 201, response.json()
     assert [f["name"] for f in response.json()["result"]["files"]] == left
     retry = wait_for(lambda: finished(response.json()["id"]), timeout=180, message="the retry")
