@@ -7,6 +7,7 @@ import re
 import shlex
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -205,6 +206,39 @@ class WorkerProcess(ManagedProcess):
                 return pids[0]
             time.sleep(0.02)
         raise AssertionError(f"no work horse started; worker log:\n{self.output()}")
+
+    def freeze_horse(self) -> int:
+        """Stop the work horse (SIGSTOP) as a step stuck mid-way would, and
+        return its pid; ``os.kill(pid, signal.SIGCONT)`` resumes it.
+
+        SQLite has one writer: a horse frozen inside its file's write
+        transaction would keep every other write (the cancel the test is
+        about to send) waiting for its lock. There the horse is frozen while
+        this process holds the write lock, so it holds none when it stops."""
+        horse = self.wait_for_horse()
+        if connection.vendor != "sqlite":
+            os.kill(horse, signal.SIGSTOP)
+            return horse
+        # SQLite's own wait backs off to 100 ms sleeps and would miss the
+        # short gaps between the horse's transactions: try without waiting.
+        lock = sqlite3.connect(connection.settings_dict["NAME"], timeout=0, isolation_level=None)
+        deadline = time.monotonic() + 60
+        try:
+            while True:
+                try:
+                    lock.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError:  # locked: the horse is writing
+                    if time.monotonic() > deadline:
+                        raise AssertionError(
+                            "the work horse never let go of SQLite's lock"
+                        ) from None
+                    time.sleep(0.001)
+            os.kill(horse, signal.SIGSTOP)
+            lock.execute("ROLLBACK")
+        finally:
+            lock.close()
+        return horse
 
     def kill(self):
         for pid in self.horse_pids():

@@ -154,8 +154,7 @@ def test_cancel_refusals_on_a_running_job(api, project, start_worker):
     worker = start_worker()
     wait_for(lambda: in_status(job_id, JobStatus.RUNNING), message="the job to run")
     # Paused, the work horse cannot finish the cancel between the two requests.
-    horse = worker.wait_for_horse()
-    os.kill(horse, signal.SIGSTOP)
+    horse = worker.freeze_horse()
     viewer = member(project, "viewer")
     other = type(project).objects.create(name="other", created_by=project.created_by)
 

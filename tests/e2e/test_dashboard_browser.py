@@ -121,8 +121,7 @@ def test_cancel_confirmed_in_the_dialog_shows_cancelling_then_cancelled_with_par
     )
     # Freeze the work horse, as a slow step would, so each state stays on
     # screen long enough to be seen; it resumes below.
-    horse = worker.wait_for_horse()
-    os.kill(horse, signal.SIGSTOP)
+    horse = worker.freeze_horse()
     try:
         expect(row.locator("[data-progress-percent]")).not_to_have_text("0%")
         page.screenshot(path=artifacts / "project-page-running-job.png", full_page=True)

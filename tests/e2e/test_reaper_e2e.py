@@ -1,9 +1,7 @@
 """Nothing stays RUNNING or CANCELLING forever, nothing QUEUED is lost: the
 reaper against real workers that hang, die, or lose their Redis."""
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
 
@@ -48,8 +46,7 @@ def test_hung_step_is_stopped_after_the_grace_period(
     worker = start_worker()
     start_reaper(INGEST_CANCEL_GRACE_SECONDS=str(GRACE))
     wait_for(lambda: job_row(job_id).items_done == 1, message="the first file done")
-    horse = worker.wait_for_horse()
-    os.kill(horse, signal.SIGSTOP)  # a step stuck where no checkpoint runs
+    horse = worker.freeze_horse()  # a step stuck where no checkpoint runs
 
     assert api.post(job_url(project, job_id, "cancel/")).status_code == 202
 
@@ -92,7 +89,7 @@ def test_killed_worker_of_a_cancelling_job_ends_cancelled(api, project, start_wo
     job_id = create_job(api, project, [text_file("big.txt", 5, 6_000_000)])
     worker = start_worker()
     wait_for(lambda: in_status(job_id, JobStatus.RUNNING), message="the job to run")
-    os.kill(worker.wait_for_horse(), signal.SIGSTOP)
+    worker.freeze_horse()
     assert api.post(job_url(project, job_id, "cancel/")).status_code == 202
     worker.kill()
     # A long grace period: the lost heartbeat, not the escalation, ends it.

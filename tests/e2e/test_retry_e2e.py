@@ -55,8 +55,7 @@ def test_retry_finishes_a_cancelled_job_without_doing_anything_twice(
     wait_for(lambda: zip_written_part_way(job_id), timeout=120, message="a zip member written")
     if is_postgres():
         # Paused, the work horse cannot race the cancel to the end of the zip.
-        horse = worker.wait_for_horse()
-        os.kill(horse, signal.SIGSTOP)
+        horse = worker.freeze_horse()
         try:
             assert api.post(job_url(project, job_id, "cancel/")).status_code == 202
         finally:

@@ -74,8 +74,7 @@ def test_the_bucket_going_away_mid_job_fails_the_job_and_keeps_finished_files(
     job_id = create_job(api, project, files)
     worker = start_worker()
     wait_for(lambda: job_row(job_id).items_done >= 1, timeout=120, message="a first file done")
-    horse = worker.wait_for_horse()
-    os.kill(horse, signal.SIGSTOP)
+    horse = worker.freeze_horse()
     try:
         bucket.remove()
     finally:
