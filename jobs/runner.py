@@ -8,6 +8,7 @@ transactions on "default" never hold a lock on the job row and always see a
 cancel the moment it is committed.
 """
 
+import contextlib
 import contextvars
 import logging
 import shutil
@@ -83,13 +84,14 @@ def remove_work_dir(path: Path) -> int | None:
 class JobContext:
     """What the work sees of its job: checkpoints, progress, a work directory."""
 
-    def __init__(self, job: Job, *, work_dir: Path, using: str):
+    def __init__(self, job: Job, *, work_dir: Path, using: str, watcher: "Heartbeat | None" = None):
         self.job = job
         self.work_dir = work_dir
         self.using = using
         self._last_check = 0.0
         self._last_progress = 0.0
         self._rows = type(job).all_objects.using(using).filter(pk=job.pk)
+        self._watcher = watcher
 
     def checkpoint(self, *, force: bool = False) -> None:
         """Raise if the job must stop. Reads the database at most every 50 ms."""
@@ -121,12 +123,54 @@ class JobContext:
         )
         events.publish_progress(self.job)
 
+    @contextlib.contextmanager
+    def interruptible(self, alias: str = "default"):
+        """Run database work that may block for long (a COPY the server is
+        behind on, a commit) so that a cancel still stops it within moments.
+
+        The checkpoints between batches cannot help while the work waits on
+        the server: PostgreSQL computes each chunk's search vector as it
+        takes the rows, so a COPY's writes block on it and its end waits for
+        a backlog of seconds (measured: 1.3 s at the end of a 20 MB COPY,
+        and 0.6 s inside a single write). Meanwhile the heartbeat thread reads
+        the cancel flag every 50 ms and, once the job is no longer RUNNING,
+        interrupts the statement in progress (PostgreSQL's cancel request,
+        SQLite's ``interrupt()``). The interrupted statement's error becomes
+        the checkpoint's own ``JobCancelled`` (or ``JobLost``), and the file's
+        transaction rolls back as any cancel does.
+        """
+        if self._watcher is None:
+            yield
+            return
+        connection = connections[alias]
+        connection.ensure_connection()
+        self._watcher.watch(_interrupter(connection))
+        try:
+            yield
+        except Exception:
+            if self._watcher.unwatch():
+                self.checkpoint(force=True)  # raises what stopped the statement
+            raise
+        if self._watcher.unwatch():
+            self.checkpoint(force=True)
+
+
+def _interrupter(connection) -> Callable[[], None]:
+    raw = connection.connection
+    if connection.vendor == "postgresql":
+        return lambda: raw.cancel_safe(timeout=2)
+    return raw.interrupt  # SQLite: safe to call from another thread
+
 
 class Heartbeat(threading.Thread):
     """Beats ``heartbeat_at`` about every second, from its own connection.
 
     A step that runs long between checkpoints is not mistaken for a lost
     worker; a frozen or dead process stops beating and the reaper notices.
+    While the work is inside ``JobContext.interruptible()`` it also reads
+    the cancel flag every 50 ms, and interrupts the work's statement once the
+    job is no longer RUNNING: again every 50 ms until the work lets go, as a
+    request that lands between two statements is dropped by the server.
     """
 
     def __init__(self, job: Job, *, using: str):
@@ -135,27 +179,71 @@ class Heartbeat(threading.Thread):
         self._rows = type(job).all_objects.using(using).filter(pk=job.pk)
         self._stopped = threading.Event()
         self._using = using
+        # The work's interrupt while it is watched; the lock makes sure none
+        # is sent once unwatch() returned, so it cannot hit later work.
+        self._lock = threading.Lock()
+        self._interrupt: Callable[[], None] | None = None
+        self._fired = False
+        self._watched = threading.Event()
+
+    def watch(self, interrupt: Callable[[], None]) -> None:
+        with self._lock:
+            self._interrupt, self._fired = interrupt, False
+        self._watched.set()
+
+    def unwatch(self) -> bool:
+        """Stop watching; whether the work was interrupted meanwhile."""
+        with self._lock:
+            self._interrupt = None
+            self._watched.clear()
+            return self._fired
 
     def run(self):
         self._log_context.run(self._beat)
 
     def _beat(self):
+        next_beat = time.monotonic() + HEARTBEAT_INTERVAL
         try:
-            while not self._stopped.wait(HEARTBEAT_INTERVAL):
-                try:
-                    self._rows.filter(status__in=[JobStatus.RUNNING, JobStatus.CANCELLING]).update(
-                        heartbeat_at=timezone.now()
-                    )
-                except DatabaseError as exc:
-                    logger.warning("heartbeat failed: %s", exc)
-                    # A dropped connection stays broken until closed: the
-                    # next beat then opens a new one.
-                    connections[self._using].close()
+            while not self._stopped.is_set():
+                if self._watched.is_set():
+                    self._stopped.wait(CHECK_INTERVAL)
+                    self._guard(self._watch_once)
+                else:
+                    self._watched.wait(max(0.0, next_beat - time.monotonic()))
+                if time.monotonic() >= next_beat and not self._stopped.is_set():
+                    next_beat = time.monotonic() + HEARTBEAT_INTERVAL
+                    self._guard(self._beat_once)
         finally:
+            connections[self._using].close()
+
+    def _beat_once(self):
+        self._rows.filter(status__in=[JobStatus.RUNNING, JobStatus.CANCELLING]).update(
+            heartbeat_at=timezone.now()
+        )
+
+    def _watch_once(self):
+        if self._rows.values_list("status", flat=True).first() == JobStatus.RUNNING:
+            return
+        with self._lock:
+            if self._interrupt is not None:
+                self._fired = True
+                try:
+                    self._interrupt()
+                except Exception as exc:  # the checkpoints still see the cancel
+                    logger.warning("could not interrupt the work's statement: %s", exc)
+
+    def _guard(self, step):
+        try:
+            step()
+        except DatabaseError as exc:
+            logger.warning("heartbeat failed: %s", exc)
+            # A dropped connection stays broken until closed: the next beat
+            # then opens a new one.
             connections[self._using].close()
 
     def stop(self):
         self._stopped.set()
+        self._watched.set()  # wakes the thread if it waits for the next beat
         self.join(timeout=5)
 
 
@@ -182,7 +270,8 @@ def _run(job: Job, work, using: str) -> str:
     heartbeat = Heartbeat(job, using=using)
     heartbeat.start()
     try:
-        finish = _run_work(job, work, JobContext(job, work_dir=work_dir, using=using), using)
+        context = JobContext(job, work_dir=work_dir, using=using, watcher=heartbeat)
+        finish = _run_work(job, work, context, using)
     finally:
         heartbeat.stop()
         remove_work_dir(work_dir)

@@ -222,7 +222,9 @@ def write_document(job, ingest_file, canonical, ctx, *, title, record, member=""
     file's result (``record``) in one transaction: all of it or none."""
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
-            with transaction.atomic():
+            # Interruptible: a cancel stops the write even while it waits on
+            # the database (see JobContext.interruptible), and rolls it back.
+            with ctx.interruptible(), transaction.atomic():
                 written = _write_or_reuse(job, ingest_file, canonical, ctx, title=title)
                 DocumentSource.objects.create(
                     document=written.document, file=ingest_file, member=member

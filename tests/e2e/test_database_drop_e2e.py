@@ -43,12 +43,20 @@ def test_worker_outlives_postgres_dropping_its_connections_mid_job(
     job_id = create_job(api, project, files)
     next_id = create_job(api, project, [text_file("next.txt", 99, 20_000)])
     worker = start_worker()
-    start_reaper(INGEST_HEARTBEAT_TIMEOUT_SECONDS=str(HEARTBEAT_TIMEOUT))
+    reaper = start_reaper(INGEST_HEARTBEAT_TIMEOUT_SECONDS=str(HEARTBEAT_TIMEOUT))
     wait_for(lambda: job_row(job_id).items_done >= 1, timeout=60, message="a file done")
 
     assert terminate_other_backends() >= 1
 
-    job = wait_for(lambda: finished(job_id), timeout=60, message="the job to end or resume")
+    try:
+        job = wait_for(lambda: finished(job_id), timeout=60, message="the job to end or resume")
+    except AssertionError as exc:
+        job = job_row(job_id)
+        chain = list(job.events.order_by("pk").values_list("action", "to_status", "reason"))
+        raise AssertionError(
+            f"{exc}: {job.status}, {job.items_done}/{job.items_total} files, events {chain}\n"
+            f"worker:\n{worker.output()[-4000:]}\nreaper:\n{reaper.output()[-2000:]}"
+        ) from None
     assert job.status == JobStatus.COMPLETED, (job.status, job.error, worker.output()[-3000:])
     assert_valid_chain(job)
     requeued = job.events.filter(action="requeue").values_list("reason", flat=True)

@@ -159,3 +159,53 @@ def test_a_cancel_accepted_before_a_shutdown_still_wins(shutdown_flag):
 
     assert run_job(IngestJob, job.pk, cancelled_then_interrupted) == JobStatus.CANCELLED
     assert [e.action for e in job.events.all()] == ["start", "cancel", "cancelled"]
+
+
+LONG_STATEMENT = {
+    # About a minute of work for the database unless something stops it.
+    "postgresql": "SELECT pg_sleep(60)",
+    "sqlite": "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) "
+    "SELECT count(*) FROM (SELECT x FROM n LIMIT 300000000)",
+}
+
+
+def test_a_cancel_interrupts_a_statement_the_work_is_blocked_in(tmp_path):
+    # A COPY that the server is behind on blocks the work where no checkpoint
+    # runs; the heartbeat thread stops the statement once a cancel is accepted.
+    job = IngestJobFactory(status=JobStatus.RUNNING)
+    heartbeat = runner.Heartbeat(job, using=STATE_DB)
+    heartbeat.start()
+    ctx = JobContext(job, work_dir=tmp_path, using=STATE_DB, watcher=heartbeat)
+    default = connections["default"]
+    cancel = threading.Timer(0.3, in_thread, [lifecycle.request_cancel, job])
+    try:
+        with pytest.raises(JobCancelled) as raised, ctx.interruptible(), default.cursor() as c:
+            cancel.start()
+            c.execute(LONG_STATEMENT[default.vendor])
+    finally:
+        cancel.join()
+        heartbeat.stop()
+
+    assert "interrupt" in str(raised.value.__context__) or "cancel" in str(raised.value.__context__)
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLING
+
+
+def test_no_interrupt_reaches_the_work_once_it_left_the_interruptible_part(tmp_path):
+    job = IngestJobFactory(status=JobStatus.RUNNING)
+    heartbeat = runner.Heartbeat(job, using=STATE_DB)
+    heartbeat.start()
+    ctx = JobContext(job, work_dir=tmp_path, using=STATE_DB, watcher=heartbeat)
+    try:
+        with ctx.interruptible():
+            pass
+        lifecycle.request_cancel(IngestJob.objects.get(pk=job.pk))
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT 1")  # the heartbeat would have had 6 chances
+            time.sleep(0.3)
+            cursor.execute("SELECT 2")
+            assert cursor.fetchone() == (2,)
+    finally:
+        heartbeat.stop()
+    with pytest.raises(JobCancelled):
+        ctx.checkpoint(force=True)
