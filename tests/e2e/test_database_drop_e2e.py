@@ -36,7 +36,7 @@ def terminate_other_backends() -> int:
     strict=False, reason="intermittent: the job can stay running after its connections drop"
 )
 def test_worker_outlives_postgres_dropping_its_connections_mid_job(
-    api, project, start_worker, start_reaper
+    api, project, start_worker, start_reaper, artifacts
 ):
     count = 8
     files = [text_file(f"part{n}.txt", 70 + n, 1_000_000) for n in range(count)]
@@ -53,10 +53,13 @@ def test_worker_outlives_postgres_dropping_its_connections_mid_job(
     except AssertionError as exc:
         job = job_row(job_id)
         chain = list(job.events.order_by("pk").values_list("action", "to_status", "reason"))
-        raise AssertionError(
+        report = (
             f"{exc}: {job.status}, {job.items_done}/{job.items_total} files, events {chain}\n"
-            f"worker:\n{worker.output()[-4000:]}\nreaper:\n{reaper.output()[-2000:]}"
-        ) from None
+            f"worker:\n{worker.output()[-8000:]}\nreaper:\n{reaper.output()[-4000:]}"
+        )
+        # Kept as an artifact: an expected failure's message is not printed.
+        (artifacts / "database-drop-failure.txt").write_text(report)
+        raise AssertionError(report) from None
     assert job.status == JobStatus.COMPLETED, (job.status, job.error, worker.output()[-3000:])
     assert_valid_chain(job)
     requeued = job.events.filter(action="requeue").values_list("reason", flat=True)
