@@ -96,6 +96,16 @@ def document(document: Document) -> dict:
     }
 
 
+def document_hit(hit: Document) -> dict:
+    """A document in a list: with a search, its rank and snippet (see
+    ``selectors.document_snippets``); both null without one."""
+    return {
+        **document(hit),
+        "rank": getattr(hit, "rank", None),
+        "snippet": getattr(hit, "snippet", None),
+    }
+
+
 def cleanup(report) -> dict:
     """A :class:`~ingest.services.CleanupReport` with its verdict."""
     return {

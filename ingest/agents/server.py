@@ -159,8 +159,9 @@ def build_server(user_for: Callable[[Context], Any]) -> MCPServer:
         project: ProjectArg,
         query: Annotated[str, Field(description="words to find in titles and text")],
     ) -> CallToolResult:
-        """Search the project's documents by title and text; the count and the first 25
-        matches, newest first, each with its source job and file."""
+        """Search the project's documents by title and text: the count and the first 25
+        matches, best first, each with its rank, a snippet (HTML, the matched words in
+        <mark>) and its source job and file."""
         return call(ctx, tools.search_documents, project=project, query=query)
 
     return server

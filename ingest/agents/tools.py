@@ -183,6 +183,6 @@ def retry_job(user, *, project: str, job: str) -> dict:
 
 def search_documents(user, *, project: str, query: str) -> dict:
     member = membership(user, project)
-    found = selectors.document_list(project=member.project, q=query).select_related("source_file")
-    results = [representation.document(d) for d in found[:SEARCH_LIMIT]]
-    return {"count": found.count(), "results": results}
+    found = selectors.document_list(project=member.project, q=query)
+    hits = selectors.document_snippets(documents=list(found[:SEARCH_LIMIT]), q=query)
+    return {"count": found.count(), "results": [representation.document_hit(d) for d in hits]}

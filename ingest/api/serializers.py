@@ -314,11 +314,7 @@ class DocumentHitOutput(DocumentOutput):
         return getattr(document, "snippet", None)
 
     def to_representation(self, instance):
-        return {
-            **super().to_representation(instance),
-            "rank": self.get_rank(instance),
-            "snippet": self.get_snippet(instance),
-        }
+        return representation.document_hit(instance)
 
 
 class ChunkOutput(serializers.ModelSerializer):

@@ -148,6 +148,10 @@ def test_stdio_create_completes_then_search_finds_it(project, user, worker_env, 
     html_document = Document.objects.get(job_id=created["id"], source_file__name=HTML.name)
     assert [d["id"] for d in out["found"]["results"]] == [str(html_document.pk)]
     assert out["found"]["count"] == 1 and out["none"] == {"count": 0, "results": []}
+    # A hit as the API gives it: its rank and a snippet with the word marked.
+    api_hits = client_for(user).get(f"/api/projects/{project.pk}/documents/?q=gnats").json()
+    assert out["found"]["results"] == api_hits["results"]
+    assert "<mark>gnats</mark>" in out["found"]["results"][0]["snippet"].lower()
     job = IngestJob.objects.get(pk=created["id"])
     assert events_for(job).get(action="create").actor == user
 
