@@ -277,21 +277,32 @@ def _run(job: Job, work, using: str) -> str:
         remove_work_dir(work_dir)
     # Only now, with the work directory gone, is the job seen finished: a
     # client that reads CANCELLED finds nothing left behind on the worker.
-    finish()
+    try:
+        finish()
+    except (OperationalError, InterfaceError):
+        # The outage that stopped the work may have dropped the job-state
+        # connection too: once more on a new one, as a job left RUNNING would
+        # wait for the reaper's heartbeat timeout. Transitions are guarded,
+        # so one that did commit before the error is not applied twice.
+        close_broken_connections()
+        finish()
     job.refresh_from_db(using=using)
     return job.status
 
 
 def _run_work(job, work, context, using) -> Callable[[], object]:
-    """Run the work; return the final transition it calls for."""
+    """Run the work; return the final transition it calls for. The result is
+    built when that is called, so that a retry on new connections (see
+    ``_run``) builds it again rather than fail the same way."""
     try:
         # The work writes its own data on "default"; it gets its own copy of
         # the row there, while the context keeps the job-state connection's.
         work(type(job).all_objects.using("default").get(pk=job.pk), context)
+        context.progress(force=True)
     except JobCancelled:
-        return partial(lifecycle.finish_cancelled, job, result=job.build_result(), using=using)
+        return lambda: lifecycle.finish_cancelled(job, result=job.build_result(), using=using)
     except JobInterrupted:
-        return partial(_requeue_unless_cancelled, job, result=job.build_result(), using=using)
+        return lambda: _requeue_unless_cancelled(job, result=job.build_result(), using=using)
     except (OperationalError, InterfaceError) as exc:
         # The database dropped our connections (a restart, a failover, a
         # terminated backend). Django keeps a broken connection until it is
@@ -306,7 +317,8 @@ def _run_work(job, work, context, using) -> Callable[[], object]:
         logger.warning("job %s stopped: %s", job.pk, exc)
         return lambda: None
     except JobFailed as exc:
-        return partial(lifecycle.fail, job, error=str(exc), result=job.build_result(), using=using)
+        error = str(exc)  # the name exc is gone once the except clause ends
+        return lambda: lifecycle.fail(job, error=error, result=job.build_result(), using=using)
     except Exception:
         # The exception's text may hold paths, SQL or data: it goes to the logs
         # only, under a reference that people can quote to an operator.
@@ -316,9 +328,8 @@ def _run_work(job, work, context, using) -> Callable[[], object]:
             "the job stopped on an internal error; run it again, and if it fails again "
             f"give an operator the reference {reference}."
         )
-        return partial(lifecycle.fail, job, error=error, result=job.build_result(), using=using)
-    context.progress(force=True)
-    return partial(lifecycle.complete, job, result=job.build_result(), using=using)
+        return lambda: lifecycle.fail(job, error=error, result=job.build_result(), using=using)
+    return lambda: lifecycle.complete(job, result=job.build_result(), using=using)
 
 
 def close_broken_connections() -> None:

@@ -282,7 +282,13 @@ def _copy_chunks(document, pieces, ctx) -> int:
     columns = ", ".join(quote(Chunk._meta.get_field(name).column) for name in CHUNK_FIELDS)
     sql = f"COPY {quote(Chunk._meta.db_table)} ({columns}) FROM STDIN"
     count, batch, row_start = 0, [], f"{document.pk}\t"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    # COPY needs psycopg's own cursor; wrap_database_errors turns its errors
+    # into Django's, which the runner knows (a dropped connection requeues).
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.cursor.copy(sql) as copy,
+    ):
         for count, piece in enumerate(pieces, start=1):
             batch.append(
                 f"{row_start}{piece.index}\t{_copy_escape(piece.text)}\t{piece.start}\t{piece.end}\n"

@@ -28,13 +28,6 @@ def terminate_other_backends() -> int:
         return cursor.fetchone()[0]
 
 
-# Known intermittent defect: inside the whole suite the job sometimes stays
-# RUNNING for the full minute after its connections are dropped (seen in 2 of
-# 4 whole-suite runs on PostgreSQL; it passes alone). Not strict, so the run
-# reports XPASS when it holds and XFAIL when it does not, until it is found.
-@pytest.mark.xfail(
-    strict=False, reason="intermittent: the job can stay running after its connections drop"
-)
 def test_worker_outlives_postgres_dropping_its_connections_mid_job(
     api, project, start_worker, start_reaper, artifacts
 ):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import InterfaceError, OperationalError, connections, transaction
 
 from ingest.models import Chunk
 from ingest.pipeline import steps, text
@@ -70,3 +70,37 @@ def test_ingested_file_has_the_chunks_of_its_canonical_text(tmp_path, size):
     assert document.sha256 == canonical.sha256
     assert stored(document) == [(p.index, p.start, p.end, p.text) for p in expected]
     assert ingest_file.chunks == len(expected) > 1
+
+
+class DroppingContext(JobContext):
+    """Its first checkpoint inside the COPY drops the work's database
+    connection, as a failover or ``pg_terminate_backend`` would."""
+
+    def checkpoint(self, *, force=False):
+        if not getattr(self, "dropped", False):
+            self.dropped = True
+            pid = connections["default"].connection.info.backend_pid
+            with connections[self.using].cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        super().checkpoint(force=force)
+
+
+@postgres_only
+def test_a_connection_dropped_during_the_copy_is_a_database_error_django_knows():
+    # The runner puts a job whose connection dropped back in the queue; it
+    # knows Django's errors only. psycopg's own, raised through the raw
+    # cursor COPY needs, once fell through to "internal error", whose FAILED
+    # transition then broke on the dropped connection too and left the job
+    # RUNNING until the reaper's heartbeat timeout.
+    job = IngestJobFactory(status=JobStatus.RUNNING)
+    document = DocumentFactory(project=job.project)
+    pieces = [text.Piece(i, i, i + 1, "x" * 1000) for i in range(5000)]
+    work_dir = Path(settings.INGEST_WORK_DIR) / str(job.pk)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    ctx = DroppingContext(job, work_dir=work_dir, using=settings.JOB_STATE_DB)
+
+    with pytest.raises((OperationalError, InterfaceError)), transaction.atomic():
+        steps._copy_chunks(document, iter(pieces), ctx)
+
+    connections["default"].close()
+    assert not Chunk.objects.filter(document=document).exists()

@@ -209,3 +209,19 @@ def test_no_interrupt_reaches_the_work_once_it_left_the_interruptible_part(tmp_p
         heartbeat.stop()
     with pytest.raises(JobCancelled):
         ctx.checkpoint(force=True)
+
+
+@postgres_only
+def test_the_final_transition_survives_its_connection_dropping_with_the_work():
+    job = IngestJobFactory()
+
+    def work(job, ctx):
+        state = connections[STATE_DB]
+        pid = state.connection.info.backend_pid
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        raise runner.JobFailed("the source went away.")
+
+    assert run_job(IngestJob, job.pk, work) == JobStatus.FAILED
+    job.refresh_from_db()
+    assert job.error == "the source went away."
