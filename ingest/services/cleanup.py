@@ -7,6 +7,7 @@ from dataclasses import astuple, dataclass
 from datetime import timedelta
 
 import django_rq
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
@@ -103,7 +104,7 @@ def _remove_paths(paths, job: IngestJob) -> tuple[int, int]:
 
 def remove_work_dir(*, job: IngestJob) -> int | None:
     """Remove the job's work directory on this host; its size, or None if absent."""
-    return runner.remove_work_dir(work_dir_for(job))
+    return runner.remove_work_dir(work_dir_for(job, settings.INGEST_WORK_DIR))
 
 
 def remove_rq_entries(*, job_id: str) -> int:
