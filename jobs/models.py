@@ -1,7 +1,8 @@
 """The generic job: status, timestamps, progress, cancellation and soft delete.
 
 Nothing here knows what a job does. A concrete job type (``ingest.IngestJob``)
-subclasses :class:`Job`; every status change goes through ``jobs.lifecycle``.
+subclasses :class:`Job` and gives ``jobs/`` what it needs through the hooks
+declared at the end of it; every status change goes through ``jobs.lifecycle``.
 """
 
 import uuid
@@ -138,15 +139,6 @@ class Job(models.Model):
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
 
-    def log_fields(self) -> dict:
-        """What every log line of this job's work carries (see ``jobs.logs``)."""
-        return {"job": self.pk}
-
-    def audit_fields(self) -> dict:
-        """What every audit event of this job records about it, so that the
-        trail still names the job once a purge removed its row."""
-        return {"job_name": str(self)[:200], "job_scope": ""}
-
     @property
     def events(self):
         """The job's audit trail, oldest first.
@@ -159,14 +151,6 @@ class Job(models.Model):
         content_type = ContentType.objects.db_manager(db).get_for_model(type(self))
         return JobEvent.objects.using(db).filter(content_type=content_type, job_id=self.pk)
 
-    def settled_progress(self) -> dict:
-        """Progress counters as the job's own records of its work say, as
-        expressions for the UPDATE that finishes the job (``OuterRef("pk")``
-        is the job). A job that ends without its worker (the reaper, a horse
-        killed between a file and its progress write) then shows what was
-        really done, not the last figure reported. None by default."""
-        return {}
-
     @property
     def etag(self) -> str:
         return f'W/"{self.version}"'
@@ -178,6 +162,41 @@ class Job(models.Model):
         if self.items_total:
             return min(100, self.items_done * 100 // self.items_total)
         return 100 if self.status == JobStatus.COMPLETED else 0
+
+    # --- what a concrete job type gives jobs/ ---------------------------------
+    # The runner, the reaper, the lifecycle and the live events call these and
+    # nothing else of a concrete job: jobs/ knows no job type.
+
+    def build_result(self) -> dict:
+        """The job's result, built from its own records of its work (not from
+        a worker's memory): the runner and the reaper store it in ``result``
+        when they end the job. A concrete job type must say what it is."""
+        raise NotImplementedError(f"{type(self).__name__} must define build_result()")
+
+    def log_fields(self) -> dict:
+        """What every log line of this job's work carries (see ``jobs.logs``).
+        Extend it with what identifies the job's owner."""
+        return {"job": self.pk}
+
+    @property
+    def event_channel(self) -> str:
+        """The Redis pub/sub channel of this job's live events (``jobs.events``).
+        By default one channel per job type; override it to route events to
+        those who watch them (a project's page, for instance)."""
+        return f"jobs:{self._meta.label_lower}"
+
+    def audit_fields(self) -> dict:
+        """What every audit event of this job records about it, so that the
+        trail still names the job once a purge removed its row."""
+        return {"job_name": str(self)[:200], "job_scope": ""}
+
+    def settled_progress(self) -> dict:
+        """Progress counters as the job's own records of its work say, as
+        expressions for the UPDATE that finishes the job (``OuterRef("pk")``
+        is the job). A job that ends without its worker (the reaper, a horse
+        killed between a file and its progress write) then shows what was
+        really done, not the last figure reported. None by default."""
+        return {}
 
 
 class JobEvent(models.Model):
