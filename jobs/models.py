@@ -6,6 +6,8 @@ declared at the end of it; every status change goes through ``jobs.lifecycle``.
 """
 
 import uuid
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
@@ -46,13 +48,12 @@ class JobQuerySet(models.QuerySet):
         A hard delete is a purge, and only ``purge()`` does it. Active jobs are
         left alone: they must be cancelled first.
         """
-        from jobs import lifecycle
-
+        soft_delete = self.model.soft_delete_transition
         count = 0
         for job in self.alive().terminal():
             # An Outcome is truthy when it won; one that lost (deleted or
             # restarted meanwhile) is not counted.
-            if lifecycle.soft_delete(job, reason="deleted in bulk", using=self.db):
+            if soft_delete(job, reason="deleted in bulk", using=self.db):
                 count += 1
         return count, {self.model._meta.label: count}
 
@@ -105,6 +106,12 @@ class Job(models.Model):
     objects = AliveManager()
     all_objects = AllJobsManager()
 
+    # The state machine's soft delete (``jobs.lifecycle.soft_delete``), which
+    # both delete() methods go through. Set by ``JobsConfig.ready()``: the
+    # lifecycle imports these models, which therefore cannot import it back
+    # without an import cycle.
+    soft_delete_transition: ClassVar[Callable[..., Any]]
+
     class Meta:
         abstract = True
         base_manager_name = "all_objects"
@@ -120,10 +127,8 @@ class Job(models.Model):
         Django's own ``Model.delete()`` would remove the row and its files and
         audit trail; a hard delete is only ever an explicit ``purge()``.
         """
-        from jobs import lifecycle
-
         using = using or router.db_for_write(type(self), instance=self)
-        won = lifecycle.soft_delete(self, reason="deleted", using=using)
+        won = self.soft_delete_transition(self, reason="deleted", using=using)
         count = 1 if won else 0
         return count, {self._meta.label: count}
 
