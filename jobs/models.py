@@ -205,7 +205,7 @@ class Job(models.Model):
 
 
 class JobEvent(models.Model):
-    """One audited transition of any job (from, to, actor, reason, at)."""
+    """One audited transition of any job (from, to, actor, reason, extra, at)."""
 
     content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
     job_id = models.UUIDField()
@@ -226,6 +226,9 @@ class JobEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     reason = models.TextField(blank=True)
+    # What the action found or did, as data rather than prose (a cleanup's
+    # counts): read by programs as it is, shown to people by ``summary``.
+    extra = models.JSONField(default=dict, blank=True)
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -234,3 +237,12 @@ class JobEvent(models.Model):
 
     def __str__(self):
         return f"{self.action}: {self.from_status} -> {self.to_status}"
+
+    @property
+    def summary(self) -> str:
+        """The event's why for people: its reason, then its ``extra``, e.g.
+        ``bytes freed: 400, files removed: 2``."""
+        # Sorted: PostgreSQL's jsonb keeps keys in an order of its own.
+        extra = sorted(self.extra.items())
+        counts = ", ".join(f"{key.replace('_', ' ')}: {value}" for key, value in extra)
+        return "; ".join(part for part in (self.reason, counts) if part)

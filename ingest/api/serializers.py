@@ -261,6 +261,8 @@ class EventFrom(serializers.CharField):
 class EventOutput(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
     to = serializers.CharField(source="to_status")
+    # The reason followed by what the event counted (a cleanup's counts).
+    reason = serializers.CharField(source="summary")
 
     class Meta:
         model = JobEvent

@@ -3,7 +3,7 @@
 import contextlib
 import logging
 import os
-from dataclasses import astuple, dataclass
+from dataclasses import asdict, astuple, dataclass
 from datetime import timedelta
 
 import django_rq
@@ -79,7 +79,7 @@ def job_cleanup(*, job: IngestJob, actor=None, documents: bool = False) -> Clean
         report.rq_entries_removed = remove_rq_entries(job_id=str(job.pk))
         if documents:
             report.documents_removed, report.chunks_removed = _remove_own_documents(job)
-        lifecycle.record_action(job, action="cleanup", actor=actor, reason=report.detail)
+        lifecycle.record_action(job, action="cleanup", actor=actor, extra=asdict(report))
     logger.info("job %s cleaned up: %s", job.pk, report.detail)
     return report
 
