@@ -169,8 +169,8 @@ class Job(models.Model):
         return 100 if self.status == JobStatus.COMPLETED else 0
 
     # --- what a concrete job type gives jobs/ ---------------------------------
-    # The runner, the reaper, the lifecycle and the live events call these and
-    # nothing else of a concrete job: jobs/ knows no job type.
+    # The runner, the reaper, the lifecycle and the live events use these and
+    # nothing of a concrete job beyond them: jobs/ knows no job type.
 
     def build_result(self) -> dict:
         """The job's result, built from its own records of its work (not from
