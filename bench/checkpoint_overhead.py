@@ -81,7 +81,7 @@ def run_in_process(*, user, path: Path, context_class, label: str) -> dict:
     job = IngestJob.all_objects.using(using).get(pk=job.pk)
     if not lifecycle.start(job, worker_host=HOSTNAME, using=using):
         raise RuntimeError(f"job {job.pk} could not start")
-    work_dir = work_dir_for(job)
+    work_dir = work_dir_for(job, settings.INGEST_WORK_DIR)
     work_dir.mkdir(parents=True, exist_ok=True)
     heartbeat = Heartbeat(job, using=using)
     heartbeat.start()

@@ -83,15 +83,13 @@ def progress_matches_files(jobs) -> tuple[dict, list]:
 
 def cancelled_results_match(jobs, cleaned_documents: set[str]) -> tuple[dict, list]:
     """A cancelled job's recorded result names, per file, what its documents say."""
-    from ingest.selectors import job_result
-
     breaches = []
     partial = never_started = 0
     for job in jobs:
         if job.status != "cancelled":
             continue
         partial += bool(job.result.get("partial"))
-        live = job_result(job=job)["files"]
+        live = job.build_result()["files"]
         if not job.result:  # cancelled before a worker took it: nothing recorded
             never_started += 1
             recorded = [{"status": f["status"]} for f in live]

@@ -56,7 +56,7 @@ class JobEventInline(ReadOnlyMixin, GenericTabularInline):
     ct_fk_field = "job_id"
     extra = 0
     can_delete = False
-    fields = ["at", "action", "from_status", "to_status", "actor", "reason"]
+    fields = ["at", "action", "from_status", "to_status", "actor", "reason", "extra"]
     readonly_fields = fields
     ordering = ["at", "id"]
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from django.urls import reverse
 from django.utils import timezone
 
-from ingest import retention, selectors
+from ingest import retention
 from ingest.models import Document, IngestJob, Project
 
 
@@ -69,7 +69,7 @@ def job(job: IngestJob, *, url: str | None = None, with_result: bool = True) -> 
         data["retries"] = [
             str(pk) for pk in job.retries.order_by("created_at").values_list("pk", flat=True)
         ]
-        data["result"] = selectors.job_result(job=job)
+        data["result"] = job.build_result()
     return data
 
 

@@ -6,10 +6,8 @@ from django.db.models import (
     Count,
     F,
     OuterRef,
-    Prefetch,
     QuerySet,
     Subquery,
-    prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce
 
@@ -18,13 +16,11 @@ from ingest.models import (
     Chunk,
     Document,
     DocumentSource,
-    FileStatus,
-    IngestFile,
     IngestJob,
     Membership,
     Project,
 )
-from jobs.models import ACTIVE_STATUSES, TERMINAL_STATUSES, JobStatus
+from jobs.models import ACTIVE_STATUSES, TERMINAL_STATUSES
 
 
 class NotFound(Exception):
@@ -99,56 +95,14 @@ def job_list(
     return jobs
 
 
-_FILES_WITH_SOURCES = Prefetch("files", queryset=IngestFile.objects.prefetch_related("sources"))
-
-
 def job_get(*, project: Project, job_id, with_files: bool = True) -> IngestJob:
     jobs = IngestJob.objects.filter(project=project)
     if with_files:
-        jobs = jobs.prefetch_related(_FILES_WITH_SOURCES)
+        jobs = jobs.prefetch_related(IngestJob.files_with_sources())
     job = jobs.filter(pk=_uuid(job_id)).first()
     if job is None:
         raise NotFound()
     return job
-
-
-def job_result(*, job: IngestJob) -> dict:
-    """The job's result as the API shows it, from its files (the source of truth)."""
-    # Two queries whatever the number of files; nothing when job_get already
-    # prefetched them (a job just created or changed comes without).
-    prefetch_related_objects([job], _FILES_WITH_SOURCES)
-    files = [file_result(f) for f in job.files.all()]
-    partial = job.status in (JobStatus.CANCELLING, JobStatus.CANCELLED) and any(
-        f["status"] == "not_reached" for f in files
-    )
-    return {
-        "partial": partial or bool(job.result.get("partial")) if job.result else partial,
-        "documents_created": Document.objects.filter(job=job).count(),
-        "files": files,
-    }
-
-
-def file_result(ingest_file: IngestFile) -> dict:
-    sources = list(ingest_file.sources.all())
-    status = ingest_file.status
-    return {
-        "name": ingest_file.name,
-        "size": ingest_file.size,
-        "status": "not_reached" if status == FileStatus.PENDING else status,
-        "document": str(own.document_id) if (own := _own_source(sources)) else None,
-        "chunks": ingest_file.chunks,
-        "error": ingest_file.error or None,
-        "kind": ingest_file.kind,
-        "encoding": ingest_file.details.get("encoding"),
-        "pages": ingest_file.details.get("pages"),
-        **({"members": ingest_file.members} if ingest_file.kind in ("zip", "eml") else {}),
-    }
-
-
-def _own_source(sources: list):
-    """The file's own document: a message's, not its attachments'; for a zip,
-    which has none of its own, its first member's."""
-    return next((s for s in sources if not s.member), sources[0] if sources else None)
 
 
 def document_list(*, project: Project, q: str = "") -> QuerySet[Document]:

@@ -267,7 +267,7 @@ def job_panel_context(membership: Membership, job) -> dict:
         "project": membership.project,
         "job": job,
         "can_write": membership.can_write,
-        "result": selectors.job_result(job=job),
+        "result": job.build_result(),
         "documents": selectors.job_documents(job=job),
         "events": lifecycle.events_for(job),
         # The jobs this one retries and is retried by, linked on its page.

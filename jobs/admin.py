@@ -19,6 +19,7 @@ class JobEventAdmin(admin.ModelAdmin):
         "to_status",
         "actor",
         "reason",
+        "extra",
     ]
     list_filter = ["action", "to_status", "content_type"]
     list_select_related = ["actor", "content_type"]

@@ -25,11 +25,6 @@ def _client(pid: int) -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
 
 
-def channel_for(job) -> str:
-    channel = getattr(job, "event_channel", None)
-    return channel if channel else f"jobs:{job._meta.label_lower}"
-
-
 def snapshot(job) -> dict:
     return {
         "job": str(job.pk),
@@ -47,7 +42,7 @@ def snapshot(job) -> dict:
 def publish(target, kind: str, **payload) -> None:
     message = {"type": kind, "at": timezone.now().isoformat(), **payload}
     try:
-        _client(os.getpid()).publish(channel_for(target), json.dumps(message, default=str))
+        _client(os.getpid()).publish(target.event_channel, json.dumps(message, default=str))
     except redis.RedisError as exc:
         logger.warning("could not publish %s event for job %s: %s", kind, target.pk, exc)
 

@@ -97,7 +97,7 @@ def transition(
     return Outcome(from_status, to_status)
 
 
-def _record(job, from_status, to_status, action, actor, reason, using):
+def _record(job, from_status, to_status, action, actor, reason, using, extra=None):
     JobEvent.objects.using(using).create(
         content_type=ContentType.objects.db_manager(using).get_for_model(type(job)),
         job_id=job.pk,
@@ -106,6 +106,7 @@ def _record(job, from_status, to_status, action, actor, reason, using):
         action=action,
         actor=actor if _is_user(actor) else None,
         reason=reason,
+        extra=extra or {},
         **job.audit_fields(),
     )
     transaction.on_commit(
@@ -120,11 +121,18 @@ def record_created(job: Job, *, actor=None, reason: str = "", using: str = "defa
 
 
 def record_action(
-    job: Job, *, action: str, actor=None, reason: str = "", using: str = "default"
+    job: Job,
+    *,
+    action: str,
+    actor=None,
+    reason: str = "",
+    extra: dict | None = None,
+    using: str = "default",
 ) -> None:
-    """Audit an action that changes no status (a cleanup): from and to are the current one."""
+    """Audit an action that changes no status (a cleanup): from and to are the
+    current one. What it counted goes in ``extra``, not in the reason's prose."""
     with transaction.atomic(using=using):
-        _record(job, job.status, job.status, action, actor, reason, using)
+        _record(job, job.status, job.status, action, actor, reason, using, extra)
 
 
 def events_for(job: Job):

@@ -1,10 +1,13 @@
 """The generic job: status, timestamps, progress, cancellation and soft delete.
 
 Nothing here knows what a job does. A concrete job type (``ingest.IngestJob``)
-subclasses :class:`Job`; every status change goes through ``jobs.lifecycle``.
+subclasses :class:`Job` and gives ``jobs/`` what it needs through the hooks
+declared at the end of it; every status change goes through ``jobs.lifecycle``.
 """
 
 import uuid
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
@@ -45,13 +48,12 @@ class JobQuerySet(models.QuerySet):
         A hard delete is a purge, and only ``purge()`` does it. Active jobs are
         left alone: they must be cancelled first.
         """
-        from jobs import lifecycle
-
+        soft_delete = self.model.soft_delete_transition
         count = 0
         for job in self.alive().terminal():
             # An Outcome is truthy when it won; one that lost (deleted or
             # restarted meanwhile) is not counted.
-            if lifecycle.soft_delete(job, reason="deleted in bulk", using=self.db):
+            if soft_delete(job, reason="deleted in bulk", using=self.db):
                 count += 1
         return count, {self.model._meta.label: count}
 
@@ -104,6 +106,12 @@ class Job(models.Model):
     objects = AliveManager()
     all_objects = AllJobsManager()
 
+    # The state machine's soft delete (``jobs.lifecycle.soft_delete``), which
+    # both delete() methods go through. Set by ``JobsConfig.ready()``: the
+    # lifecycle imports these models, which therefore cannot import it back
+    # without an import cycle.
+    soft_delete_transition: ClassVar[Callable[..., Any]]
+
     class Meta:
         abstract = True
         base_manager_name = "all_objects"
@@ -119,10 +127,8 @@ class Job(models.Model):
         Django's own ``Model.delete()`` would remove the row and its files and
         audit trail; a hard delete is only ever an explicit ``purge()``.
         """
-        from jobs import lifecycle
-
         using = using or router.db_for_write(type(self), instance=self)
-        won = lifecycle.soft_delete(self, reason="deleted", using=using)
+        won = self.soft_delete_transition(self, reason="deleted", using=using)
         count = 1 if won else 0
         return count, {self._meta.label: count}
 
@@ -138,15 +144,6 @@ class Job(models.Model):
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
 
-    def log_fields(self) -> dict:
-        """What every log line of this job's work carries (see ``jobs.logs``)."""
-        return {"job": self.pk}
-
-    def audit_fields(self) -> dict:
-        """What every audit event of this job records about it, so that the
-        trail still names the job once a purge removed its row."""
-        return {"job_name": str(self)[:200], "job_scope": ""}
-
     @property
     def events(self):
         """The job's audit trail, oldest first.
@@ -158,14 +155,6 @@ class Job(models.Model):
         db = self._state.db or "default"
         content_type = ContentType.objects.db_manager(db).get_for_model(type(self))
         return JobEvent.objects.using(db).filter(content_type=content_type, job_id=self.pk)
-
-    def settled_progress(self) -> dict:
-        """Progress counters as the job's own records of its work say, as
-        expressions for the UPDATE that finishes the job (``OuterRef("pk")``
-        is the job). A job that ends without its worker (the reaper, a horse
-        killed between a file and its progress write) then shows what was
-        really done, not the last figure reported. None by default."""
-        return {}
 
     @property
     def etag(self) -> str:
@@ -179,9 +168,44 @@ class Job(models.Model):
             return min(100, self.items_done * 100 // self.items_total)
         return 100 if self.status == JobStatus.COMPLETED else 0
 
+    # --- what a concrete job type gives jobs/ ---------------------------------
+    # The runner, the reaper, the lifecycle and the live events use these and
+    # nothing of a concrete job beyond them: jobs/ knows no job type.
+
+    def build_result(self) -> dict:
+        """The job's result, built from its own records of its work (not from
+        a worker's memory): the runner and the reaper store it in ``result``
+        when they end the job. A concrete job type must say what it is."""
+        raise NotImplementedError(f"{type(self).__name__} must define build_result()")
+
+    def log_fields(self) -> dict:
+        """What every log line of this job's work carries (see ``jobs.logs``).
+        Extend it with what identifies the job's owner."""
+        return {"job": self.pk}
+
+    @property
+    def event_channel(self) -> str:
+        """The Redis pub/sub channel of this job's live events (``jobs.events``).
+        By default one channel per job type; override it to route events to
+        those who watch them (a project's page, for instance)."""
+        return f"jobs:{self._meta.label_lower}"
+
+    def audit_fields(self) -> dict:
+        """What every audit event of this job records about it, so that the
+        trail still names the job once a purge removed its row."""
+        return {"job_name": str(self)[:200], "job_scope": ""}
+
+    def settled_progress(self) -> dict:
+        """Progress counters as the job's own records of its work say, as
+        expressions for the UPDATE that finishes the job (``OuterRef("pk")``
+        is the job). A job that ends without its worker (the reaper, a horse
+        killed between a file and its progress write) then shows what was
+        really done, not the last figure reported. None by default."""
+        return {}
+
 
 class JobEvent(models.Model):
-    """One audited transition of any job (from, to, actor, reason, at)."""
+    """One audited transition of any job (from, to, actor, reason, extra, at)."""
 
     content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
     job_id = models.UUIDField()
@@ -202,6 +226,9 @@ class JobEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     reason = models.TextField(blank=True)
+    # What the action found or did, as data rather than prose (a cleanup's
+    # counts): read by programs as it is, shown to people by ``summary``.
+    extra = models.JSONField(default=dict, blank=True)
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -210,3 +237,12 @@ class JobEvent(models.Model):
 
     def __str__(self):
         return f"{self.action}: {self.from_status} -> {self.to_status}"
+
+    @property
+    def summary(self) -> str:
+        """The event's why for people: its reason, then its ``extra``, e.g.
+        ``bytes freed: 400, files removed: 2``."""
+        # Sorted: PostgreSQL's jsonb keeps keys in an order of its own.
+        extra = sorted(self.extra.items())
+        counts = ", ".join(f"{key.replace('_', ' ')}: {value}" for key, value in extra)
+        return "; ".join(part for part in (self.reason, counts) if part)

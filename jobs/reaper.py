@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from django.conf import settings
 from django.utils import timezone
 from redis import Redis
 from redis.exceptions import RedisError
@@ -68,6 +67,10 @@ class Reaper:
     connection: Redis
     enqueue: Callable[[Job], bool]
     work_root: Path
+    # A cancel not finished after cancel_grace is escalated; a job whose
+    # heartbeat is older than heartbeat_timeout has lost its worker.
+    cancel_grace: timedelta
+    heartbeat_timeout: timedelta
     using: str = "default"
     # Retention: purge(age=...) removes the jobs deleted longer ago than age
     # and returns them; no purge_age (or no purge) turns it off.
@@ -91,8 +94,9 @@ class Reaper:
         return self.model.all_objects.using(self.using)
 
     def escalate(self, now, report: ReapReport) -> None:
-        grace = timedelta(seconds=settings.INGEST_CANCEL_GRACE_SECONDS)
-        overdue = self.jobs.filter(status=JobStatus.CANCELLING, cancel_requested_at__lt=now - grace)
+        overdue = self.jobs.filter(
+            status=JobStatus.CANCELLING, cancel_requested_at__lt=now - self.cancel_grace
+        )
         for job in overdue:
             self.stop_horse(job)
             outcome = lifecycle.finish_cancelled(
@@ -115,9 +119,9 @@ class Reaper:
             logger.warning("job %s: stop command not sent (%s)", job.pk, exc)
 
     def fail_lost(self, now, report: ReapReport) -> None:
-        timeout = timedelta(seconds=settings.INGEST_HEARTBEAT_TIMEOUT_SECONDS)
         stale = self.jobs.filter(
-            status__in=[JobStatus.RUNNING, JobStatus.CANCELLING], heartbeat_at__lt=now - timeout
+            status__in=[JobStatus.RUNNING, JobStatus.CANCELLING],
+            heartbeat_at__lt=now - self.heartbeat_timeout,
         )
         for job in stale:
             if lifecycle.worker_lost(job, using=self.using):

@@ -68,8 +68,8 @@ def state_db() -> str:
     return settings.JOB_STATE_DB
 
 
-def work_dir_for(job: Job) -> Path:
-    return Path(settings.INGEST_WORK_DIR) / str(job.pk)
+def work_dir_for(job: Job, work_root: Path | str) -> Path:
+    return Path(work_root) / str(job.pk)
 
 
 def remove_work_dir(path: Path) -> int | None:
@@ -247,25 +247,27 @@ class Heartbeat(threading.Thread):
         self.join(timeout=5)
 
 
-def run_job(model: type[Job], job_id, work: Callable[[Job, JobContext], None]) -> str:
+def run_job(
+    model: type[Job], job_id, work: Callable[[Job, JobContext], None], *, work_root: Path | str
+) -> str:
     """Run ``work`` for the job ``job_id`` and finish it. Returns the final status.
 
-    A job that is not QUEUED (cancelled meanwhile, or delivered twice) is left
-    alone: redelivery is harmless.
+    The work gets its own directory, ``<work_root>/<job id>/``, removed when it
+    ends. A job that is not QUEUED (cancelled meanwhile, or delivered twice) is
+    left alone: redelivery is harmless.
     """
     job = model.all_objects.using(state_db()).filter(pk=job_id).first()
     if job is None or job.status != JobStatus.QUEUED or job.deleted_at:
         logger.info("job %s is %s; nothing to run", job_id, job.status if job else "unknown")
         return job.status if job else "unknown"
     with logs.bind(**job.log_fields()):
-        return _run(job, work, state_db())
+        return _run(job, work, work_dir_for(job, work_root), state_db())
 
 
-def _run(job: Job, work, using: str) -> str:
+def _run(job: Job, work, work_dir: Path, using: str) -> str:
     if not lifecycle.start(job, worker_host=HOSTNAME, using=using):
         logger.info("job %s was taken or cancelled before it started", job.pk)
         return job.status
-    work_dir = work_dir_for(job)
     work_dir.mkdir(parents=True, exist_ok=True)
     heartbeat = Heartbeat(job, using=using)
     heartbeat.start()

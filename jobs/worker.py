@@ -11,8 +11,6 @@ Two things plain RQ does not do for a Django project:
   its finished files kept; a second signal is RQ's usual cold shutdown.
 """
 
-import contextlib
-import os
 import signal
 
 from django.db import connections
@@ -30,9 +28,9 @@ class Worker(RQWorker):
         super().setup_work_horse_signals()
         install_shutdown_handler()
 
-    def request_stop(self, signum, frame):
-        horse_pid = self.horse_pid
-        if horse_pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(horse_pid, signal.SIGTERM)
-        super().request_stop(signum, frame)
+    def handle_warm_shutdown_request(self):
+        # RQ's hook for a warm shutdown, as its HerokuWorker uses it. Without a
+        # horse, kill_horse() would signal the worker's own process group.
+        super().handle_warm_shutdown_request()
+        if self.horse_pid:
+            self.kill_horse(sig=signal.SIGTERM)

@@ -5,7 +5,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ingest import representation, selectors
+from ingest import representation
 from ingest.api.schema import FILE_KINDS
 from ingest.models import Chunk, Document, IngestJob, Membership, Project, Role
 from jobs.models import JobEvent
@@ -220,7 +220,7 @@ class JobOutput(serializers.ModelSerializer):
         return representation.job_progress(job)
 
     def get_result(self, job) -> ResultOutput:
-        return selectors.job_result(job=job)
+        return job.build_result()
 
     def to_representation(self, instance):
         with_result = "result" in self.Meta.fields
@@ -261,6 +261,8 @@ class EventFrom(serializers.CharField):
 class EventOutput(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
     to = serializers.CharField(source="to_status")
+    # The reason followed by what the event counted (a cleanup's counts).
+    reason = serializers.CharField(source="summary")
 
     class Meta:
         model = JobEvent

@@ -3,10 +3,11 @@
 import contextlib
 import logging
 import os
-from dataclasses import astuple, dataclass
+from dataclasses import asdict, astuple, dataclass
 from datetime import timedelta
 
 import django_rq
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
@@ -78,7 +79,7 @@ def job_cleanup(*, job: IngestJob, actor=None, documents: bool = False) -> Clean
         report.rq_entries_removed = remove_rq_entries(job_id=str(job.pk))
         if documents:
             report.documents_removed, report.chunks_removed = _remove_own_documents(job)
-        lifecycle.record_action(job, action="cleanup", actor=actor, reason=report.detail)
+        lifecycle.record_action(job, action="cleanup", actor=actor, extra=asdict(report))
     logger.info("job %s cleaned up: %s", job.pk, report.detail)
     return report
 
@@ -103,7 +104,7 @@ def _remove_paths(paths, job: IngestJob) -> tuple[int, int]:
 
 def remove_work_dir(*, job: IngestJob) -> int | None:
     """Remove the job's work directory on this host; its size, or None if absent."""
-    return runner.remove_work_dir(work_dir_for(job))
+    return runner.remove_work_dir(work_dir_for(job, settings.INGEST_WORK_DIR))
 
 
 def remove_rq_entries(*, job_id: str) -> int:

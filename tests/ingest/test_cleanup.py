@@ -1,6 +1,9 @@
 """POST .../cleanup/: exact counts of what was really removed, idempotent, and
 documents removed only when this job is their only source."""
 
+import importlib
+from dataclasses import asdict
+
 import django_rq
 import pytest
 from django.core.files.base import ContentFile
@@ -160,10 +163,32 @@ def test_cleanup_is_audited_every_time(api, project, finished_job, user):
     assert [(e.from_status, e.to_status, e.actor) for e in events] == [
         ("completed", "completed", user)
     ] * 2
-    assert "2 stored file(s)" in events[0].reason
-    assert events[1].reason.startswith("nothing to remove")
+    assert (events[0].reason, events[0].extra["files_removed"]) == ("", 2)
+    assert events[0].extra["bytes_freed"] == 100 + 250 + 40 + 10
+    assert events[1].extra == dict.fromkeys(events[0].extra, 0)  # nothing left to remove
     finished_job.refresh_from_db()
     assert finished_job.version == 1  # no transition, so the ETag stands
+
+
+def test_the_audit_trail_shows_a_cleanups_counts(api, project, finished_job):
+    api.post(cleanup_url(project, finished_job))
+    events = api.get(f"/api/projects/{project.pk}/ingest/jobs/{finished_job.pk}/events/").json()
+    (cleanup,) = [e for e in events["results"] if e["action"] == "cleanup"]
+    assert cleanup["reason"] == (
+        "bytes freed: 400, chunks removed: 0, documents removed: 0, files removed: 2, "
+        "rq entries removed: 0, work dirs removed: 1"
+    )
+
+
+def test_cleanup_events_written_before_extra_get_their_counts_moved_there():
+    migration = importlib.import_module("jobs.migrations.0004_cleanup_counts_in_extra")
+    report = services.CleanupReport(
+        files_removed=2, bytes_freed=400, work_dirs_removed=1, documents_removed=3
+    )
+    assert migration.counts_from_reason(report.detail) == asdict(report)
+    assert migration.counts_from_reason(NOTHING["detail"]) == asdict(services.CleanupReport())
+    assert migration.counts_from_reason("tidied up by hand") is None
+    assert migration.reason_from_counts(asdict(report)) == report.detail
 
 
 @pytest.mark.parametrize("state", ["queued", "running", "cancelling"])

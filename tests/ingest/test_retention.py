@@ -41,6 +41,8 @@ def reaper(settings, redis_conn, **retention_args) -> Reaper:
         connection=redis_conn,
         enqueue=lambda job: True,
         work_root=settings.INGEST_WORK_DIR,
+        cancel_grace=timedelta(seconds=settings.INGEST_CANCEL_GRACE_SECONDS),
+        heartbeat_timeout=timedelta(seconds=settings.INGEST_HEARTBEAT_TIMEOUT_SECONDS),
         **retention_args,
     )
 

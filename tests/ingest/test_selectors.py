@@ -7,13 +7,12 @@ from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from ingest import selectors
-from ingest.models import Chunk, DocumentSource, Role
+from ingest.models import Chunk, Role
 from jobs import lifecycle
 from jobs.models import JobStatus
 from tests.conftest import member
 from tests.factories import (
     DocumentFactory,
-    IngestFileFactory,
     IngestJobFactory,
     ProjectFactory,
     UserFactory,
@@ -81,38 +80,6 @@ def test_job_get_finds_only_this_projects_alive_job(project):
     lifecycle.soft_delete(job)
     with pytest.raises(selectors.NotFound):
         selectors.job_get(project=project, job_id=job.pk)
-
-
-def test_job_result_reports_each_file_and_partial_cancels(project):
-    job = IngestJobFactory(project=project, status=JobStatus.CANCELLED)
-    done = IngestFileFactory(job=job, position=0, status="done", chunks=4)
-    twin = IngestFileFactory(job=job, position=1, status="duplicate")
-    IngestFileFactory(job=job, position=2)
-    document = DocumentFactory(project=project, job=job, source_file=done)
-    DocumentSource.objects.create(document=document, file=done)
-    DocumentSource.objects.create(document=document, file=twin)
-    result = selectors.job_result(job=job)
-    assert result["partial"] is True
-    assert result["documents_created"] == 1
-    assert [(f["status"], f["document"]) for f in result["files"]] == [
-        ("done", str(document.pk)),
-        ("duplicate", str(document.pk)),
-        ("not_reached", None),
-    ]
-
-
-def test_job_result_of_a_completed_job_is_not_partial(project):
-    job = IngestJobFactory(project=project, status=JobStatus.COMPLETED)
-    IngestFileFactory(job=job, status="failed", error="bad")
-    assert selectors.job_result(job=job)["partial"] is False
-
-
-def test_job_result_lists_zip_members(project):
-    job = IngestJobFactory(project=project, status=JobStatus.COMPLETED)
-    members = [{"name": "a.md", "status": "done"}]
-    IngestFileFactory(job=job, kind="zip", members=members, status="done")
-    (entry,) = selectors.job_result(job=job)["files"]
-    assert entry["members"] == members
 
 
 def test_document_list_searches_titles_and_text_case_insensitively(project):

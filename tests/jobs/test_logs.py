@@ -48,7 +48,7 @@ def test_json_lines_parse_and_fields_are_unbound_after_the_block():
 
 
 @pytest.mark.django_db(transaction=True, databases=BOTH_DATABASES)
-def test_every_line_of_a_jobs_work_names_the_job_and_its_project():
+def test_every_line_of_a_jobs_work_names_the_job_and_its_project(settings):
     job = IngestJobFactory()
     seen = []
 
@@ -56,11 +56,14 @@ def test_every_line_of_a_jobs_work_names_the_job_and_its_project():
         def emit(self, record):
             seen.append(record)
 
+    def work(job, ctx):
+        logging.getLogger("x").info("working")
+
     handler = Capture()
     handler.addFilter(logs.ContextFilter())
     logging.getLogger().addHandler(handler)
     try:
-        run_job(IngestJob, job.pk, lambda job, ctx: logging.getLogger("x").info("working"))
+        run_job(IngestJob, job.pk, work, work_root=settings.INGEST_WORK_DIR)
     finally:
         logging.getLogger().removeHandler(handler)
 

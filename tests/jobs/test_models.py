@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from ingest.models import Document, IngestFile, IngestJob, Project
 from jobs import lifecycle
-from jobs.models import JobEvent
+from jobs.models import Job, JobEvent
 from jobs.models import JobStatus as S
 from tests.factories import DocumentFactory, IngestFileFactory, IngestJobFactory, ProjectFactory
 
@@ -244,3 +244,21 @@ def test_job_event_points_back_at_its_job():
     assert list(job.events.all()) == [event]
     assert str(event) == "start: queued -> running"
     assert event.at <= timezone.now()
+
+
+# --- what a concrete job type gives jobs/ ------------------------------------------
+
+
+def test_a_job_type_must_say_what_its_result_is():
+    job = IngestJobFactory.build()
+
+    with pytest.raises(NotImplementedError, match="build_result"):
+        Job.build_result(job)
+
+
+def test_a_job_types_events_go_to_its_own_channel_unless_it_names_one():
+    job = IngestJobFactory.build()
+
+    assert Job.event_channel.fget(job) == "jobs:ingest.ingestjob"
+    assert job.event_channel == f"ingest:project:{job.project_id}"
+    assert job.log_fields() == {"job": job.pk, "project": job.project_id}

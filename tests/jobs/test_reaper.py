@@ -21,8 +21,6 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def reaper(settings, redis_conn):
-    settings.INGEST_CANCEL_GRACE_SECONDS = 10
-    settings.INGEST_HEARTBEAT_TIMEOUT_SECONDS = 30
     return make_reaper(settings, redis_conn)
 
 
@@ -32,6 +30,8 @@ def make_reaper(settings, redis_conn) -> Reaper:
         connection=redis_conn,
         enqueue=lambda job: job_enqueue(job=job),
         work_root=settings.INGEST_WORK_DIR,
+        cancel_grace=timedelta(seconds=10),
+        heartbeat_timeout=timedelta(seconds=30),
     )
 
 

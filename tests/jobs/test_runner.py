@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+from django.conf import settings
 from django.db import connections, transaction
 from django.test.utils import CaptureQueriesContext
 
@@ -22,6 +23,11 @@ STATE_DB = "jobstate"
 
 def context_for(job, tmp_path) -> JobContext:
     return JobContext(job, work_dir=tmp_path, using=STATE_DB)
+
+
+def run(job, work) -> str:
+    """Run ``work`` for ``job`` as the RQ task does, in the test's work root."""
+    return run_job(IngestJob, job.pk, work, work_root=settings.INGEST_WORK_DIR)
 
 
 def in_thread(function, *args, **kwargs):
@@ -83,7 +89,7 @@ def test_heartbeat_beats_through_a_long_step_without_checkpoints(settings):
             time.sleep(1.1)
             beats.append(IngestJob.objects.get(pk=job.pk).heartbeat_at)
 
-    assert run_job(IngestJob, job.pk, long_step) == JobStatus.COMPLETED
+    assert run(job, long_step) == JobStatus.COMPLETED
     assert beats[0] < beats[-1]
     assert not (settings.INGEST_WORK_DIR / str(job.pk)).exists()
 
@@ -93,7 +99,7 @@ def test_a_job_that_is_not_queued_is_left_alone(status):
     job = IngestJobFactory(status=status)
     calls = []
 
-    assert run_job(IngestJob, job.pk, lambda job, ctx: calls.append(job)) == status
+    assert run(job, lambda job, ctx: calls.append(job)) == status
     assert calls == []
     assert not job.events.exists()
 
@@ -104,7 +110,7 @@ def test_an_internal_error_fails_the_job_with_a_sentence_and_a_reference(caplog)
     def broken(job, ctx):
         raise RuntimeError("disk on fire at /srv/secret/path")
 
-    assert run_job(IngestJob, job.pk, broken) == JobStatus.FAILED
+    assert run(job, broken) == JobStatus.FAILED
     job.refresh_from_db()
     # People see a sentence and a reference; the exception's text stays in the logs.
     assert "disk on fire" not in job.error and "RuntimeError" not in job.error
@@ -123,7 +129,7 @@ def test_a_cancel_accepted_as_the_work_ends_wins_over_completion():
     def finishes_as_cancel_lands(job, ctx):
         in_thread(lifecycle.request_cancel, IngestJob.objects.get(pk=job.pk))
 
-    assert run_job(IngestJob, job.pk, finishes_as_cancel_lands) == JobStatus.CANCELLED
+    assert run(job, finishes_as_cancel_lands) == JobStatus.CANCELLED
     job.refresh_from_db()
     assert job.result["partial"] is True
     assert [e.action for e in job.events.all()] == ["start", "cancel", "cancelled"]
@@ -143,7 +149,7 @@ def test_shutdown_puts_the_job_back_in_the_queue(shutdown_flag):
         shutdown_flag()
         ctx.checkpoint()
 
-    assert run_job(IngestJob, job.pk, interrupted) == JobStatus.QUEUED
+    assert run(job, interrupted) == JobStatus.QUEUED
     job.refresh_from_db()
     assert job.worker_host == ""
     assert job.events.last().action == "requeue"
@@ -157,7 +163,7 @@ def test_a_cancel_accepted_before_a_shutdown_still_wins(shutdown_flag):
         shutdown_flag()
         ctx.checkpoint()
 
-    assert run_job(IngestJob, job.pk, cancelled_then_interrupted) == JobStatus.CANCELLED
+    assert run(job, cancelled_then_interrupted) == JobStatus.CANCELLED
     assert [e.action for e in job.events.all()] == ["start", "cancel", "cancelled"]
 
 

@@ -1,6 +1,7 @@
 import logging
 import signal
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import django_rq
@@ -39,6 +40,8 @@ class Command(BaseCommand):
             connection=django_rq.get_connection(QUEUE_NAME),
             enqueue=lambda job: job_enqueue(job=job),
             work_root=Path(settings.INGEST_WORK_DIR),
+            cancel_grace=timedelta(seconds=settings.INGEST_CANCEL_GRACE_SECONDS),
+            heartbeat_timeout=timedelta(seconds=settings.INGEST_HEARTBEAT_TIMEOUT_SECONDS),
             purge=purge_deleted_jobs,
             purge_age=retention.purge_after(),
             purge_interval=purge_interval,

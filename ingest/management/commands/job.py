@@ -15,7 +15,7 @@ class Command(BaseCommand):
     def handle(self, *args, job_id, **options):
         job = find_job(job_id)
         data = dict(JobOutput(job).data)
-        data["result"] = selectors.job_result(job=job)
+        data["result"] = job.build_result()
         extra = [
             ("project", f"{job.project.name} ({job.project_id})"),
             ("created by", job.created_by.username if job.created_by else "-"),
