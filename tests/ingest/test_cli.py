@@ -12,8 +12,8 @@ from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 
-from ingest import follow, services
-from ingest.client import IngestClient, Multipart, main
+from ingest import services
+from ingest.client import IngestClient, Multipart, follow, main
 from ingest.client import refusal as client_refusal
 from ingest.models import IngestFile, IngestJob, Role
 from ingest.pipeline.kinds import SUPPORTED

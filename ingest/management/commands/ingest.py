@@ -6,8 +6,9 @@ from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
-from ingest import follow, present, selectors, services
+from ingest import selectors, services
 from ingest.api.serializers import JobOutput
+from ingest.client import follow, present
 from ingest.storage import StorageUnavailable
 from jobs.lifecycle import InvalidTransition
 

@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from ingest import follow, present, selectors
+from ingest import selectors
 from ingest.api.serializers import EventOutput, JobOutput
+from ingest.client import follow, present
 from ingest.models import IngestJob
 from jobs.lifecycle import events_for
 

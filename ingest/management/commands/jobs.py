@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from ingest import follow, present, selectors
+from ingest import selectors
 from ingest.api.serializers import JobSummaryOutput
+from ingest.client import follow, present
 from ingest.models import Project
 from jobs.models import JobStatus
 
