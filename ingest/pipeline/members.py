@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from django.conf import settings
 
 from ingest.models import FileStatus, IngestFile
-from ingest.pipeline import extract, store
+from ingest.pipeline import extract, office, store
 from ingest.pipeline.blocks import COPY_BYTES
 from ingest.pipeline.reading import read_canonical
 from jobs.runner import JobContext
@@ -108,8 +108,6 @@ def process_attachments(job, ingest_file, local: Path, ctx: JobContext) -> None:
     """A message's attachments of supported kinds, each a document of its own,
     recorded among the file's members like a zip's. Attachments of kinds we do
     not read (images, signatures...) are listed as skipped, with the reason."""
-    from ingest.pipeline import office
-
     done = {m["name"] for m in ingest_file.members}
     seen: dict[str, int] = {}
     attachments = []

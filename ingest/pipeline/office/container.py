@@ -9,7 +9,7 @@ from typing import BinaryIO
 from xml.etree import ElementTree
 
 from ingest.pipeline.blocks import EXTRACT_READ_BYTES
-from ingest.pipeline.extract import ExtractionError
+from ingest.pipeline.errors import ExtractionError
 
 CONTENT_TYPES_PART = "[Content_Types].xml"
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"

@@ -16,7 +16,8 @@ from urllib.parse import unquote
 from xml.etree import ElementTree
 
 from ingest.pipeline.blocks import TEXT_FRAGMENT_CHARS
-from ingest.pipeline.extract import ExtractionError, _VisibleText
+from ingest.pipeline.errors import ExtractionError
+from ingest.pipeline.html import _VisibleText
 from ingest.pipeline.office.container import converts_damage, open_container
 
 CONTAINER = "META-INF/container.xml"

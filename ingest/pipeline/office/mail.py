@@ -14,7 +14,8 @@ from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from ingest.pipeline.blocks import TEXT_FRAGMENT_CHARS
-from ingest.pipeline.extract import ExtractionError, _VisibleText
+from ingest.pipeline.errors import ExtractionError
+from ingest.pipeline.html import _VisibleText
 from ingest.pipeline.office.container import DAMAGED, converts_damage
 
 HEADERS = ("Subject", "From", "To", "Cc", "Date")
