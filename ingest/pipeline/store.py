@@ -1,9 +1,9 @@
 """The document store: a file's canonical text written as a document and its
 chunks, deduplicated within the project, and the file's result recorded.
 
-Everything for one file is one transaction. It checkpoints between batches
-of chunks, and a cancel there rolls the whole file back: a file is fully
-written or not at all.
+A file's document, chunks, source and result are written in one
+transaction. It checkpoints between batches of chunks, and a cancel there
+rolls the whole file back: a file is fully written or not at all.
 """
 
 import logging
