@@ -1,5 +1,6 @@
 """Jobs, projects and documents as JSON-ready dicts: the one representation
-that the HTTP API and the agents' tools (MCP) both answer with.
+that the HTTP API, the agents' tools (MCP) and the management commands all
+answer with.
 
 It lives in the domain so that neither interface imports the other: the API's
 output serializers delegate their ``to_representation`` here (and keep their
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from ingest import retention
 from ingest.models import Document, IngestJob, Project
+from jobs.models import JobEvent
 
 
 def when(value: datetime | None) -> str | None:
@@ -71,6 +73,18 @@ def job(job: IngestJob, *, url: str | None = None, with_result: bool = True) -> 
         ]
         data["result"] = job.build_result()
     return data
+
+
+def event(event: JobEvent) -> dict:
+    """One entry of a job's audit trail; ``from`` is null for the creation event."""
+    return {
+        "action": event.action,
+        "to": event.to_status,
+        "actor": event.actor.username if event.actor else None,
+        "reason": event.reason,
+        "at": when(event.at),
+        "from": event.from_status or None,
+    }
 
 
 def project(project: Project, *, role: str | None) -> dict:

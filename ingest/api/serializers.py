@@ -274,6 +274,9 @@ class EventOutput(serializers.ModelSerializer):
         fields["from"] = EventFrom(source="from_status", allow_null=True)
         return fields
 
+    def to_representation(self, instance):
+        return representation.event(instance)
+
 
 class DocumentOutput(serializers.ModelSerializer):
     # The plain provenance values: still there once the job was purged.

@@ -9,7 +9,7 @@
 It needs only the standard library (urllib) and tqdm, never Django or the
 server's settings, so it runs on any machine that can reach the server. The
 progress bar, the Ctrl-C prompt and the exit statuses are those of
-``manage.py ingest`` (both use ``ingest.follow``). Files the type rules refuse
+``manage.py ingest`` (both use ``ingest.client.follow``). Files the type rules refuse
 are skipped before sending, with the server's own rule (``detect_kind``);
 the size limits are the server's to enforce, and its refusal is shown as its
 ``detail`` sentence.

@@ -11,7 +11,7 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlencode
 from urllib.request import Request, urlopen
 
-from ingest import follow, present
+from ingest.client import follow, present
 from ingest.pipeline import extract
 
 BLOCK = 256 * 1024

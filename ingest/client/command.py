@@ -8,7 +8,7 @@ import sys
 
 from tqdm import tqdm
 
-from ingest import follow, present
+from ingest.client import follow, present
 from ingest.client.api import ApiError, IngestClient, refusal
 
 

@@ -12,6 +12,8 @@ import unicodedata
 from collections.abc import Callable
 from typing import BinaryIO
 
+from ingest.pipeline.blocks import UTF8_SCAN_BYTES
+
 BOMS = [  # longest first: the UTF-32 LE mark begins with the UTF-16 LE one
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -19,7 +21,6 @@ BOMS = [  # longest first: the UTF-32 LE mark begins with the UTF-16 LE one
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 ]
-SCAN_BLOCK = 1024 * 1024
 SAMPLE_BYTES = 256 * 1024  # what charset-normalizer is shown of a legacy text
 # Share of characters that may be control characters (other than tab, line
 # and page breaks) in something still called text.
@@ -149,7 +150,7 @@ def detect(raw: BinaryIO, *, checkpoint: Callable[[], None] = lambda: None) -> s
 def _first_invalid_utf8(raw: BinaryIO, checkpoint: Callable[[], None]) -> int | None:
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
-    while block := raw.read(SCAN_BLOCK):
+    while block := raw.read(UTF8_SCAN_BYTES):
         try:
             decoder.decode(block)
         except UnicodeDecodeError as exc:

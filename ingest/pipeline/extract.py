@@ -13,9 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from ingest.pipeline import encodings, html, textual
+from ingest.pipeline import encodings, html, office, textual
 from ingest.pipeline.errors import ExtractionError, UnsupportedType
-from ingest.pipeline.html import _VisibleText  # the EPUB reader shows chapters as HTML is shown
 from ingest.pipeline.kinds import (
     ACCEPT,
     BINARY_EXTENSIONS,
@@ -37,7 +36,6 @@ __all__ = [
     "TEXT_EXTENSIONS",
     "ExtractionError",
     "UnsupportedType",
-    "_VisibleText",
     "detect_file_kind",
     "detect_kind",
     "extension",
@@ -83,8 +81,6 @@ def extract(
             path or _spill(raw), checkpoint=checkpoint, info=info, progress=progress or _ignore
         )
     if kind in OFFICE_READERS:
-        from ingest.pipeline import office
-
         return getattr(office, f"extract_{kind}")(raw, checkpoint=checkpoint)
     raise UnsupportedType(f"{kind} files cannot be extracted directly; send {SUPPORTED}.")
 

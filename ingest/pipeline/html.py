@@ -14,8 +14,8 @@ from html.parser import HTMLParser
 from typing import BinaryIO
 
 from ingest.pipeline import encodings
+from ingest.pipeline.blocks import TEXT_FRAGMENT_CHARS
 
-BLOCK = 64 * 1024
 META_BYTES = 4096
 META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 
@@ -116,7 +116,7 @@ def extract_html(raw: BinaryIO, encoding: str, info: dict) -> Iterator[str]:
     stream = io.TextIOWrapper(raw, encoding=encoding, errors="replace")
     parser = _VisibleText()
     while True:
-        block = stream.read(BLOCK)
+        block = stream.read(TEXT_FRAGMENT_CHARS)
         if block:
             parser.feed(block)
         else:

@@ -14,6 +14,7 @@ from typing import BinaryIO
 
 from ingest.pipeline import encodings
 from ingest.pipeline.errors import UnsupportedType
+from ingest.pipeline.office.container import container_kind
 
 SNIFF_BYTES = 4096  # enough of a file's head to judge its type by content
 
@@ -222,10 +223,8 @@ def detect_file_kind(name: str, raw: BinaryIO) -> str:
 
 
 def container_kind_of(raw: BinaryIO) -> str | None:
-    from ingest.pipeline import office  # office imports extract, which imports this module
-
     try:
         with zipfile.ZipFile(raw) as archive:
-            return office.container_kind(archive)
+            return container_kind(archive)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError):
         return None  # a damaged zip fails as a zip, with the reason, in the worker

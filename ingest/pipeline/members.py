@@ -16,10 +16,11 @@ from pathlib import Path, PurePosixPath
 from django.conf import settings
 
 from ingest.models import FileStatus, IngestFile
-from ingest.pipeline import extract, steps
+from ingest.pipeline import extract, office, store
+from ingest.pipeline.blocks import COPY_BYTES
+from ingest.pipeline.reading import read_canonical
 from jobs.runner import JobContext
 
-COPY_BLOCK = 1024 * 1024
 # Kinds that are not read inside a zip or a message: their own members would
 # be documents of documents.
 NOT_NESTED = {"zip": "a zip inside a zip or a message is not unpacked."}
@@ -93,22 +94,20 @@ def _check_total(expanded: int, before: int) -> None:
 def _finish_zip(ingest_file: IngestFile) -> None:
     results = ingest_file.members
     if results and all(m["status"] == FileStatus.FAILED for m in results):
-        steps.mark_file(
+        store.mark_file(
             ingest_file, status=FileStatus.FAILED, error="no member of the zip could be read."
         )
     elif not results:
-        steps.mark_file(ingest_file, status=FileStatus.FAILED, error="the zip archive is empty.")
+        store.mark_file(ingest_file, status=FileStatus.FAILED, error="the zip archive is empty.")
     else:
         chunks = sum(m["chunks"] for m in results)
-        steps.mark_file(ingest_file, status=FileStatus.DONE, chunks=chunks)
+        store.mark_file(ingest_file, status=FileStatus.DONE, chunks=chunks)
 
 
 def process_attachments(job, ingest_file, local: Path, ctx: JobContext) -> None:
     """A message's attachments of supported kinds, each a document of its own,
     recorded among the file's members like a zip's. Attachments of kinds we do
     not read (images, signatures...) are listed as skipped, with the reason."""
-    from ingest.pipeline import office
-
     done = {m["name"] for m in ingest_file.members}
     seen: dict[str, int] = {}
     attachments = []
@@ -169,7 +168,7 @@ def process_member(
         if kind in NOT_NESTED:
             raise extract.UnsupportedType(NOT_NESTED[kind])
         details: dict = {"kind": kind}
-        canonical = steps.read_canonical(
+        canonical = read_canonical(
             kind,
             local,
             member_dir / "canonical.txt",
@@ -177,7 +176,7 @@ def process_member(
             info=details,
             on_read=lambda count: ctx.checkpoint(),
         )
-        written = steps.write_document(
+        written = store.write_document(
             job,
             ingest_file,
             canonical,
@@ -202,7 +201,7 @@ def _unpack(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> Pa
     written = 0
     try:
         with archive.open(info) as src, target.open("wb") as dst:
-            while block := src.read(COPY_BLOCK):
+            while block := src.read(COPY_BYTES):
                 written += len(block)
                 if written > limit:
                     raise extract.ExtractionError(

@@ -23,14 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from ingest.pipeline.blocks import CANONICAL_BLOCK_CHARS, CHUNK_READ_CHARS
+
 MAX_LINE = 1024 * 1024  # a "line" longer than this is cut, so memory stays bounded
-READ_BLOCK = 256 * 1024
-# Characters gathered before a block is canonicalized. Plain text arrives in
-# 64K fragments (one per read, each read a checkpoint), so a block is one
-# fragment, canonicalized in about a millisecond: the time between two
-# checkpoints is shorter than it was line by line, not longer. Row-sized
-# fragments (CSV, JSON) are gathered up to the same size.
-BLOCK_CHARS = 64 * 1024
 _SURROGATES = re.compile("[\ud800-\udfff]")
 # What ``str.split()``, ``str.strip()`` and the regular expression ``\s`` call
 # white space, but for the line break (the tests check it is the whole set).
@@ -68,12 +63,13 @@ def line_blocks(fragments: Iterable[str]) -> Iterator[str]:
     seen = False
     for fragment in fragments:
         seen = True
-        # A huge fragment (a JSON string value) is taken a block at a time, so
-        # no block, nor the copies canonicalizing makes of it, outgrows BLOCK_CHARS much.
-        for part in _slices(fragment, BLOCK_CHARS):
+        # A huge fragment (a JSON string value) is taken a block at a time, so no
+        # block, nor the copies canonicalizing makes of it, outgrows
+        # CANONICAL_BLOCK_CHARS much.
+        for part in _slices(fragment, CANONICAL_BLOCK_CHARS):
             batch.append(part)
             batch_len += len(part)
-            if batch_len >= BLOCK_CHARS:
+            if batch_len >= CANONICAL_BLOCK_CHARS:
                 block, head = _split_complete(head + "".join(batch), final=False)
                 batch, batch_len = [], 0
                 if block is not None:
@@ -233,7 +229,7 @@ def chunks(path: Path, *, size: int, overlap: int) -> Iterator[Piece]:
             if not eof and len(buffer) - pos < size + 1:
                 parts, available = [buffer[pos:]], len(buffer) - pos
                 while not eof and available < size + 1:
-                    block = source.read(READ_BLOCK)
+                    block = source.read(CHUNK_READ_CHARS)
                     eof = not block
                     parts.append(block)
                     available += len(block)

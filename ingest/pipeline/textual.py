@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import BinaryIO
 
+from ingest.pipeline.blocks import TEXT_FRAGMENT_CHARS
 from ingest.pipeline.errors import ExtractionError
 
-BLOCK = 64 * 1024
 DELIMITERS = ",;\t|"
 SNIFF_CHARS = 64 * 1024
 # A cell may be as large as the file: the csv module's default limit (128 KiB)
@@ -30,7 +30,7 @@ def text_stream(raw: BinaryIO, encoding: str, *, newline: str | None = None) -> 
 
 def extract_plain(raw: BinaryIO, encoding: str, info: dict) -> Iterator[str]:
     stream = text_stream(raw, encoding)
-    while block := stream.read(BLOCK):
+    while block := stream.read(TEXT_FRAGMENT_CHARS):
         yield block
 
 

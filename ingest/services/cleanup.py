@@ -145,7 +145,7 @@ def _remove_own_documents(job: IngestJob) -> tuple[int, int]:
     )
     # Asked again under the lock: a job that reused one of these meanwhile has
     # committed its source (and the document is spared), or its commit waits
-    # for ours and then writes the document afresh (see steps.write_document).
+    # for ours and then writes the document afresh (see store.write_document).
     ids = list(own_documents(job).filter(pk__in=list(locked)).values_list("pk", flat=True))
     if not ids:
         return 0, 0

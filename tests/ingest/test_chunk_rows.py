@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections, transaction
 
 from ingest.models import Chunk
-from ingest.pipeline import steps, text
+from ingest.pipeline import steps, store, text
 from jobs.models import JobStatus
 from jobs.runner import JobContext
 from tests.conftest import postgres_only
@@ -48,7 +48,7 @@ def test_copy_writes_every_character_as_it_is():
     pieces = [text.Piece(i, i * 10, i * 10 + len(AWKWARD), AWKWARD[i:]) for i in range(450)]
 
     with transaction.atomic():
-        count = steps._copy_chunks(document, iter(pieces), context_for(job))
+        count = store._copy_chunks(document, iter(pieces), context_for(job))
 
     assert count == 450  # more than two batches, and a last partial one
     assert stored(document) == [(p.index, p.start, p.end, p.text) for p in pieces]
@@ -100,7 +100,7 @@ def test_a_connection_dropped_during_the_copy_is_a_database_error_django_knows()
     ctx = DroppingContext(job, work_dir=work_dir, using=settings.JOB_STATE_DB)
 
     with pytest.raises((OperationalError, InterfaceError)), transaction.atomic():
-        steps._copy_chunks(document, iter(pieces), ctx)
+        store._copy_chunks(document, iter(pieces), ctx)
 
     connections["default"].close()
     assert not Chunk.objects.filter(document=document).exists()

@@ -4,23 +4,21 @@ collecting local files, and the ingest, jobs and job commands in-process."""
 import io
 import os
 import signal
-import subprocess
-import sys
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 
-from ingest import follow, services
-from ingest.client import IngestClient, Multipart, main
+from ingest import services
+from ingest.client import IngestClient, Multipart, follow, main
 from ingest.client import refusal as client_refusal
 from ingest.models import IngestFile, IngestJob, Role
 from ingest.pipeline.kinds import SUPPORTED
 from ingest.tasks import run_ingest_job
 from jobs import lifecycle
 from jobs.models import JobStatus
-from tests.conftest import BOTH_DATABASES, ROOT, member
+from tests.conftest import BOTH_DATABASES, member
 from tests.factories import IngestJobFactory, ProjectFactory, UserFactory
 
 # --- following a job -------------------------------------------------------------
@@ -239,20 +237,6 @@ def test_collect_sends_a_file_given_twice_once(tmp_path):
 
 
 # --- the client without a server ----------------------------------------------------
-
-
-def test_the_client_runs_without_django():
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    script = (
-        "import sys, ingest.client\n"
-        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('django', 'rest_framework'))\n"
-        "print(loaded)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
 
 
 def test_multipart_body_is_as_long_as_it_says_and_carries_every_file(tmp_path):

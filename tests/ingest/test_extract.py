@@ -253,7 +253,7 @@ def test_large_text_streams_in_blocks():
     fragments = list(extract.extract("txt", reader(text.encode()), checkpoint=lambda: None))
 
     assert len(fragments) > 1
-    assert max(len(f) for f in fragments) <= textual.BLOCK
+    assert max(len(f) for f in fragments) <= textual.TEXT_FRAGMENT_CHARS
     assert "".join(fragments) == text
 
 
@@ -299,7 +299,7 @@ def test_html_with_no_head_tags_at_all_keeps_text():
 
 
 def test_html_split_across_blocks_is_parsed_whole():
-    filler = "<p>" + "x" * (textual.BLOCK - 10) + "</p>"
+    filler = "<p>" + "x" * (textual.TEXT_FRAGMENT_CHARS - 10) + "</p>"
     html = f"{filler}<scr" + "ipt>hidden()</script><p>after &eacute;t&eacute;</p>"
 
     text = extracted("html", html.encode())

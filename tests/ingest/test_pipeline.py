@@ -19,7 +19,7 @@ from django.core.files.storage import default_storage
 from django.db import connections
 
 from ingest.models import Chunk, Document, DocumentSource, FileStatus, IngestFile, IngestJob
-from ingest.pipeline import steps
+from ingest.pipeline import steps, store
 from ingest.pipeline.extract import detect_kind
 from jobs.models import JobStatus as S
 from jobs.runner import JobCancelled, JobContext, JobFailed
@@ -546,7 +546,7 @@ def test_resumed_zip_skips_members_already_recorded():
 
 def many_chunks_file(job, name="big.txt"):
     # Over CHUNK_BATCH chunks, so the write transaction checkpoints inside.
-    return add_file(job, name, prose(steps.CHUNK_BATCH * 8, seed=name))
+    return add_file(job, name, prose(store.CHUNK_BATCH * 8, seed=name))
 
 
 @pytest.fixture
@@ -558,13 +558,13 @@ def writing(monkeypatch) -> list[str]:
     the write phase is told by the call, not by a query.
     """
     titles: list[str] = []
-    write_chunks = steps._write_chunks
+    write_chunks = store._write_chunks
 
     def recorded(document, *args):
         titles.append(document.title)
         return write_chunks(document, *args)
 
-    monkeypatch.setattr(steps, "_write_chunks", recorded)
+    monkeypatch.setattr(store, "_write_chunks", recorded)
     return titles
 
 
@@ -592,7 +592,7 @@ def test_cancel_inside_a_files_write_rolls_the_file_back(writing):
 
 def test_cancel_inside_a_zip_keeps_members_already_written(writing):
     job = running_job(chunk_size=50, chunk_overlap=0)
-    big = prose(steps.CHUNK_BATCH * 8, seed="member")
+    big = prose(store.CHUNK_BATCH * 8, seed="member")
     bundle = add_file(job, "bundle.zip", zip_of({"a.txt": b"first member", "big.txt": big}))
 
     def big_member_written():
@@ -614,7 +614,7 @@ def test_cancel_inside_a_zip_keeps_members_already_written(writing):
     assert bundle.status == FileStatus.DONE
     assert [m["name"] for m in bundle.members] == ["a.txt", "big.txt"]
     assert Document.objects.filter(title="bundle.zip/a.txt").count() == 1
-    assert Document.objects.get(title="bundle.zip/big.txt").chunk_count > steps.CHUNK_BATCH
+    assert Document.objects.get(title="bundle.zip/big.txt").chunk_count > store.CHUNK_BATCH
 
 
 def count_checkpoints(job) -> int:
@@ -686,7 +686,7 @@ def test_a_document_removed_while_being_reused_is_written_afresh(monkeypatch):
     reused = Document.objects.get(job=earlier)
     job = running_job(project=earlier.project)
     again = add_file(job, "again.txt", b"the same text")
-    write_or_reuse = steps._write_or_reuse
+    write_or_reuse = store._write_or_reuse
     calls = []
 
     def reuse_then_lose_it(*args, **kwargs):
@@ -696,7 +696,7 @@ def test_a_document_removed_while_being_reused_is_written_afresh(monkeypatch):
             delete_in_another_connection(written.document.pk)
         return written
 
-    monkeypatch.setattr(steps, "_write_or_reuse", reuse_then_lose_it)
+    monkeypatch.setattr(store, "_write_or_reuse", reuse_then_lose_it)
     run(job)
 
     assert calls == [FileStatus.DUPLICATE, FileStatus.DONE]

@@ -291,7 +291,7 @@ def test_chunk_offsets_count_characters_not_bytes(tmp_path):
 
 
 def test_chunks_across_read_blocks(tmp_path, monkeypatch):
-    monkeypatch.setattr(text, "READ_BLOCK", 7)
+    monkeypatch.setattr(text, "CHUNK_READ_CHARS", 7)
     content = " ".join(f"token{i}" for i in range(500))
 
     pieces = chunked(tmp_path, content, size=50, overlap=12)
@@ -319,11 +319,11 @@ def test_canonical_text_is_always_storable(tmp_path):
 
 def test_a_huge_fragment_is_canonicalized_in_bounded_blocks():
     # A JSON string value can be one fragment of many megabytes; the blocks
-    # canonicalized (and the copies made of each) stay about BLOCK_CHARS long.
+    # canonicalized (and the copies made of each) stay about CANONICAL_BLOCK_CHARS long.
     raw = ("word " * 20 + "\r\n") * 50_000
 
     blocks = list(text.line_blocks([raw]))
 
     assert len(blocks) > 50
-    assert max(map(len, blocks)) <= text.BLOCK_CHARS
+    assert max(map(len, blocks)) <= text.CANONICAL_BLOCK_CHARS
     assert "\n".join(blocks) == raw.replace("\r\n", "\n")

@@ -147,7 +147,7 @@ def assert_same_canonical(tmp_path, fragments: list[str], *, chunked=True) -> st
 
 def assert_same_chunks(path: Path, content: str, *, size: int, overlap: int) -> None:
     new = [(p.index, p.start, p.end, p.text) for p in text.chunks(path, size=size, overlap=overlap)]
-    old = list(old_chunks(content, size=size, overlap=overlap, read_block=text.READ_BLOCK))
+    old = list(old_chunks(content, size=size, overlap=overlap, read_block=text.CHUNK_READ_CHARS))
 
     assert new == old, (size, overlap)
 
@@ -217,7 +217,7 @@ def test_real_documents_have_the_same_canonical_form_and_chunks(tmp_path):
 
 
 def test_real_documents_split_anywhere_have_the_same_canonical_form(tmp_path, monkeypatch):
-    monkeypatch.setattr(text, "BLOCK_CHARS", 97)  # many block edges per document
+    monkeypatch.setattr(text, "CANONICAL_BLOCK_CHARS", 97)  # many block edges per document
     rng = random.Random(15)
     for path in real_documents()[:60]:
         fragments = fragments_of(path)
@@ -256,7 +256,7 @@ def generated_text(rng: random.Random, length: int) -> str:
 @pytest.mark.parametrize("seed", range(40))
 def test_generated_text_in_random_fragments(tmp_path, monkeypatch, seed):
     rng = random.Random(seed)
-    monkeypatch.setattr(text, "BLOCK_CHARS", rng.choice([1, 3, 16, 200, 64 * 1024]))
+    monkeypatch.setattr(text, "CANONICAL_BLOCK_CHARS", rng.choice([1, 3, 16, 200, 64 * 1024]))
     raw = generated_text(rng, rng.randint(0, 3000))
 
     assert_same_canonical(tmp_path, random_split(raw, rng, rng.randint(0, 80)))
@@ -268,7 +268,7 @@ def test_generated_text_with_short_line_limit(tmp_path, monkeypatch, seed):
     # which may fall inside a combining sequence or a CRLF's line.
     rng = random.Random(1000 + seed)
     monkeypatch.setattr(text, "MAX_LINE", rng.choice([1, 2, 5, 17, 60]))
-    monkeypatch.setattr(text, "BLOCK_CHARS", rng.choice([1, 7, 50, 4096]))
+    monkeypatch.setattr(text, "CANONICAL_BLOCK_CHARS", rng.choice([1, 7, 50, 4096]))
     raw = generated_text(rng, 1500)
 
     assert_same_canonical(tmp_path, random_split(raw, rng, rng.randint(0, 60)))
@@ -294,7 +294,7 @@ def test_generated_text_with_short_line_limit(tmp_path, monkeypatch, seed):
     ],
 )
 def test_edge_cases_split_at_every_position(tmp_path, monkeypatch, raw):
-    monkeypatch.setattr(text, "BLOCK_CHARS", 1)
+    monkeypatch.setattr(text, "CANONICAL_BLOCK_CHARS", 1)
     for cut in range(len(raw) + 1):
         assert_same_canonical(tmp_path, [raw[:cut], raw[cut:]], chunked=False)
     assert_same_canonical(tmp_path, list(raw))
@@ -302,7 +302,7 @@ def test_edge_cases_split_at_every_position(tmp_path, monkeypatch, raw):
 
 def test_combining_mark_across_the_real_block_edge(tmp_path):
     # The base letter ends one 64K fragment, its accent starts the next.
-    head = "x" * (text.BLOCK_CHARS - 1) + "e"
+    head = "x" * (text.CANONICAL_BLOCK_CHARS - 1) + "e"
     expected = assert_same_canonical(tmp_path, [head, "\u0301 and more\n"], chunked=False)
 
     assert "e\u0301" not in expected
@@ -310,7 +310,7 @@ def test_combining_mark_across_the_real_block_edge(tmp_path):
 
 
 def test_crlf_across_the_real_block_edge(tmp_path):
-    head = "word " * (text.BLOCK_CHARS // 5 - 1) + "end\r"
+    head = "word " * (text.CANONICAL_BLOCK_CHARS // 5 - 1) + "end\r"
     expected = assert_same_canonical(tmp_path, [head, "\nnext\r\n\r\n\rafter"], chunked=False)
 
     assert expected.endswith("end\nnext\n\nafter")
@@ -359,7 +359,7 @@ def test_csv_json_and_html_fragments(tmp_path):
 
 @pytest.mark.parametrize("read_block", [7, 1000, 256 * 1024])
 def test_chunks_of_a_long_canonical_text_match(tmp_path, monkeypatch, read_block):
-    monkeypatch.setattr(text, "READ_BLOCK", read_block)
+    monkeypatch.setattr(text, "CHUNK_READ_CHARS", read_block)
     rng = random.Random(read_block)
     words = ["a", "bb", "ccc", "dddd", "ééééé", "日本語", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"]
     content = "".join(

@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
-from ingest import follow, present, selectors, services
-from ingest.api.serializers import JobOutput
+from ingest import representation, selectors, services
+from ingest.client import follow, present
 from ingest.storage import StorageUnavailable
 from jobs.lifecycle import InvalidTransition
 
@@ -183,7 +183,7 @@ def snapshot(job) -> dict:
         fresh = selectors.job_get(project=job.project, job_id=job.pk)
     except selectors.NotFound:
         raise CommandError(f"job {job.pk} was deleted while it was being followed.") from None
-    return dict(JobOutput(fresh).data)
+    return representation.job(fresh)
 
 
 def cancel(job, actor) -> dict:

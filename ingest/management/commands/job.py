@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from ingest import follow, present, selectors
-from ingest.api.serializers import EventOutput, JobOutput
+from ingest import representation, selectors
+from ingest.client import follow, present
 from ingest.models import IngestJob
 from jobs.lifecycle import events_for
 
@@ -14,14 +14,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, job_id, **options):
         job = find_job(job_id)
-        data = dict(JobOutput(job).data)
-        data["result"] = job.build_result()
+        data = representation.job(job)
         extra = [
             ("project", f"{job.project.name} ({job.project_id})"),
             ("created by", job.created_by.username if job.created_by else "-"),
             ("deleted", present.when(job.deleted_at)),
         ]
-        events = EventOutput(events_for(job), many=True).data
+        events = [representation.event(e) for e in events_for(job)]
         for line in present.detail(data, events, extra=extra):
             self.stdout.write(line)
 

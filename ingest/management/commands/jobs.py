@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from ingest import follow, present, selectors
-from ingest.api.serializers import JobSummaryOutput
+from ingest import representation, selectors
+from ingest.client import follow, present
 from ingest.models import Project
 from jobs.models import JobStatus
 
@@ -31,7 +31,7 @@ class Command(BaseCommand):
             self.stdout.write(f"no {which} in project {project.name!r}.")
             return
         rows = list(jobs[: max(limit, 0)])
-        data = JobSummaryOutput(rows, many=True).data
+        data = [representation.job(job, with_result=False) for job in rows]
         for job, row in zip(rows, data, strict=True):
             row["deleted_at"] = job.deleted_at
         for line in present.table(data):

@@ -4,7 +4,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ingest import follow, selectors, services
+from ingest import selectors, services
+from ingest.client import follow
 from ingest.management.commands.ingest import (
     cancel,
     quiet_logs,

@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO
 from xml.etree import ElementTree
 
-from ingest.pipeline.extract import ExtractionError
+from ingest.pipeline.blocks import EXTRACT_READ_BYTES
+from ingest.pipeline.errors import ExtractionError
 
 CONTENT_TYPES_PART = "[Content_Types].xml"
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -18,7 +19,6 @@ ENCRYPTION_STREAM = "EncryptionInfo".encode("utf-16-le")
 # into memory, so a small zip that inflates to gigabytes is refused up front.
 MAX_EXPANDED_BYTES = 1024 * 1024 * 1024
 CONTENT_TYPES_READ_LIMIT = 1024 * 1024
-BLOCK = 64 * 1024
 
 _OPENXML = "application/vnd.openxmlformats-officedocument."
 MAIN_CONTENT_TYPES = {
@@ -102,8 +102,8 @@ def _kind_from_content_types(zf: zipfile.ZipFile, name: str) -> str | None:
     parser = ElementTree.XMLPullParser(events=("start",))
     try:
         with zf.open(name) as member:
-            for _ in range(CONTENT_TYPES_READ_LIMIT // BLOCK):
-                block = member.read(BLOCK)
+            for _ in range(CONTENT_TYPES_READ_LIMIT // EXTRACT_READ_BYTES):
+                block = member.read(EXTRACT_READ_BYTES)
                 if not block:
                     break
                 parser.feed(block)
@@ -167,7 +167,7 @@ def _ole_error(raw: BinaryIO, kind: str) -> ExtractionError:
 
 def _contains(raw: BinaryIO, needle: bytes) -> bool:
     tail = b""
-    while block := raw.read(BLOCK):
+    while block := raw.read(EXTRACT_READ_BYTES):
         if needle in tail + block:
             raw.seek(0)
             return True

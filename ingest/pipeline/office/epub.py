@@ -15,7 +15,9 @@ from typing import BinaryIO
 from urllib.parse import unquote
 from xml.etree import ElementTree
 
-from ingest.pipeline.extract import ExtractionError, _VisibleText
+from ingest.pipeline.blocks import TEXT_FRAGMENT_CHARS
+from ingest.pipeline.errors import ExtractionError
+from ingest.pipeline.html import _VisibleText
 from ingest.pipeline.office.container import converts_damage, open_container
 
 CONTAINER = "META-INF/container.xml"
@@ -28,7 +30,6 @@ XMLENC = "{http://www.w3.org/2001/04/xmlenc#}"
 FONT_OBFUSCATION = {"http://www.idpf.org/2008/embedding", "http://ns.adobe.com/pdf/enc#RC"}
 CHAPTER_TYPES = {"application/xhtml+xml", "text/html", "application/html"}
 MAX_PACKAGE_XML = 16 * 1024 * 1024  # container.xml and the OPF are read whole
-BLOCK = 64 * 1024
 XML_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
 
 
@@ -125,7 +126,7 @@ def _visible_text(book: zipfile.ZipFile, member: str, checkpoint) -> Iterator[st
         head = source.peek(1024)[:1024] if hasattr(source, "peek") else b""
         stream = io.TextIOWrapper(source, encoding=_encoding(head), errors="replace")
         parser = _VisibleText()
-        while block := stream.read(BLOCK):
+        while block := stream.read(TEXT_FRAGMENT_CHARS):
             parser.feed(block)
             yield from parser.out
             parser.out.clear()

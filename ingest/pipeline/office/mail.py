@@ -13,11 +13,12 @@ from email.policy import default as default_policy
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
-from ingest.pipeline.extract import ExtractionError, _VisibleText
+from ingest.pipeline.blocks import TEXT_FRAGMENT_CHARS
+from ingest.pipeline.errors import ExtractionError
+from ingest.pipeline.html import _VisibleText
 from ingest.pipeline.office.container import DAMAGED, converts_damage
 
 HEADERS = ("Subject", "From", "To", "Cc", "Date")
-BLOCK = 64 * 1024
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -49,9 +50,9 @@ def extract_eml(raw: BinaryIO, *, checkpoint: Callable[[], None]) -> Iterator[st
         yield text
         return
     parser = _VisibleText()
-    for start in range(0, len(text), BLOCK):
+    for start in range(0, len(text), TEXT_FRAGMENT_CHARS):
         checkpoint()
-        parser.feed(text[start : start + BLOCK])
+        parser.feed(text[start : start + TEXT_FRAGMENT_CHARS])
         yield from parser.out
         parser.out.clear()
     parser.close()

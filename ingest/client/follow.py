@@ -19,7 +19,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from ingest.present import progress_text, shorten, summary, write_lines
+from ingest.client.present import progress_text, shorten, summary, write_lines
 
 # Exit statuses, the same for the command and the client.
 COMPLETED = 0
