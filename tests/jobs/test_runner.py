@@ -228,6 +228,6 @@ def test_the_final_transition_survives_its_connection_dropping_with_the_work():
             cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
         raise runner.JobFailed("the source went away.")
 
-    assert run_job(IngestJob, job.pk, work) == JobStatus.FAILED
+    assert run(job, work) == JobStatus.FAILED
     job.refresh_from_db()
     assert job.error == "the source went away."
