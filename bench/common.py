@@ -29,7 +29,7 @@ from tests.processes import (
     ProcessGroup,
     ServerProcess,
     WorkerProcess,
-    children_of,
+    descendants_of,
     serve,
     wait_for,
 )
@@ -274,15 +274,6 @@ def start_workers(bench: BenchEnv, count: int, *, label: str = "worker", **extra
 
     wait_for(listening, timeout=60, interval=0.05, message="the workers to listen")
     return workers
-
-
-def descendants_of(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        for child in children_of(todo.pop()):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def memory_kb(pid: int) -> dict[str, int] | None:
