@@ -68,18 +68,7 @@ def with_this_python(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def serve() -> int:
-    subprocess.run(manage("migrate", "--no-input", "-v", "0"), check=True)
-    # A known password is a convenience for a development run only.
-    demo = os.environ.get("DEBUG", "true").strip().lower() in {"1", "true", "yes", "on"}
-    # With DEBUG off, a demo login left by an earlier development run is
-    # locked out (and the authentication backend refuses it regardless).
-    disable = [] if demo else ["--disable"]
-    subprocess.run(manage("ensure_demo", DEMO_USER, DEMO_PASSWORD, *disable), check=True)
-    login = (
-        f"log in as {DEMO_USER} / {DEMO_PASSWORD}"
-        if demo
-        else f"DEBUG is off: the demo login ({DEMO_USER}) is disabled; use manage.py createsuperuser"
-    )
+    login = prepare()
     os.environ.setdefault("HOST", "127.0.0.1")
     os.environ.setdefault("PORT", "8000")
     workers = int(os.environ.get("WORKERS", "1"))
@@ -100,6 +89,20 @@ def serve() -> int:
     return manager.returncode
 
 
+def prepare() -> str:
+    """Migrate and set the demo login up; how to log in."""
+    subprocess.run(manage("migrate", "--no-input", "-v", "0"), check=True)
+    # A known password is a convenience for a development run only.
+    demo = os.environ.get("DEBUG", "true").strip().lower() in {"1", "true", "yes", "on"}
+    # With DEBUG off, a demo login left by an earlier development run is
+    # locked out (and the authentication backend refuses it regardless).
+    disable = [] if demo else ["--disable"]
+    subprocess.run(manage("ensure_demo", DEMO_USER, DEMO_PASSWORD, *disable), check=True)
+    if demo:
+        return f"log in as {DEMO_USER} / {DEMO_PASSWORD}"
+    return f"DEBUG is off: the demo login ({DEMO_USER}) is disabled; use manage.py createsuperuser"
+
+
 def processes(workers: int) -> list[ProcessParams]:
     """The Procfile's processes, ``workers`` of the worker, as ``honcho start
     -c worker=N`` runs them (honcho numbers them and gives each its PORT)."""
@@ -108,8 +111,8 @@ def processes(workers: int) -> list[ProcessParams]:
     )
 
 
-def web_port(processes: list[ProcessParams]) -> int:
-    return int(next(p.env["PORT"] for p in processes if p.name.startswith("web.")))
+def web_port(started: list[ProcessParams]) -> int:
+    return int(next(p.env["PORT"] for p in started if p.name.startswith("web.")))
 
 
 def announce(host: str, port: int, banner: str, timeout: float = 60) -> None:

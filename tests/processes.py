@@ -9,6 +9,7 @@ No Django here: the benchmarks import this before they set Django up, and
 
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -133,10 +134,10 @@ class WorkerProcess(ManagedProcess):
     command = ["manage.py", "rqworker", "ingest", "--worker-ttl", "30"]
 
     def wait_for_horse(self, timeout=20) -> int:
-        pids = wait_for(
-            self.children, timeout, message=f"a work horse; worker log:\n{self.output()}"
-        )
-        return pids[0]
+        try:
+            return wait_for(self.children, timeout, message="a work horse")[0]
+        except AssertionError as error:
+            raise AssertionError(f"{error}; worker log:\n{self.output()}") from None
 
     def freeze_horse(self) -> int:
         """Stop the work horse (SIGSTOP) as a step stuck mid-way would, and
@@ -212,7 +213,7 @@ class WebProcess(ServerProcess):
 
     def argv(self, *args: str) -> list[str]:
         command = procfile()["web"].replace(WebProcess.app, self.app)
-        return ["/bin/sh", "-c", " ".join(["exec", command, *args])]
+        return ["/bin/sh", "-c", f"exec {command} {shlex.join(args)}"]
 
 
 class MotoServer(ServerProcess):
@@ -225,12 +226,11 @@ class MotoServer(ServerProcess):
 
 
 class RedisProcess(ManagedProcess):
-    """``redis-server`` on the loopback ``port``, keeping nothing on disk."""
+    """``redis-server`` on the loopback, keeping nothing on disk."""
 
-    def argv(self, port: str) -> list[str]:
-        options = {"port": port, "bind": "127.0.0.1", "save": "", "appendonly": "no"}
-        args = [arg for name, value in options.items() for arg in (f"--{name}", value)]
-        return [REDIS_SERVER, *args, "--dir", str(self.log_path.parent)]
+    def argv(self, *args: str) -> list[str]:
+        options = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        return [REDIS_SERVER, *options, "--dir", str(self.log_path.parent), *args]
 
 
 class RedisServer:
@@ -244,7 +244,7 @@ class RedisServer:
         self.process: RedisProcess | None = None
 
     def start(self) -> None:
-        self.process = self.processes.start(RedisProcess, str(self.port), label="redis")
+        self.process = self.processes.start(RedisProcess, "--port", str(self.port), label="redis")
         wait_for(self.answers, timeout=20, interval=0.05, message="redis-server to start")
 
     def answers(self) -> bool:
@@ -266,7 +266,9 @@ def serve(start: Callable[[], ServerProcess], timeout: float = 60) -> ServerProc
     for attempt in range(3):
         server = start()
         try:
-            wait_for(server.answers, timeout=timeout, interval=0.05, message=f"{server.url}")
+            wait_for(
+                server.answers, timeout=timeout, interval=0.05, message=f"{server.url} to answer"
+            )
             return server
         except AssertionError:
             server.stop()
