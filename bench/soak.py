@@ -33,7 +33,7 @@ from tests.processes import ReaperProcess, RedisServer, WorkerProcess
 
 HEARTBEAT_TIMEOUT = 5
 CANCEL_GRACE = 3
-REAPER_INTERVAL = 0.5  # ReaperProcess's
+REAPER_INTERVAL = 0.5  # the interval ReaperProcess polls at
 WORKERS = 3
 FAULT_SECONDS = 150  # faults stop then, even if jobs are still running
 SETTLE_TIMEOUT = 600  # a loaded machine works off a long queue slowly
