@@ -4,7 +4,7 @@ PostgreSQL holds 100,000 jobs in one project, 90% of them soft-deleted and
 spread over time among the live ones. ``uvicorn`` serves the project's real
 ASGI application (plus one trivial DRF endpoint, the baseline: same
 authentication, no query of its own) from ``--server-workers`` uvicorn
-processes on 127.0.0.1 (see ``start_servers`` for why not ``--workers``); 16 client threads with keep-alive connections and token
+processes on 127.0.0.1 (see ``bench.web_tier.start_servers`` for why not ``--workers``); 16 client threads with keep-alive connections and token
 authentication send requests, and each request's latency is taken from
 sending it to reading the whole answer. Measured, one endpoint at a time:
 the baseline (before and after the rest, to show drift), a job's detail, the
@@ -38,64 +38,17 @@ search, cancel and DELETE. Then search flatness: three searches' p99 with
 """
 
 import argparse
-import functools
-import http.client
 import os
 import random
-import threading
 import time
 
 from bench import common, web_tier
+from bench.api_client import run_phase, summary
 from bench.api_report import report, verdicts
+from config.launch import procfile
 
 os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_api_latency")
 os.environ.setdefault("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
-
-PING_PATH = "/bench/ping/"
-
-
-# --- the server side: uvicorn --factory bench.api_latency:server_app -----------------
-
-
-def server_app():
-    """The project's ASGI application (``config.asgi``, as the Procfile serves it),
-    with the baseline endpoint added to its URLs."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    from django.conf import settings
-
-    from config.asgi import application
-
-    settings.ROOT_URLCONF = __name__
-    return application
-
-
-@functools.cache
-def _application():
-    return server_app()
-
-
-def __getattr__(name):
-    # This module is the server's URLconf and application; both are built
-    # lazily so that importing it does not need Django set up.
-    if name == "urlpatterns":
-        return _urlpatterns()
-    if name == "application":
-        return _application()
-    raise AttributeError(name)
-
-
-def _urlpatterns():
-    from django.urls import include, path
-    from rest_framework.response import Response
-    from rest_framework.views import APIView
-
-    class Ping(APIView):
-        """Trivial: DRF's authentication and permission checks, then a constant."""
-
-        def get(self, request):
-            return Response({"ok": True})
-
-    return [path(PING_PATH.strip("/") + "/", Ping.as_view()), path("", include("config.urls"))]
 
 
 # --- data ----------------------------------------------------------------------------
@@ -213,100 +166,9 @@ def enqueue(job_ids: list[str]) -> None:
         services.job_enqueue(job=job)
 
 
-# --- the client side -------------------------------------------------------------------
-
-
-class Client(threading.Thread):
-    """One keep-alive connection sending its share of the requests, timing each."""
-
-    def __init__(self, *, port: int, token: str, requests: list, barrier: threading.Barrier):
-        super().__init__(daemon=True)
-        self.port = port
-        self.headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
-        self.requests = requests
-        self.barrier = barrier
-        self.timings: list[tuple[str, float, int]] = []  # (label, ms, status)
-
-    def run(self) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        self.barrier.wait()
-        for label, method, path, body in self.requests:
-            headers = dict(self.headers)
-            if body is not None:
-                headers["Content-Type"] = "application/json"
-            started = time.perf_counter()
-            try:
-                conn.request(method, path, body=body, headers=headers)
-                response = conn.getresponse()
-                response.read()
-                status = response.status
-            except OSError:  # a timeout: counted (status 0), on a new connection
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-                status = 0
-            elapsed = (time.perf_counter() - started) * 1000
-            self.timings.append((label, elapsed, status))
-        conn.close()
-
-
-def run_phase(
-    *, ports: list[int], token: str, requests: list, clients: int
-) -> tuple[dict[str, list], float]:
-    """Send ``requests`` from ``clients`` concurrent connections, spread over the
-    servers' ``ports``; timings per label, and the phase's wall time in seconds."""
-    shares = [requests[i::clients] for i in range(clients)]
-    barrier = threading.Barrier(clients)
-    threads = [
-        Client(port=ports[i % len(ports)], token=token, requests=share, barrier=barrier)
-        for i, share in enumerate(shares)
-    ]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - started
-    by_label: dict[str, list] = {}
-    for thread in threads:
-        for label, ms, status in thread.timings:
-            by_label.setdefault(label, []).append((ms, status))
-    return by_label, seconds
-
-
-def summary(samples: list, expected: set[int], seconds: float | None = None) -> dict:
-    latencies = [ms for ms, _ in samples]
-    unexpected = sorted({status for _, status in samples} - expected)
-    return {
-        "requests": len(samples),
-        **({"throughput_rps": round(len(samples) / seconds, 1)} if seconds else {}),
-        "p50_ms": round(common.percentile(latencies, 0.50), 2),
-        "p90_ms": round(common.percentile(latencies, 0.90), 2),
-        "p99_ms": round(common.percentile(latencies, 0.99), 2),
-        "max_ms": round(max(latencies), 2),
-        "unexpected_statuses": unexpected,
-    }
-
-
 def jobs_path(project, job_id: str = "", suffix: str = "") -> str:
     base = f"/api/projects/{project.pk}/ingest/jobs/"
     return f"{base}{job_id}/{suffix}" if job_id else base
-
-
-def start_servers(bench, *, count: int) -> tuple[list[common.Process], list[int]]:
-    """``count`` single-process uvicorn servers, each on its own port.
-
-    Not ``uvicorn --workers``: its worker processes accept on a socket made
-    with protocol 0, so asyncio never sets TCP_NODELAY on their connections,
-    and every answer written in two parts (head, then body) waits ~40 ms for
-    the client's delayed ACK. Clients are spread over the ports instead, as a
-    load balancer would spread them.
-    """
-    started = [
-        common.start_web(bench, app="bench.api_latency:server_app", factory=True)
-        for _ in range(count)
-    ]
-    servers = [server for server, _ in started]
-    return servers, [int(url.rsplit(":", 1)[1]) for _, url in started]
 
 
 # --- the run -----------------------------------------------------------------------------
@@ -368,27 +230,27 @@ def measure(bench, args) -> dict:
     per_phase, warm = args.clients * args.requests, args.clients * 4
     cancel_ids, delete_ids = write_targets(main_project, per_phase + args.single_requests + warm)
     if args.serve == "procfile":
-        web, port = web_tier.start_procfile_web(bench, app="bench.api_latency:application")
-        servers, ports = [web], [port]
+        servers = [common.start_web(bench, web_tier.BaselineWeb)]
     else:
-        servers, ports = start_servers(bench, count=args.server_workers)
+        servers = web_tier.start_servers(bench, count=args.server_workers)
+    urls = [server.url for server in servers]
     rng = random.Random(7)
     makers = {
         "healthz": lambda: ("GET", "/healthz", None),
-        "ping (trivial DRF)": lambda: ("GET", PING_PATH, None),
+        "ping (trivial DRF)": lambda: ("GET", web_tier.PING_PATH, None),
         "projects": lambda: ("GET", "/api/projects/", None),
         "job list (40 jobs)": lambda: ("GET", jobs_path(small), None),
         "job detail": lambda: ("GET", jobs_path(small, rng.choice(small_ids)), None),
         "job list (10k of 100k)": lambda: ("GET", jobs_path(main_project), None),
         "search": lambda: ("GET", web_tier.search_path(searched, "zephyrquill"), None),
-        "cancel": lambda: ("POST", jobs_path(main_project, cancel_ids.pop(0), "cancel/"), b"{}"),
+        "cancel": lambda: ("POST", jobs_path(main_project, cancel_ids.pop(0), "cancel/"), {}),
         "delete": lambda: ("DELETE", jobs_path(main_project, delete_ids.pop(0)), None),
     }
     expected = {"cancel": {200, 202}, "delete": {204}}
 
     def phase(label, clients, count):
         requests = [(label, *makers[label]()) for _ in range(count)]
-        samples, seconds = run_phase(ports=ports, token=token, requests=requests, clients=clients)
+        samples, seconds = run_phase(urls=urls, token=token, requests=requests, clients=clients)
         return summary(samples[label], expected.get(label, {200}), seconds)
 
     for label in makers:  # warm every server process up (imports, connections, plans)
@@ -396,20 +258,17 @@ def measure(bench, args) -> dict:
     one_client = {label: phase(label, 1, args.single_requests) for label in makers}
     many_clients = {label: phase(label, args.clients, per_phase) for label in makers}
     many_clients["healthz (again)"] = phase("healthz", args.clients, per_phase)
-    search = web_tier.measure_search(
-        args, project=searched, ports=ports, token=token, run_phase=run_phase, summary=summary
-    )
-    scale = None if args.no_list_scale else measure_scale(data, args, ports=ports, token=token)
+    search = web_tier.measure_search(args, project=searched, urls=urls, token=token)
+    scale = None if args.no_list_scale else measure_scale(data, args, urls=urls, token=token)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*), count(*) FILTER (WHERE deleted_at IS NOT NULL) FROM ingest_ingestjob"
         )
         total_rows, deleted_rows = cursor.fetchone()
     for server in servers:
-        server.stop()
-        bench.processes.remove(server)
+        bench.stop(server)
     server = (
-        f"Procfile: {web_tier.procfile_web_command()}"
+        f"Procfile: {procfile()['web']}"
         if args.serve == "procfile"
         else f"{args.server_workers} uvicorn processes, one port each"
     )
@@ -435,7 +294,7 @@ def measure(bench, args) -> dict:
     }
 
 
-def measure_scale(data, args, *, ports: list[int], token: str) -> dict:
+def measure_scale(data, args, *, urls: list[str], token: str) -> dict:
     """The list of a project with 1,000 live jobs, before and after its deleted
     jobs grow from 10,000 to ``--scale-deleted``."""
     from django.db import connection
@@ -446,7 +305,7 @@ def measure_scale(data, args, *, ports: list[int], token: str) -> dict:
     count = args.clients * args.requests
 
     def timed(requests):
-        return run_phase(ports=ports, token=token, requests=requests, clients=args.clients)[0]
+        return run_phase(urls=urls, token=token, requests=requests, clients=args.clients)[0]
 
     before = timed([("grown", "GET", jobs_path(grown), None)] * count)
     queries_before = list_query_ms([grown])
@@ -495,13 +354,11 @@ def list_query_ms(projects, rounds: int = 200) -> dict:
             jobs.count()
             list(jobs[:25])
             timings[project.pk].append((time.perf_counter() - started) * 1000)
-    return {
-        pk: {
-            "p50_ms": round(common.percentile(values, 0.5), 2),
-            "p99_ms": round(common.percentile(values, 0.99), 2),
-        }
-        for pk, values in timings.items()
-    }
+    figures = {}
+    for pk, values in timings.items():
+        p50, p99 = common.percentiles(values, 50, 99)
+        figures[pk] = {"p50_ms": round(p50, 2), "p99_ms": round(p99, 2)}
+    return figures
 
 
 if __name__ == "__main__":

@@ -20,64 +20,23 @@ to "cancelled" is compared with the grace period.
 
 import argparse
 import contextlib
-import http.client
-import json
 import os
 import random
 import signal
+import statistics
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 
 from bench import common
+from bench.api_client import ApiClient
+from tests.processes import ReaperProcess
 
 TARGET_P99_MS = 250
 GRACE_SECONDS = 2
 BASELINE_GET_EVERY = 0.05
-
-
-class Api:
-    """A keep-alive HTTP/1.1 client for the job endpoints, with token auth."""
-
-    def __init__(self, base_url: str, token: str):
-        self.address = urlparse(base_url)
-        self.headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
-        self.conn = self._connect()
-
-    def _connect(self):
-        return http.client.HTTPConnection(self.address.hostname, self.address.port, timeout=30)
-
-    def request(self, method: str, path: str, body: dict | None = None):
-        """Returns (status code, JSON body, seconds from send to body read)."""
-        headers = dict(self.headers)
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        for attempt in (1, 2):
-            try:
-                started = time.perf_counter()
-                self.conn.request(method, path, body=data, headers=headers)
-                response = self.conn.getresponse()
-                payload = response.read()
-                return (
-                    response.status,
-                    json.loads(payload or b"null"),
-                    time.perf_counter() - started,
-                )
-            except (http.client.HTTPException, ConnectionError):
-                # The server closed the kept-alive connection; one fresh try.
-                self.conn.close()
-                self.conn = self._connect()
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    def close(self):
-        self.conn.close()
 
 
 def job_path(job) -> str:
@@ -91,18 +50,18 @@ def wait_running(job_id, timeout=60) -> None:
             raise RuntimeError(f"job {job_id} is {status} before it could be cancelled")
         return status == "running"
 
-    common.wait_for(running, timeout=timeout, interval=0.01, what=f"job {job_id} to run")
+    common.wait_for(running, timeout=timeout, interval=0.01, message=f"job {job_id} to run")
 
 
 def poll_until_cancelled(
-    api: Api, path: str, since: float, timeout: float = 60
+    api: ApiClient, path: str, since: float, timeout: float = 60
 ) -> tuple[float, int]:
     """Seconds from ``since`` until a GET shows "cancelled", and how many GETs it took."""
     gets = 0
     while time.perf_counter() - since < timeout:
-        code, body, _ = api.request("GET", path)
+        answer = api.request("GET", path)
         gets += 1
-        if code == 200 and body["status"] == "cancelled":
+        if answer.status == 200 and answer.json()["status"] == "cancelled":
             return time.perf_counter() - since, gets
         time.sleep(0.002)
     raise TimeoutError(f"{path} not cancelled after {timeout}s")
@@ -137,7 +96,7 @@ class Plan:
 def lane(plan: Plan, *, base_url: str, token: str, user, errors: list) -> None:
     from django.db import connection
 
-    api = Api(base_url, token)
+    api = ApiClient(base_url, token)
     try:
         while (item := plan.take()) is not None:
             one_cancel(plan, api, user, *item)
@@ -148,7 +107,7 @@ def lane(plan: Plan, *, base_url: str, token: str, user, errors: list) -> None:
         connection.close()
 
 
-def one_cancel(plan: Plan, api: Api, user, index: int, delay: float) -> None:
+def one_cancel(plan: Plan, api: ApiClient, user, index: int, delay: float) -> None:
     from ingest.models import IngestJob
 
     project = common.new_project(user, f"cancel {index}")
@@ -157,12 +116,13 @@ def one_cancel(plan: Plan, api: Api, user, index: int, delay: float) -> None:
     wait_running(job.pk)
     deadline = time.perf_counter() + delay
     while time.perf_counter() < deadline:
-        code, _, seconds = api.request("GET", path)
-        if code == 200:
-            plan.baseline_gets.append(seconds)
+        answer = api.request("GET", path)
+        if answer.status == 200:
+            plan.baseline_gets.append(answer.seconds)
         time.sleep(max(0.0, min(BASELINE_GET_EVERY, deadline - time.perf_counter())))
     sent = time.perf_counter()
-    code, body, post_seconds = api.request("POST", path + "cancel/", {"reason": "benchmark"})
+    cancel = api.request("POST", path + "cancel/", {"reason": "benchmark"})
+    code, body = cancel.status, cancel.json()
     if code == 409:  # the job finished inside the delay: nothing to measure
         plan.missed.append({"index": index, "delay_s": delay, "detail": body.get("detail")})
         common.remove_job_uploads(job)
@@ -179,7 +139,7 @@ def one_cancel(plan: Plan, api: Api, user, index: int, delay: float) -> None:
             "server_ms": round(
                 (row.finished_at - row.cancel_requested_at).total_seconds() * 1000, 2
             ),
-            "cancel_post_ms": round(post_seconds * 1000, 2),
+            "cancel_post_ms": round(cancel.seconds * 1000, 2),
             "gets_while_waiting": polls,
             "percent_at_cancel": body["progress"]["percent"],
             "files_done_at_cancel": body["progress"]["files_done"],
@@ -220,8 +180,8 @@ def run_cancels(bench, *, base_url, token, user, paths, args) -> Plan:
 def run_escalations(bench, *, base_url, token, user, paths, repeats: int) -> list[dict]:
     grace = {"INGEST_CANCEL_GRACE_SECONDS": str(GRACE_SECONDS)}
     worker = common.start_worker(bench, label="grace-worker", **grace)
-    common.start_reaper(bench, interval=0.5, **grace)
-    api = Api(base_url, token)
+    bench.start(ReaperProcess, label="reaper", **grace)
+    api = ApiClient(base_url, token)
     results = []
     try:
         for number in range(repeats):
@@ -231,19 +191,18 @@ def run_escalations(bench, *, base_url, token, user, paths, repeats: int) -> lis
     return results
 
 
-def one_escalation(api: Api, worker, user, paths, number: int) -> dict:
+def one_escalation(api: ApiClient, worker, user, paths, number: int) -> dict:
     project = common.new_project(user, f"escalation {number}")
     job = common.create_job(project=project, user=user, paths=paths)
     wait_running(job.pk)
     time.sleep(0.3)  # well inside the first file
-    horse = common.wait_for(worker.children, timeout=10, what="the work horse")[0]
-    os.kill(horse, signal.SIGSTOP)
+    horse = worker.freeze_horse()
     path = job_path(job)
     sent = time.perf_counter()
-    code, body, _ = api.request("POST", path + "cancel/", {"reason": "benchmark escalation"})
-    if code != 202:
+    cancel = api.request("POST", path + "cancel/", {"reason": "benchmark escalation"})
+    if cancel.status != 202:
         os.kill(horse, signal.SIGCONT)
-        raise RuntimeError(f"cancel answered {code}: {body}")
+        raise RuntimeError(f"cancel answered {cancel.status}: {cancel.json()}")
     latency, _ = poll_until_cancelled(api, path, sent, timeout=30)
     horse_gone = wait_gone(horse, timeout=10)
     if horse_gone is None:
@@ -304,7 +263,7 @@ def main(argv=None) -> int:
 
         user = common.bench_user()
         token = Token.objects.get_or_create(user=user)[0].key
-        _, base_url = common.start_web(bench)
+        base_url = common.start_web(bench).url
         plan = run_cancels(bench, base_url=base_url, token=token, user=user, paths=paths, args=args)
         load_part1 = common.load_note()
         escalations = run_escalations(
@@ -319,11 +278,12 @@ def main(argv=None) -> int:
 
 
 def stats_ms(values_ms: list[float]) -> dict:
+    p50, p95, p99 = common.percentiles(values_ms, 50, 95, 99)
     return {
         "n": len(values_ms),
-        "p50": round(common.percentile(values_ms, 0.50), 2),
-        "p95": round(common.percentile(values_ms, 0.95), 2),
-        "p99": round(common.percentile(values_ms, 0.99), 2),
+        "p50": round(p50, 2),
+        "p95": round(p95, 2),
+        "p99": round(p99, 2),
         "max": round(max(values_ms), 2) if values_ms else None,
     }
 
@@ -377,7 +337,7 @@ def report(f: dict) -> None:
     phases = [x["percent_at_cancel"] for x in f["samples"]]
     if phases:
         print(
-            f"  job progress at cancel: {min(phases)}% .. {max(phases)}% (median {sorted(phases)[len(phases) // 2]}%)"
+            f"  job progress at cancel: {min(phases)}% .. {max(phases)}% (median {statistics.median_high(phases)}%)"
         )
     if f["missed"]:
         print(f"  {len(f['missed'])} job(s) finished before their cancel (not counted)")

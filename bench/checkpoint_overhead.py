@@ -155,7 +155,7 @@ def run_variant(user, path, variants, name, number) -> dict:
             checkpoint_seconds=round(timed.seconds, 4),
             checkpoint_calls=timed.calls,
             status_reads=timed.reads,
-            gap_p99_ms=round(1000 * common.percentile(timed.gaps, 0.99), 2),
+            gap_p99_ms=round(1000 * common.percentiles(timed.gaps, 99)[0], 2),
             gap_max_ms=round(1000 * max(timed.gaps), 2),
         )
     print(f"  round {number} {name:8} {run['mb_s']:8.2f} MB/s {run['seconds']:8.3f} s")

@@ -1,5 +1,6 @@
 """Shared helpers for the benchmarks: a real PostgreSQL database and Redis,
-real ``rqworker`` processes, memory of a process tree, percentiles, results.
+real ``rqworker`` and web processes (through the tests' process harness,
+``tests.processes``), memory of a process tree, percentiles, results.
 
 Each benchmark calls :func:`setup` before importing anything that touches
 Django models. The database and Redis default to ``bench_c`` and Redis db 8,
@@ -8,42 +9,48 @@ not ``DATABASE_URL``: a shell exported for tests must not point a benchmark,
 which truncates its tables, at someone else's database).
 """
 
-import contextlib
 import itertools
 import json
+import math
 import os
 import platform
 import random
 import shutil
-import signal
-import socket
-import subprocess
+import statistics
 import sys
 import tempfile
 import threading
-import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.processes import (
+    ROOT,
+    ProcessGroup,
+    ServerProcess,
+    WorkerProcess,
+    descendants_of,
+    serve,
+    wait_for,
+)
+
 RESULTS_DIR = ROOT / "bench" / "results"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_c"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
 MB = 1024 * 1024
 
 
-@dataclass
-class BenchEnv:
-    name: str
-    tmp: Path
-    env: dict  # the environment for worker, reaper and web processes
-    processes: list = field(default_factory=list)
+class BenchEnv(ProcessGroup):
+    """A benchmark's environment (``env``, for its worker, reaper and web
+    processes) and temporary folder, where its processes log."""
+
+    def __init__(self, name: str, tmp: Path, env: dict):
+        super().__init__(env, tmp)
+        self.name = name
+        self.tmp = tmp
 
     def close(self) -> None:
-        for proc in reversed(self.processes):
-            proc.stop()
+        self.stop_all()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -158,15 +165,6 @@ def remove_job_uploads(job) -> None:
     shutil.rmtree(Path(settings.MEDIA_ROOT) / "jobs" / str(job.project_id), ignore_errors=True)
 
 
-def wait_for(predicate, *, timeout: float, interval: float = 0.01, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-
-
 def job_status(job_id) -> str:
     from ingest.models import IngestJob
 
@@ -237,68 +235,34 @@ def _paragraph(rng: random.Random) -> str:
 # --- processes ---------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class UvicornProcess(ServerProcess):
+    """One uvicorn process serving ``app``, without the Procfile's gunicorn."""
+
+    probe = "/healthz"
+    app = "config.asgi:application"
+    factory = False  # whether ``app`` names a function that returns the application
+
+    def argv(self, *args: str) -> list[str]:
+        args = [sys.executable, "-m", "uvicorn", self.app, *(["--factory"] if self.factory else [])]
+        args += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+        return [*args, "--no-access-log"]
 
 
-class Process:
-    """A child process of the benchmark, its output in a log file."""
-
-    def __init__(self, args: list[str], *, env: dict, log_path: Path):
-        self.log_path = log_path
-        self.log = log_path.open("ab")
-        self.proc = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def children(self) -> list[int]:
-        return children_of(self.pid)
-
-    def stop(self, timeout: float = 15) -> None:
-        # Our own children (work horses) first if they were frozen: a stopped
-        # horse would otherwise hold the worker's warm shutdown forever.
-        for pid in self.children():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                for pid in self.children():
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
-                self.proc.kill()
-                self.proc.wait(10)
-        self.log.close()
-
-    def output(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")
+def start_web(bench: BenchEnv, kind: type[ServerProcess] = UvicornProcess) -> ServerProcess:
+    """A web server of ``kind`` on a free port, once it answers."""
+    return serve(lambda: bench.start(kind, label="web"))
 
 
-def start_worker(bench: BenchEnv, *, label: str = "worker", **extra_env: str) -> Process:
+def start_worker(bench: BenchEnv, *, label: str = "worker", **extra_env: str) -> WorkerProcess:
     """A real ``manage.py rqworker ingest``; returns once it listens on the queue."""
     return start_workers(bench, 1, label=label, **extra_env)[0]
 
 
-def start_workers(bench: BenchEnv, count: int, *, label: str = "worker", **extra) -> list[Process]:
+def start_workers(bench: BenchEnv, count: int, *, label: str = "worker", **extra_env: str):
     """``count`` workers started together, so none gets a head start on the queue."""
     from rq import Worker as RQWorker
 
-    args = [sys.executable, "manage.py", "rqworker", "ingest", "--worker-ttl", "30"]
-    env = {**bench.env, **extra}
-    workers = []
-    for _ in range(count):
-        log_path = bench.tmp / f"{label}-{len(bench.processes)}.log"
-        workers.append(Process(args, env=env, log_path=log_path))
-        bench.processes.append(workers[-1])
+    workers = [bench.start(WorkerProcess, label=label, **extra_env) for _ in range(count)]
     conn = redis_connection()
 
     def listening():
@@ -308,58 +272,8 @@ def start_workers(bench: BenchEnv, count: int, *, label: str = "worker", **extra
         pids = {w.pid for w in RQWorker.all(connection=conn)}
         return all(worker.pid in pids for worker in workers)
 
-    wait_for(listening, timeout=60, interval=0.05, what="the workers to listen")
+    wait_for(listening, timeout=60, interval=0.05, message="the workers to listen")
     return workers
-
-
-def start_reaper(bench: BenchEnv, *, interval: float, **extra_env: str) -> Process:
-    args = [sys.executable, "manage.py", "ingest_reaper", "--interval", str(interval)]
-    env = {**bench.env, **extra_env}
-    reaper = Process(args, env=env, log_path=bench.tmp / f"reaper-{len(bench.processes)}.log")
-    bench.processes.append(reaper)
-    return reaper
-
-
-def start_web(
-    bench: BenchEnv, *, app: str = "config.asgi:application", factory: bool = False
-) -> tuple[Process, str]:
-    """One uvicorn process serving ``app`` on a free port; returns it and its base URL."""
-    port = free_port()
-    args = [sys.executable, "-m", "uvicorn", app, *(["--factory"] if factory else [])]
-    args += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    log_path = bench.tmp / f"web-{len(bench.processes)}.log"
-    web = Process([*args, "--no-access-log"], env=bench.env, log_path=log_path)
-    bench.processes.append(web)
-
-    def answering():
-        if web.proc.poll() is not None:
-            raise RuntimeError(f"uvicorn exited; its log:\n{web.output()}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return True
-        return False
-
-    wait_for(answering, timeout=60, interval=0.05, what="uvicorn to answer")
-    return web, f"http://127.0.0.1:{port}"
-
-
-def children_of(pid: int) -> list[int]:
-    """Direct children, read from /proc (every thread's list: a fork may come from any)."""
-    found: list[int] = []
-    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-                text = Path(f"/proc/{pid}/task/{task}/children").read_text()
-                found.extend(int(child) for child in text.split())
-    return found
-
-
-def descendants_of(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        for child in children_of(todo.pop()):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def memory_kb(pid: int) -> dict[str, int] | None:
@@ -430,15 +344,15 @@ class MemoryWatcher(threading.Thread):
 # --- figures -----------------------------------------------------------------
 
 
-def percentile(values, fraction: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default)."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    position = (len(ordered) - 1) * fraction
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+def percentiles(values, *points: int) -> list[float]:
+    """The ``points``-th percentiles of ``values`` (nan when there are none):
+    ``statistics.quantiles``' "inclusive" method interpolates between closest
+    ranks, as numpy's default does."""
+    values = list(values)
+    if len(values) < 2:  # too few for quantiles()
+        return [values[0] if values else math.nan for _ in points]
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return [cuts[point - 1] for point in points]
 
 
 def load_note() -> str:

@@ -250,7 +250,7 @@ def through_pipeline(*, user, path: Path) -> dict:
         lambda: common.job_status(job.pk) in ("completed", "failed", "cancelled"),
         timeout=1200,
         interval=0.05,
-        what=f"job {job.pk} to finish",
+        message=f"job {job.pk} to finish",
     )
     job = IngestJob.all_objects.get(pk=job.pk)
     ingest_file = job.files.get()

@@ -97,7 +97,7 @@ def ingest_once(*, user, path: Path, label: str) -> dict:
         lambda: common.job_status(job.pk) in ("completed", "failed", "cancelled"),
         timeout=600,
         interval=0.02,
-        what=f"job {job.pk} to finish",
+        message=f"job {job.pk} to finish",
     )
     wall = time.perf_counter() - created
     job = IngestJob.all_objects.get(pk=job.pk)

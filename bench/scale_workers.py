@@ -52,14 +52,13 @@ def run_batch(bench, *, user, batch: list[list], workers: int) -> dict:
         lambda: all(common.job_status(job.pk) == "completed" for job in jobs),
         timeout=900,
         interval=0.05,
-        what="the batch to complete",
+        message="the batch to complete",
     )
     wall = time.perf_counter() - wall_started
     for watcher in watchers:
         watcher.stop()
     for worker in started:
-        worker.stop()
-        bench.processes.remove(worker)
+        bench.stop(worker)
     rows = IngestJob.all_objects.filter(pk__in=[job.pk for job in jobs])
     span = (max(r.finished_at for r in rows) - min(r.started_at for r in rows)).total_seconds()
     size_mb = sum(path.stat().st_size for paths in batch for path in paths) / common.MB

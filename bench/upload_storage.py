@@ -21,30 +21,10 @@ download into its work directory), not what AWS, MinIO or R2 would add.
 
 import argparse
 import statistics
-import sys
 import time
 
 from bench import common
-
-
-def start_moto(bench: common.BenchEnv) -> tuple[common.Process, str]:
-    port = common.free_port()
-    args = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    moto = common.Process(args, env=bench.env, log_path=bench.tmp / "moto.log")
-    bench.processes.append(moto)
-    url = f"http://127.0.0.1:{port}"
-
-    def answering():
-        import urllib.request
-
-        try:
-            with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
-                return True
-        except OSError:
-            return False
-
-    common.wait_for(answering, timeout=60, interval=0.1, what="the moto server")
-    return moto, url
+from tests.processes import MotoServer, serve
 
 
 def s3_env(url: str) -> dict:
@@ -63,10 +43,10 @@ def one_round(bench, base_env: dict, *, label, env: dict, folder, token: str, pr
     from ingest.models import IngestJob
 
     bench.env = {**base_env, **env}
-    web, url = common.start_web(bench)
+    web = common.start_web(bench)
     worker = common.start_worker(bench, label=f"worker-{label}")
     try:
-        client = IngestClient(url, token, timeout=600)
+        client = IngestClient(web.url, token, timeout=600)
         started = time.perf_counter()
         job = client.create(str(project.pk), [str(folder)], chunk_size=1000, chunk_overlap=100)
         upload_s = time.perf_counter() - started
@@ -74,7 +54,7 @@ def one_round(bench, base_env: dict, *, label, env: dict, folder, token: str, pr
             lambda: common.job_status(job["id"]) in ("completed", "failed", "cancelled"),
             timeout=1800,
             interval=0.05,
-            what=f"the {label} job to finish",
+            message=f"the {label} job to finish",
         )
         row = IngestJob.objects.get(pk=job["id"])
         if row.status != "completed":
@@ -82,10 +62,8 @@ def one_round(bench, base_env: dict, *, label, env: dict, folder, token: str, pr
         ingest_s = (row.finished_at - row.started_at).total_seconds()
         mb = row.bytes_total / common.MB
     finally:
-        worker.stop()
-        web.stop()
-        bench.processes.remove(worker)
-        bench.processes.remove(web)
+        bench.stop(worker)
+        bench.stop(web)
     return {"mb": mb, "upload_s": upload_s, "ingest_s": ingest_s}
 
 
@@ -99,7 +77,7 @@ def main() -> None:
     bench = common.setup("upload_storage")
     base_env = dict(bench.env)
     try:
-        _, moto_url = start_moto(bench)
+        moto_url = serve(lambda: bench.start(MotoServer, label="moto")).url
         import boto3
         from rest_framework.authtoken.models import Token
 

@@ -1,16 +1,18 @@
 """The web tier's parts of ``bench.api_latency``: the server as the Procfile
-runs it, one client against sixteen, the cheap endpoints (``/healthz``, the
-projects list, a small project's jobs) and the search corpus and its growth.
+runs it (the project's application with a baseline endpoint added), the
+cheap endpoints' data (a small project's jobs) and the search corpus and its
+growth.
 
 Kept apart from ``api_latency`` so that each module reads top to bottom.
 """
 
+import functools
 import os
-import sys
 import time
-from pathlib import Path
 
 from bench import common
+from bench.api_client import run_phase, summary
+from tests.processes import WebProcess
 
 # Words of the corpus: every chunk is 100 of them, drawn with a skew (a few
 # words in most chunks, most words in few), like prose.
@@ -27,45 +29,74 @@ SEARCHES = {
 }
 
 
-# --- the server, as the Procfile serves it ---------------------------------------------
+# --- the server: the project's application and a baseline endpoint ------------------
+
+PING_PATH = "/bench/ping/"
 
 
-def procfile_web_command() -> str:
-    lines = (common.ROOT / "Procfile").read_text().splitlines()
-    commands = dict(line.split(":", 1) for line in lines if line.strip() and line[0] != "#")
-    return commands["web"].strip()
+def server_app():
+    """The project's ASGI application (``config.asgi``, as the Procfile serves it),
+    with the baseline endpoint added to its URLs."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    from django.conf import settings
+
+    from config.asgi import application
+
+    settings.ROOT_URLCONF = __name__
+    return application
 
 
-def start_procfile_web(bench, *, app: str) -> tuple[common.Process, int]:
-    """The Procfile's web command, as run.py and honcho run it, serving ``app``
-    (the project's application plus the baseline endpoint) on a free port."""
-    command = procfile_web_command().replace("config.asgi:application", app)
-    port = common.free_port()
-    env = {
-        **bench.env,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        # "python" in the Procfile is this virtual environment's, as run.py makes it.
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-    }
-    log_path = bench.tmp / f"web-{len(bench.processes)}.log"
-    web = common.Process(["/bin/sh", "-c", f"exec {command}"], env=env, log_path=log_path)
-    bench.processes.append(web)
+@functools.cache
+def _application():
+    return server_app()
 
-    def answering():
-        import http.client
 
-        if web.proc.poll() is not None:
-            raise RuntimeError(f"the web process exited; its log:\n{web.output()}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            return conn.getresponse().status == 200
-        except OSError:
-            return False
+def __getattr__(name):
+    # This module is the server's URLconf and application; both are built
+    # lazily so that importing it does not need Django set up.
+    if name == "urlpatterns":
+        return _urlpatterns()
+    if name == "application":
+        return _application()
+    raise AttributeError(name)
 
-    common.wait_for(answering, timeout=90, interval=0.1, what="the Procfile's web to answer")
-    return web, port
+
+def _urlpatterns():
+    from django.urls import include, path
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+
+    class Ping(APIView):
+        """Trivial: DRF's authentication and permission checks, then a constant."""
+
+        def get(self, request):
+            return Response({"ok": True})
+
+    return [path(PING_PATH.strip("/") + "/", Ping.as_view()), path("", include("config.urls"))]
+
+
+class BaselineWeb(WebProcess):
+    """The Procfile's web command, as run.py and honcho run it, serving the
+    application with the baseline endpoint."""
+
+    app = f"{__name__}:application"
+
+
+class BaselineServer(common.UvicornProcess):
+    app = f"{__name__}:server_app"
+    factory = True
+
+
+def start_servers(bench, *, count: int) -> list[BaselineServer]:
+    """``count`` single-process uvicorn servers, each on its own port.
+
+    Not ``uvicorn --workers``: its worker processes accept on a socket made
+    with protocol 0, so asyncio never sets TCP_NODELAY on their connections,
+    and every answer written in two parts (head, then body) waits ~40 ms for
+    the client's delayed ACK. Clients are spread over the ports instead, as a
+    load balancer would spread them.
+    """
+    return [common.start_web(bench, BaselineServer) for _ in range(count)]
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -214,7 +245,7 @@ def search_path(project, q: str) -> str:
     return f"/api/projects/{project.pk}/documents/?{urlencode({'q': q})}"
 
 
-def measure_search(args, *, project, ports: list[int], token: str, run_phase, summary) -> dict:
+def measure_search(args, *, project, urls: list[str], token: str) -> dict:
     """Each search's p99 with the database at ``--search-chunks`` chunks, then
     again once the searched project grew to ``--search-scale`` (the growth
     holds none of the searched terms: the answers stay the same)."""
@@ -228,7 +259,7 @@ def measure_search(args, *, project, ports: list[int], token: str, run_phase, su
             path = "/healthz" if q is None else search_path(project, q)
             requests = [(name, "GET", path, None)] * count
             samples, seconds = run_phase(
-                ports=ports, token=token, requests=requests, clients=args.clients
+                urls=urls, token=token, requests=requests, clients=args.clients
             )
             figures[name] = summary(samples[name], {200}, seconds)
         return figures

