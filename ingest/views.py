@@ -7,7 +7,7 @@ application/json``), so it can show a refusal next to the field or in the
 dialog; a plain form post gets a redirect with a message instead.
 """
 
-from dataclasses import asdict
+import dataclasses
 from functools import wraps
 
 from django.conf import settings
@@ -22,7 +22,7 @@ from django.utils import formats, timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ingest import retention, selectors, services
+from ingest import retention, selectors, services, uploads
 from ingest.forms import CancelForm, CleanupForm, ProjectForm, UploadForm
 from ingest.models import FileStatus, Membership
 from ingest.pipeline.kinds import ACCEPT, REFUSED_EXTENSIONS, SUPPORTED
@@ -32,43 +32,18 @@ from jobs.models import JobStatus
 
 PAGE_SIZE = 25
 CHUNKS_PER_PAGE = 50
-NOT_A_MEMBER = "No such project here, or you are not a member of it."
-VIEWER_REFUSAL = "Viewers can read this project but not change anything in it."
 JOB_GONE = "This job no longer exists: it was deleted, or you are not a member of its project."
-UPLOAD_STATUS = {"invalid": 400, "too_large": 413, "unsupported_type": 415}
-# Service messages name API fields; on a page people read labels instead.
-PLAIN_WORDS = {
-    " in the 'files' field": "",
-    "chunk_size": "chunk size",
-    "chunk_overlap": "chunk overlap",
-}
+CANNOT_DELETE = "The job is {status}: cancel it first, and delete it once it has stopped."
 
 
-class Refusal(Exception):
-    """An action refused, with the words to show and where to show them."""
-
-    def __init__(self, status: int, detail: str, code: str, errors: dict | None = None):
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.code = code
-        self.errors = errors or {}
-
-    def as_json(self) -> JsonResponse:
-        body = {"detail": self.detail, "code": self.code}
-        if self.errors:
-            body["errors"] = self.errors
-        return JsonResponse(body, status=self.status)
-
-
-def plain(message: str) -> str:
-    for api_word, word in PLAIN_WORDS.items():
-        message = message.replace(api_word, word)
-    # Start a sentence with a capital, unless it starts with a file's name.
-    first_word = message.split(" ", 1)[0]
+def as_sentence(text: str) -> str:
+    """The domain's sentences start in lower case, as the API's details do; on
+    a page they start with a capital, unless the first word is a name (a
+    file's, say) that must stay as it is. Only the first letter changes."""
+    first_word = text.split(" ", 1)[0]
     if first_word.isalpha() and first_word.islower():
-        message = message[:1].upper() + message[1:]
-    return message
+        return text[:1].upper() + text[1:]
+    return text
 
 
 def wants_json(request) -> bool:
@@ -87,7 +62,7 @@ def project_membership(request, project_id) -> Membership:
     try:
         return selectors.membership_get(user=request.user, project_id=project_id)
     except selectors.NotFound:
-        raise Http404(NOT_A_MEMBER) from None
+        raise Http404(services.NOT_A_MEMBER) from None
 
 
 def job_or_none(membership: Membership, job_id, *, with_files: bool = False):
@@ -107,6 +82,28 @@ def page(request, template: str, context: dict, status: int = 200):
     return render(request, template, {"nav_projects": nav_projects, **context}, status=status)
 
 
+def refused(request, membership: Membership, refusal: services.Refusal, errors=None):
+    """A refusal in the dashboard's words: JSON for the page's script, else a page."""
+    if wants_json(request):
+        body = {"detail": refusal.detail, "code": refusal.code}
+        if errors:
+            body["errors"] = errors
+        return JsonResponse(body, status=refusal.status)
+    back = next_url(request, project_url(membership))
+    context = {"message": refusal.detail, "back": back, "project": membership.project}
+    return page(request, "ingest/refused.html", context, status=refusal.status)
+
+
+def dashboard_refusal(exc: Exception) -> services.Refusal | None:
+    """The shared table's refusal, worded for a page. Inside an action the
+    project is known, so what is not found is the job."""
+    refusal = services.refusal_for(exc)
+    if refusal is None:
+        return None
+    detail = JOB_GONE if isinstance(exc, selectors.NotFound) else as_sentence(refusal.detail)
+    return dataclasses.replace(refusal, detail=detail)
+
+
 def write_action(view):
     """POST only, signed in, a member whose role may write; refusals in words."""
 
@@ -116,18 +113,19 @@ def write_action(view):
             membership = project_membership(request, project_id)
         except Http404:
             if wants_json(request):
-                return Refusal(404, NOT_A_MEMBER, "not_found").as_json()
+                return JsonResponse(
+                    {"detail": services.NOT_A_MEMBER, "code": "not_found"}, status=404
+                )
             raise
         try:
             if not membership.can_write:
-                raise Refusal(403, VIEWER_REFUSAL, "permission_denied")
+                raise services.PermissionRefused(services.VIEWERS_READ_ONLY)
             return view(request, membership, **kwargs)
-        except Refusal as refusal:
-            if wants_json(request):
-                return refusal.as_json()
-            back = next_url(request, project_url(membership))
-            context = {"message": refusal.detail, "back": back, "project": membership.project}
-            return page(request, "ingest/refused.html", context, status=refusal.status)
+        except Exception as exc:
+            refusal = dashboard_refusal(exc)
+            if refusal is None:
+                raise
+            return refused(request, membership, refusal)
 
     return login_required(require_POST(wrapper))
 
@@ -219,14 +217,47 @@ def project_detail(request, project_id):
 def job_create(request, membership):
     form = upload_form(request.POST)  # reading POST streams the files in
     try:
-        job = _create_job(request, membership, form)
-    except Refusal as refusal:
-        if wants_json(request):
-            raise
-        for field, errors in refusal.errors.items():
-            for error in errors:
-                form.add_error(field if field in form.fields else None, error)
-        return render_project(request, membership, form, status=refusal.status)
+        uploads.raise_refusal(request)
+        job = _create_job(request, membership, form) if form.is_valid() else None
+    except (services.InvalidInput, StorageUnavailable) as exc:
+        refusal = form_refusal(form, exc)
+    else:
+        if job is not None:
+            return job_created(request, membership, job)
+        refusal = services.Refusal(400, "invalid", "")
+    if wants_json(request):
+        errors = {field: list(errors) for field, errors in form.errors.items()}
+        first = next(iter(errors.values()))[0]
+        return refused(request, membership, dataclasses.replace(refusal, detail=first), errors)
+    return render_project(request, membership, form, status=refusal.status)
+
+
+def form_refusal(form: UploadForm, exc: Exception) -> services.Refusal:
+    """The refusal, shown next to the field it is about, named by its label."""
+    refusal = dashboard_refusal(exc)
+    field = getattr(exc, "field", "files")
+    if field not in form.fields:
+        form.add_error(None, refusal.detail)
+    elif isinstance(exc, services.InvalidInput):
+        form.add_error(field, as_sentence(exc.sentence(form.fields[field].label)))
+    else:
+        form.add_error(field, refusal.detail)
+    return refusal
+
+
+def _create_job(request, membership, form):
+    job, _ = services.job_create(
+        project=membership.project,
+        user=request.user,
+        uploads=request.FILES.getlist("files"),
+        name=form.cleaned_data["name"],
+        chunk_size=form.cleaned_data["chunk_size"],
+        chunk_overlap=form.cleaned_data["chunk_overlap"],
+    )
+    return job
+
+
+def job_created(request, membership, job):
     files = f"{job.items_total} file{pluralize(job.items_total)}"
     message = f"Job “{job.name}” created with {files}; it is queued."
     if wants_json(request):
@@ -234,32 +265,6 @@ def job_create(request, membership):
         return JsonResponse({**body, "row_url": job_url(job, "ingest:job-row")}, status=201)
     messages.success(request, message)
     return redirect(project_url(membership))
-
-
-def _create_job(request, membership, form):
-    form.is_valid()
-    if unavailable := getattr(request, "upload_unavailable", None):
-        message = plain(f"the upload storage is unavailable: {unavailable}")
-        raise Refusal(503, message, "storage_unavailable", {"files": [message]})
-    if refused := getattr(request, "upload_refused", None):
-        raise Refusal(413, plain(refused), "too_large", {"files": [plain(refused)]})
-    if form.errors:
-        errors = {field: list(messages_) for field, messages_ in form.errors.items()}
-        first = next(iter(errors.values()))[0]
-        raise Refusal(400, first, "invalid", errors)
-    try:
-        job, _ = services.job_create(
-            project=membership.project,
-            user=request.user,
-            uploads=request.FILES.getlist("files"),
-            name=form.cleaned_data["name"],
-            chunk_size=form.cleaned_data["chunk_size"],
-            chunk_overlap=form.cleaned_data["chunk_overlap"],
-        )
-    except services.UploadRejected as exc:
-        message = plain(exc.message)
-        raise Refusal(UPLOAD_STATUS[exc.code], message, exc.code, {exc.field: [message]}) from exc
-    return job
 
 
 def job_panel_context(membership: Membership, job) -> dict:
@@ -308,10 +313,7 @@ def job_row(request, project_id, job_id):
 
 
 def job_or_refuse(membership: Membership, job_id):
-    job = job_or_none(membership, job_id)
-    if job is None:
-        raise Refusal(404, JOB_GONE, "not_found")
-    return job
+    return selectors.job_get(project=membership.project, job_id=job_id)
 
 
 @write_action
@@ -319,10 +321,7 @@ def job_cancel(request, membership, job_id):
     job = job_or_refuse(membership, job_id)
     form = CancelForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    try:
-        outcome = services.job_cancel(job=job, actor=request.user, reason=reason)
-    except lifecycle.InvalidTransition as exc:
-        raise Refusal(409, plain(exc.message), "invalid_state") from exc
+    outcome = services.job_cancel(job=job, actor=request.user, reason=reason)
     if outcome.to_status == JobStatus.CANCELLED:
         message = f"Job “{job.name}” cancelled before it started; nothing was processed."
     else:
@@ -339,10 +338,11 @@ def job_delete(request, membership, job_id):
     try:
         outcome = services.job_delete(job=job, actor=request.user)
     except lifecycle.InvalidTransition as exc:
-        message = f"The job is {job.status}: cancel it first, and delete it once it has stopped."
-        raise Refusal(409, message, "invalid_state") from exc
+        # The dashboard offers no forced delete, which the service's sentence suggests.
+        message = CANNOT_DELETE.format(status=job.status)
+        raise lifecycle.InvalidTransition(job, "delete", message) from exc
     if not outcome:
-        raise Refusal(404, "Someone else deleted this job a moment ago.", "not_found")
+        raise selectors.NotFound()  # someone else deleted it a moment ago
     message = f"Job “{job.name}” deleted. The documents it produced stay in the project."
     job.refresh_from_db()  # the base manager: found even once deleted
     if purge_at := retention.purge_at(job):
@@ -357,28 +357,15 @@ def job_cleanup(request, membership, job_id):
     job = job_or_refuse(membership, job_id)
     form = CleanupForm(request.POST)
     documents = form.is_valid() and form.cleaned_data["documents"]
-    try:
-        report = services.job_cleanup(job=job, actor=request.user, documents=documents)
-    except lifecycle.InvalidTransition as exc:
-        message = f"The job is {job.status}: cancel it, or wait until it finishes, then clean up."
-        raise Refusal(409, message, "invalid_state") from exc
-    except StorageUnavailable as exc:
-        message = plain(f"the upload storage is unavailable: {exc.message}")
-        raise Refusal(503, message, "storage_unavailable") from exc
-    counts = asdict(report)
+    report = services.job_cleanup(job=job, actor=request.user, documents=documents)
+    counts = dataclasses.asdict(report)
     return done(request, cleanup_message(report), redirect_to=job_url(job), counts=counts)
 
 
 @write_action
 def job_retry(request, membership, job_id):
     job = job_or_refuse(membership, job_id)
-    try:
-        retry = services.job_retry(job=job, actor=request.user)
-    except lifecycle.InvalidTransition as exc:
-        raise Refusal(409, plain(exc.message), "invalid_state") from exc
-    except StorageUnavailable as exc:
-        message = plain(f"the upload storage is unavailable: {exc.message}")
-        raise Refusal(503, message, "storage_unavailable") from exc
+    retry = services.job_retry(job=job, actor=request.user)
     files = f"{retry.items_total} file{pluralize(retry.items_total)}"
     message = f"Job “{retry.name}” created to retry {files}; it is queued."
     target = job_url(retry)
