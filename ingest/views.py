@@ -16,13 +16,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import filesizeformat, pluralize
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ingest import retention, selectors, services, uploads
+from ingest import representation, retention, selectors, services, uploads
 from ingest.forms import CancelForm, CleanupForm, ProjectForm, UploadForm
 from ingest.models import FileStatus, Membership
 from ingest.pipeline.kinds import ACCEPT, REFUSED_EXTENSIONS, SUPPORTED
@@ -272,6 +272,7 @@ def job_panel_context(membership: Membership, job) -> dict:
         "project": membership.project,
         "job": job,
         "can_write": membership.can_write,
+        "status_note": representation.STATUS_NOTES.get(job.status),
         "result": selectors.job_result(job=job),
         "documents": selectors.job_documents(job=job),
         "events": lifecycle.events_for(job),
@@ -325,10 +326,7 @@ def job_cancel(request, membership, job_id):
     if outcome.to_status == JobStatus.CANCELLED:
         message = f"Job “{job.name}” cancelled before it started; nothing was processed."
     else:
-        message = (
-            f"Cancelling “{job.name}”: it stops at its next checkpoint and keeps "
-            "the files it has finished."
-        )
+        message = f"Cancelling “{job.name}”: {representation.STATUS_NOTES[outcome.to_status]}"
     return done(request, message, redirect_to=job_url(job), status=outcome.to_status)
 
 
@@ -359,7 +357,7 @@ def job_cleanup(request, membership, job_id):
     documents = form.is_valid() and form.cleaned_data["documents"]
     report = services.job_cleanup(job=job, actor=request.user, documents=documents)
     counts = dataclasses.asdict(report)
-    return done(request, cleanup_message(report), redirect_to=job_url(job), counts=counts)
+    return done(request, as_sentence(report.detail), redirect_to=job_url(job), counts=counts)
 
 
 @write_action
@@ -370,28 +368,6 @@ def job_retry(request, membership, job_id):
     message = f"Job “{retry.name}” created to retry {files}; it is queued."
     target = job_url(retry)
     return done(request, message, redirect_to=target, id=str(retry.pk), url=target)
-
-
-def cleanup_message(report) -> str:
-    if not report.removed_anything:
-        return "Nothing left to remove: this job was already cleaned up."
-    parts = []
-    if report.files_removed:
-        freed = filesizeformat(report.bytes_freed)
-        files = f"{report.files_removed} stored file{pluralize(report.files_removed)}"
-        parts.append(f"{files}, {freed} freed")
-    if report.work_dirs_removed:
-        parts.append("a leftover work directory")
-    if report.rq_entries_removed:
-        parts.append(
-            f"{report.rq_entries_removed} queue entr{pluralize(report.rq_entries_removed, 'y,ies')}"
-        )
-    if report.documents_removed:
-        documents = f"{report.documents_removed} document{pluralize(report.documents_removed)}"
-        parts.append(
-            f"{documents} with {report.chunks_removed} chunk{pluralize(report.chunks_removed)}"
-        )
-    return "Removed " + "; ".join(parts) + "."
 
 
 # --- documents -------------------------------------------------------------------

@@ -488,9 +488,11 @@ def test_cleanup_removes_stored_files_then_finds_nothing_left(user, project):
     assert first.status_code == 200
     assert first.json()["counts"]["files_removed"] == 1
     assert first.json()["counts"]["bytes_freed"] == 12
-    assert first.json()["detail"].startswith("Removed 1 stored file, 12\xa0bytes freed")
+    assert first.json()["detail"].startswith(
+        "Removed 1 stored file(s) and 0 work directory (12 bytes freed)"
+    )
     assert second.json()["counts"]["files_removed"] == 0
-    assert second.json()["detail"] == "Nothing left to remove: this job was already cleaned up."
+    assert second.json()["detail"] == "Nothing to remove: this job was already cleaned up."
 
 
 def test_cleanup_with_documents_removes_the_documents_only_this_job_produced(user, project):

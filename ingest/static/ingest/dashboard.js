@@ -430,7 +430,7 @@
       fill(dialog, "kept", "Nothing has been processed yet, so nothing is lost.");
       fill(dialog, "dropped", "All " + plural(total, "file") + ".");
     } else if (status === "running") {
-      fill(dialog, "summary", "The worker stops at its next checkpoint, within moments.");
+      fill(dialog, "summary", dialog.dataset.cancellingNote);
       fill(dialog, "kept", done + " of " + plural(total, "file") + " finished so far, with the documents they produced.");
       fill(dialog, "dropped", "The other " + plural(total - done, "file") + "; the file being read now is rolled back whole.");
     } else {
