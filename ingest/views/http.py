@@ -1,9 +1,9 @@
 """What the dashboard's pages and actions share: the member behind a request,
 refusals in words, where to go back to.
 
-Actions answer JSON when the page's script asks for it (``Accept:
-application/json``), so it can show a refusal next to the field or in the
-dialog; a plain form post gets a redirect with a message instead.
+Actions posted by htmx (the dialogs, the upload form) answer with a partial
+and an ``HX-Trigger`` event the page's script follows (``ingest:done``,
+``ingest:refused``); a plain form post gets a redirect with a message instead.
 """
 
 import dataclasses
@@ -12,11 +12,12 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget, trigger_client_event
 
 from ingest import selectors, services
 from ingest.models import Membership
@@ -33,10 +34,6 @@ def as_sentence(text: str) -> str:
     if first_word.isalpha() and first_word.islower():
         return text[:1].upper() + text[1:]
     return text
-
-
-def wants_json(request) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
 
 
 def next_url(request, default: str) -> str:
@@ -65,15 +62,15 @@ def page_of(request, items, per_page: int = PAGE_SIZE):
     return Paginator(items, per_page).get_page(request.GET.get("page"))
 
 
-def refused(request, membership: Membership, refusal: services.Refusal, errors=None):
-    """A refusal in the dashboard's words: JSON for the page's script, else a page."""
-    if wants_json(request):
-        body = {"detail": refusal.detail, "code": refusal.code}
-        if errors:
-            body["errors"] = errors
-        return JsonResponse(body, status=refusal.status)
-    back = next_url(request, project_url(membership))
-    context = {"message": refusal.detail, "back": back, "project": membership.project}
+def refused(request, refusal: services.Refusal, *, back: str, job_id=None):
+    """A refusal in the dashboard's words: for htmx, a partial where the form
+    shows its errors; else a page with a way back."""
+    if request.htmx:
+        response = render(request, "ingest/_refusal.html", {"message": refusal.detail})
+        response.status_code = refusal.status
+        gone = {"job": str(job_id)} if refusal.status == 404 and job_id else None
+        return trigger_client_event(response, "ingest:refused", {"gone": gone})
+    context = {"message": refusal.detail, "back": next_url(request, back)}
     return render(request, "ingest/refused.html", context, status=refusal.status)
 
 
@@ -95,11 +92,10 @@ def write_action(view):
         try:
             membership = project_membership(request, project_id)
         except Http404:
-            if wants_json(request):
-                return JsonResponse(
-                    {"detail": services.NOT_A_MEMBER, "code": "not_found"}, status=404
-                )
-            raise
+            if not request.htmx:
+                raise
+            not_member = services.Refusal(404, "not_found", services.NOT_A_MEMBER)
+            return refused(request, not_member, back="/")
         try:
             if not membership.can_write:
                 raise services.PermissionRefused(services.VIEWERS_READ_ONLY)
@@ -108,16 +104,35 @@ def write_action(view):
             refusal = dashboard_refusal(exc)
             if refusal is None:
                 raise
-            return refused(request, membership, refusal)
+            back = project_url(membership)
+            return refused(request, refusal, back=back, job_id=kwargs.get("job_id"))
 
     return login_required(require_POST(wrapper))
 
 
-def done(request, message: str, *, redirect_to: str, **data):
-    if wants_json(request):
-        return JsonResponse({"detail": message, **data})
-    messages.success(request, message)
-    return redirect(next_url(request, redirect_to))
+def done(request, message: str, *, job, action: str, back: str, leave_for: str = ""):
+    """An action done: for htmx, the notice in the page's notices and an
+    ``ingest:done`` event naming the job and the action, or, where the page
+    shows what is no longer there (``leave_for``), the browser sent on with the
+    notice. A plain form post goes back with the notice."""
+    if not request.htmx or leave_for:
+        messages.success(request, message)
+    if not request.htmx:
+        return redirect(next_url(request, back))
+    if leave_for:
+        return HttpResponseClientRedirect(leave_for)
+    response = render(request, "ingest/_notice.html", {"message": message})
+    return notice_event(response, job, action)
+
+
+def notice_event(response, job, action: str, target: str = "#notices"):
+    response = retarget(reswap(response, "innerHTML"), target)
+    return trigger_client_event(response, "ingest:done", {"job": str(job.pk), "action": action})
+
+
+def shows_job(request, job) -> bool:
+    """Whether the action was asked from the job's own page."""
+    return next_url(request, "") == job_url(job)
 
 
 def project_url(membership: Membership) -> str:

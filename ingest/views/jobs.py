@@ -1,15 +1,13 @@
 """A project's jobs: creating one from an upload, its page and its row as they
 refresh live, and the actions on it (cancel, delete, clean up, retry)."""
 
-import dataclasses
-
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
 from django.template.defaultfilters import pluralize
 from django.utils import formats, timezone
 from django.views.decorators.http import require_GET
+from django_htmx.http import trigger_client_event
 
 from ingest import representation, retention, selectors, services, uploads
 from ingest.forms import CancelForm, CleanupForm, UploadForm
@@ -22,10 +20,10 @@ from ingest.views.http import (
     done,
     job_or_none,
     job_url,
+    notice_event,
     project_membership,
     project_url,
-    refused,
-    wants_json,
+    shows_job,
     write_action,
 )
 from ingest.views.projects import render_project, upload_form
@@ -47,10 +45,11 @@ def job_create(request, membership):
         if job is not None:
             return job_created(request, membership, job)
         refusal = services.Refusal(400, "invalid", "")
-    if wants_json(request):
-        errors = {field: list(errors) for field, errors in form.errors.items()}
-        first = next(iter(errors.values()))[0]
-        return refused(request, membership, dataclasses.replace(refusal, detail=first), errors)
+    if request.htmx:
+        # Only the errors go back: the form keeps the files chosen.
+        response = render(request, "ingest/_upload_errors.html", {"form": form})
+        response.status_code = refusal.status
+        return trigger_client_event(response, "ingest:refused", {"gone": None})
     return render_project(request, membership, form, status=refusal.status)
 
 
@@ -82,11 +81,10 @@ def _create_job(request, membership, form):
 def job_created(request, membership, job):
     files = f"{job.items_total} file{pluralize(job.items_total)}"
     message = f"Job “{job.name}” created with {files}; it is queued."
-    if wants_json(request):
-        body = {"detail": message, "id": str(job.pk), "url": job_url(job)}
-        return JsonResponse({**body, "row_url": job_url(job, "ingest:job-row")}, status=201)
-    messages.success(request, message)
-    return redirect(project_url(membership))
+    response = done(request, message, job=job, action="create", back=project_url(membership))
+    if request.htmx:
+        response.status_code = 201
+    return response
 
 
 def job_panel_context(membership: Membership, job) -> dict:
@@ -149,7 +147,7 @@ def job_cancel(request, membership, job_id):
         message = f"Job “{job.name}” cancelled before it started; nothing was processed."
     else:
         message = f"Cancelling “{job.name}”: {representation.STATUS_NOTES[outcome.to_status]}"
-    return done(request, message, redirect_to=job_url(job), status=outcome.to_status)
+    return done(request, message, job=job, action="cancel", back=job_url(job))
 
 
 @write_action
@@ -169,7 +167,8 @@ def job_delete(request, membership, job_id):
         when = formats.date_format(timezone.localtime(purge_at), "DATETIME_FORMAT")
         message += f" Auditors can see it until it is purged for good on {when}."
     target = project_url(membership)
-    return done(request, message, redirect_to=target, redirect=target)
+    leave_for = target if shows_job(request, job) else ""
+    return done(request, message, job=job, action="delete", back=target, leave_for=leave_for)
 
 
 @write_action
@@ -178,8 +177,12 @@ def job_cleanup(request, membership, job_id):
     form = CleanupForm(request.POST)
     documents = form.is_valid() and form.cleaned_data["documents"]
     report = services.job_cleanup(job=job, actor=request.user, documents=documents)
-    counts = dataclasses.asdict(report)
-    return done(request, as_sentence(report.detail), redirect_to=job_url(job), counts=counts)
+    detail = as_sentence(report.detail)
+    if not request.htmx:
+        return done(request, detail, job=job, action="cleanup", back=job_url(job))
+    # The dialog shows the report in place of its question.
+    response = render(request, "ingest/_cleanup_result.html", {"detail": detail, "report": report})
+    return notice_event(response, job, "cleanup", target="#cleanup-dialog [data-cleanup-result]")
 
 
 @write_action
@@ -189,4 +192,5 @@ def job_retry(request, membership, job_id):
     files = f"{retry.items_total} file{pluralize(retry.items_total)}"
     message = f"Job “{retry.name}” created to retry {files}; it is queued."
     target = job_url(retry)
-    return done(request, message, redirect_to=target, id=str(retry.pk), url=target)
+    leave_for = target if shows_job(request, job) else ""
+    return done(request, message, job=job, action="retry", back=target, leave_for=leave_for)

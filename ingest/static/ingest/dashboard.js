@@ -7,25 +7,18 @@
  * htmx fetch the element again, so badges, buttons and results come from the
  * server. While the stream is down, active rows poll every 2 s instead (their
  * hx-trigger asks ingestPolling()).
+ *
+ * Actions are htmx forms: the upload form and the confirmation dialogs post
+ * with hx-post, and the server answers with a partial (a notice, a refusal,
+ * a cleanup report) and an HX-Trigger event this script follows:
+ * ingest:done (close the dialog, refresh or remove the job's elements) or
+ * ingest:refused (show the refusal; a job gone takes its row along).
  */
 (function () {
   "use strict";
 
   const ACTIVE = ["queued", "running", "cancelling"];
   const PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000";
-  const CLEANUP_LABELS = {
-    files_removed: "Stored files removed",
-    bytes_freed: "Space freed",
-    work_dirs_removed: "Work directories removed",
-    rq_entries_removed: "Queue entries removed",
-    documents_removed: "Documents removed",
-    chunks_removed: "Chunks removed",
-  };
-
-  function csrfToken() {
-    const meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.content : "";
-  }
 
   // The same text as Django's filesizeformat, so a live update and a server
   // render of the same numbers read alike.
@@ -50,30 +43,11 @@
     box.replaceChildren(notice);
   }
 
+  // What a response that is none of the dashboard's own answers means.
   function unexpected(status, url) {
     if (url && url.includes("/login/")) return "Your session has ended. Reload the page and log in again.";
     if (status === 403) return "The server refused the request. Reload the page and try again.";
     return "The server answered unexpectedly (status " + status + "). Reload the page and try again.";
-  }
-
-  async function postForm(url, body) {
-    let response;
-    try {
-      response = await fetch(url, {
-        method: "POST",
-        body: body,
-        credentials: "same-origin",
-        headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
-      });
-    } catch (error) {
-      return { ok: false, status: 0, data: { detail: "The server could not be reached. Check your connection and try again." } };
-    }
-    let data = null;
-    if ((response.headers.get("Content-Type") || "").includes("application/json")) {
-      data = await response.json();
-    }
-    const ok = response.ok && data !== null;
-    return { ok: ok, status: response.status, data: data || { detail: unexpected(response.status, response.url) } };
   }
 
   // --- live updates ------------------------------------------------------------
@@ -354,19 +328,14 @@
       }
     }
 
-    function finished(xhr) {
-      busy(false);
-      let data = null;
-      try { data = JSON.parse(xhr.responseText); } catch (error) { data = null; }
-      if (xhr.status === 201 && data) {
-        form.reset();
-        showFiles();
-        notify(data.detail);
-        if (streamRoot() && streamRoot().dataset.streamNew) addRow(data.id);
-        return;
-      }
-      if (!data || !data.detail) data = { detail: unexpected(xhr.status, xhr.responseURL) };
-      showErrors(form, data.errors || { files: [data.detail] });
+    function showProblems(xhr) {
+      // The refusals came back in the error slots; mark their fields.
+      const errors = {};
+      form.querySelectorAll("[data-error-for]").forEach((slot) => {
+        if (slot.textContent.trim()) errors[slot.dataset.errorFor] = [slot.textContent.trim()];
+      });
+      if (!Object.keys(errors).length) errors.files = [unexpected(xhr.status, xhr.responseURL)];
+      showErrors(form, errors);
     }
 
     input.addEventListener("change", showFiles);
@@ -382,34 +351,38 @@
       if (event.dataTransfer && event.dataTransfer.files.length) addFiles(event.dataTransfer.files);
     });
 
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
+    form.addEventListener("htmx:beforeRequest", (event) => {
       clearErrors(form);
       const files = Array.from(input.files);
       if (!files.length) {
+        event.preventDefault();
         showErrors(form, { files: ["Choose one or more files to upload, or drop them on the box above."] });
         return;
       }
       const problems = uploadProblems(files, limits);
-      if (problems.length) { showErrors(form, { files: problems }); return; }
-      const xhr = new XMLHttpRequest();
-      xhr.open("POST", form.action);
-      xhr.setRequestHeader("Accept", "application/json");
-      xhr.setRequestHeader("X-CSRFToken", csrfToken());
-      xhr.upload.addEventListener("progress", (e) => {
-        if (!e.lengthComputable) return;
-        const percent = Math.round((e.loaded * 100) / e.total);
-        progress.querySelector("progress").value = percent;
-        progress.querySelector("[data-upload-progress-text]").textContent =
-          percent < 100 ? "Uploading… " + percent + "%" : "Checking the files…";
-      });
-      xhr.addEventListener("load", () => finished(xhr));
-      xhr.addEventListener("error", () => {
-        busy(false);
-        showErrors(form, { files: ["The upload did not reach the server. Check your connection and try again."] });
-      });
+      if (problems.length) { event.preventDefault(); showErrors(form, { files: problems }); return; }
       busy(true, "Uploading…");
-      xhr.send(new FormData(form));
+    });
+    form.addEventListener("htmx:xhr:progress", (event) => {
+      if (!event.detail.lengthComputable || progress.hidden) return;
+      const percent = Math.round((event.detail.loaded * 100) / event.detail.total);
+      progress.querySelector("progress").value = percent;
+      progress.querySelector("[data-upload-progress-text]").textContent =
+        percent < 100 ? "Uploading… " + percent + "%" : "Checking the files…";
+    });
+    form.addEventListener("htmx:afterRequest", (event) => {
+      busy(false);
+      const xhr = event.detail.xhr;
+      if (xhr.status >= 400 || !isOurs(xhr)) showProblems(xhr);
+    });
+    form.addEventListener("htmx:sendError", () => {
+      busy(false);
+      showErrors(form, { files: ["The upload did not reach the server. Check your connection and try again."] });
+    });
+    form.addEventListener("ingest:done", (event) => {
+      form.reset();
+      showFiles();
+      if (streamRoot() && streamRoot().dataset.streamNew) addRow(event.detail.job);
     });
   }
 
@@ -453,6 +426,7 @@
   }
 
   function setBusy(dialog, on) {
+    if (!dialog) return;
     const confirm = dialog.querySelector("[data-confirm-button]");
     confirm.disabled = on;
     if (on) dialog.dataset.busy = "1"; else delete dialog.dataset.busy;
@@ -465,6 +439,8 @@
     const form = dialog.querySelector("form");
     form.reset();
     form.action = opener.dataset.action;
+    form.setAttribute("hx-post", opener.dataset.action);
+    if (window.htmx) window.htmx.process(form);
     dialog.dataset.jobId = source.dataset.liveJob;
     dialog.querySelector("[data-dialog-error]").textContent = "";
     setBusy(dialog, false);
@@ -490,58 +466,65 @@
     if (target) target.focus();
   }
 
-  function showCleanupResult(dialog, data) {
+  // The report itself is the server's partial, swapped into the result box.
+  function showCleanupResult(dialog) {
     dialog.querySelector("[data-cleanup-ask]").hidden = true;
     dialog.querySelector("[data-cleanup-result]").hidden = false;
     dialog.querySelector("[data-confirm-button]").hidden = true;
     fill(dialog, "cleanup-title", "Cleanup done");
-    fill(dialog, "cleanup-detail", data.detail);
-    const list = dialog.querySelector('[data-fill="cleanup-counts"]');
-    list.replaceChildren();
-    for (const [name, value] of Object.entries(data.counts || {})) {
-      const item = document.createElement("li");
-      const label = CLEANUP_LABELS[name] || name.replace(/_/g, " ");
-      item.textContent = label + ": " + (/bytes/.test(name) ? fileSize(value) : value);
-      list.append(item);
-    }
     dialog.querySelector("[data-close-dialog]").focus();
   }
 
-  async function confirmAction(form) {
-    const dialog = form.closest("dialog");
-    const kind = form.dataset.confirm;
-    const jobId = dialog.dataset.jobId;
-    setBusy(dialog, true);
-    const result = await postForm(form.action, new FormData(form));
-    setBusy(dialog, false);
-    if (!result.ok) {
-      dialog.querySelector("[data-dialog-error]").textContent = result.data.detail;
-      if (result.status === 404) liveElements(jobId).forEach((el) => { if (el.matches("tr")) el.remove(); });
-      return;
-    }
-    if (kind === "cleanup") {
-      showCleanupResult(dialog, result.data);
-      liveElements(jobId).forEach(refresh);
+  function onDone(event) {
+    const { job, action } = event.detail;
+    const dialog = event.target.closest("dialog");
+    if (!dialog) return;
+    if (action === "cleanup") {
+      showCleanupResult(dialog);
+      liveElements(job).forEach(refresh);
       return;
     }
     dialog.close();
-    notify(result.data.detail);
-    if (kind === "retry") {
-      // On a job's page, go to the new job; on the list it appears live.
-      if (document.querySelector("[data-job-page]") && result.data.url) {
-        window.location.assign(result.data.url);
-        return;
-      }
-      liveElements(jobId).forEach(refresh);
-    } else if (kind === "delete") {
-      if (document.querySelector("[data-job-page]") && result.data.redirect) {
-        window.location.assign(result.data.redirect);
-        return;
-      }
-      liveElements(jobId).forEach((el) => el.remove());
+    if (action === "delete") liveElements(job).forEach((el) => el.remove());
+    else liveElements(job).forEach(refresh);
+  }
+
+  function onRefused(event) {
+    const gone = event.detail.gone;
+    if (gone) liveElements(gone.job).forEach((el) => { if (el.matches("tr")) el.remove(); });
+  }
+
+  // --- htmx answers ----------------------------------------------------------------
+
+  function isOurs(xhr) {
+    return /ingest:/.test(xhr.getResponseHeader("HX-Trigger") || "");
+  }
+
+  function actionForm(el) {
+    const form = el && el.closest ? el.closest("form") : null;
+    return form && (form.matches("[data-confirm]") || form.id === "upload-form") ? form : null;
+  }
+
+  // Refusals come with a 4xx status: htmx swaps them only where the
+  // dashboard's own answer says so. Anything else (a login page after the
+  // session ended, a proxy's error) is told in words instead.
+  function beforeSwap(event) {
+    const form = actionForm(event.detail.elt);
+    if (!form) return;
+    const xhr = event.detail.xhr;
+    if (isOurs(xhr)) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
     } else {
-      liveElements(jobId).forEach(refresh);
+      event.detail.shouldSwap = false;
+      const error = form.querySelector("[data-dialog-error]");
+      if (error) error.textContent = unexpected(xhr.status, xhr.responseURL);
     }
+  }
+
+  function dialogOf(event) {
+    const elt = event.detail.elt;
+    return elt && elt.closest ? elt.closest("dialog") : null;
   }
 
   // --- start ---------------------------------------------------------------------
@@ -556,11 +539,17 @@
     if (closer) closer.closest("dialog").close();
   });
 
-  document.addEventListener("submit", (event) => {
-    const form = event.target.closest("form[data-confirm]");
-    if (!form) return;
-    event.preventDefault();
-    confirmAction(form);
+  document.addEventListener("ingest:done", onDone);
+  document.addEventListener("ingest:refused", onRefused);
+  document.addEventListener("htmx:beforeSwap", beforeSwap);
+  document.addEventListener("htmx:beforeRequest", (event) => setBusy(dialogOf(event), true));
+  document.addEventListener("htmx:afterRequest", (event) => setBusy(dialogOf(event), false));
+  document.addEventListener("htmx:sendError", (event) => {
+    const dialog = dialogOf(event);
+    if (dialog) {
+      dialog.querySelector("[data-dialog-error]").textContent =
+        "The server could not be reached. Check your connection and try again.";
+    }
   });
 
   document.addEventListener("htmx:load", (event) => {
