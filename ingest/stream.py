@@ -7,7 +7,7 @@ created after the page loaded, which it then follows too. Nothing in it
 blocks: the membership check runs in a thread and Redis is read through
 ``redis.asyncio``, so one server process holds many open streams.
 
-A browser that cannot keep the stream open polls instead; see dashboard.js.
+A browser that cannot keep the stream open polls instead; see ingest/static/ingest/live.js.
 
 The membership is checked again every ``MEMBERSHIP_CHECK_SECONDS`` while the
 stream is open, so a member removed from the project (by an owner, in admin,
