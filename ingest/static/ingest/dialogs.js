@@ -135,6 +135,14 @@ function beforeSwap(event) {
   }
 }
 
+// In DEBUG, django-htmx's helper shows any 400, 403 or 404 answer to htmx as
+// Django's error page, replacing the document. The dashboard's refusals are
+// answers to show in place, so their beforeOnLoad stops here, in the capture
+// phase, before that helper's listener; htmx goes on with the response.
+function keepRefusalsInPlace(event) {
+  if (actionForm(event.detail.elt) && isOurs(event.detail.xhr)) event.stopPropagation();
+}
+
 function dialogOf(event) {
   const elt = event.detail.elt;
   return elt && elt.closest ? elt.closest("dialog") : null;
@@ -153,6 +161,7 @@ export function start() {
   document.addEventListener("ingest:job-changed", (event) => updateOpenDialog(event.detail.job));
   document.addEventListener("ingest:done", onDone);
   document.addEventListener("ingest:refused", onRefused);
+  document.addEventListener("htmx:beforeOnLoad", keepRefusalsInPlace, true);
   document.addEventListener("htmx:beforeSwap", beforeSwap);
   document.addEventListener("htmx:beforeRequest", (event) => setBusy(dialogOf(event), true));
   document.addEventListener("htmx:afterRequest", (event) => setBusy(dialogOf(event), false));

@@ -99,7 +99,7 @@ function onJobEvent(data) {
     if (isBehind(el)) refresh(el);
     updateProgress(el, data);
   });
-  updateOpenDialog(data.job);
+  announce(data.job);
 }
 
 function updateProgress(el, data) {
