@@ -134,7 +134,7 @@ def job_row(request, project_id, job_id):
 
 
 def job_or_refuse(membership: Membership, job_id):
-    return selectors.job_get(project=membership.project, job_id=job_id)
+    return selectors.job_get(project=membership.project, job_id=job_id, with_files=False)
 
 
 @write_action
