@@ -16,7 +16,14 @@ from django.utils import timezone
 
 from ingest import retention
 from ingest.models import Document, IngestJob, Project
-from jobs.models import JobEvent
+from jobs.models import JobEvent, JobStatus
+
+# What a status means for the job now, where a person needs telling. Said here
+# once: the API and the agents' tools answer with it, the dashboard and the
+# commands show it, and the remote client shows what the server answered.
+STATUS_NOTES = {
+    JobStatus.CANCELLING: "it stops at its next checkpoint and keeps the files it has finished.",
+}
 
 
 def when(value: datetime | None) -> str | None:
@@ -43,7 +50,8 @@ def job_progress(job: IngestJob) -> dict:
 def job(job: IngestJob, *, url: str | None = None, with_result: bool = True) -> dict:
     """A job as the API shows it; ``url`` defaults to the API path of the job.
 
-    ``purge_at`` is when the reaper purges a deleted job (null for a job that
+    ``status_note`` says what the status means for the job now (null when
+    nothing needs saying). ``purge_at`` is when the reaper purges a deleted job (null for a job that
     is not deleted, or when the automatic purge is off).
     """
     data = {
@@ -52,6 +60,7 @@ def job(job: IngestJob, *, url: str | None = None, with_result: bool = True) -> 
         "project": str(job.project_id),
         "name": job.name,
         "status": job.status,
+        "status_note": STATUS_NOTES.get(job.status),
         "retry_of": str(job.retry_of_id) if job.retry_of_id else None,
         "version": job.version,
         "chunk_size": job.chunk_size,

@@ -7,7 +7,7 @@ created after the page loaded, which it then follows too. Nothing in it
 blocks: the membership check runs in a thread and Redis is read through
 ``redis.asyncio``, so one server process holds many open streams.
 
-A browser that cannot keep the stream open polls instead; see dashboard.js.
+A browser that cannot keep the stream open polls instead; see ingest/static/ingest/live.js.
 
 The membership is checked again every ``MEMBERSHIP_CHECK_SECONDS`` while the
 stream is open, so a member removed from the project (by an owner, in admin,
@@ -30,7 +30,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 from redis.exceptions import RedisError
 
-from ingest import selectors
+from ingest import selectors, services
 from ingest.models import project_channel
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ KEEPALIVE_SECONDS = 15
 MEMBERSHIP_CHECK_SECONDS = 1.5  # a removed member's stream ends within about this
 RETRY_MS = 2000
 LOG_IN = "Log in to follow this project."
-NOT_A_MEMBER = "No such project here, or you are not a member of it."
 
 
 def parse_job_ids(raw: str) -> set[str]:
@@ -133,7 +132,7 @@ async def project_events(request, project_id):
     # Answered here rather than raised: Django renders an async view's 404
     # page in a thread of its own, which would open a database connection.
     if not await sync_to_async(is_member)(user, project_id):
-        return HttpResponse(NOT_A_MEMBER, status=404, content_type="text/plain")
+        return HttpResponse(services.NOT_A_MEMBER, status=404, content_type="text/plain")
     relay = Relay(
         parse_job_ids(request.GET.get("jobs", "")), follow_new=request.GET.get("new") == "1"
     )

@@ -2,7 +2,8 @@
 
 A file over INGEST_MAX_FILE_BYTES, or a request whose files pass
 INGEST_MAX_TOTAL_BYTES, stops the upload at that point: nothing more is
-written, the rest of the body is drained, and the view answers 413.
+written, the rest of the body is drained, and the view raises the refusal
+left on the request (:func:`raise_refusal`; 413).
 
 With ``INGEST_UPLOAD_STORAGE=s3`` the files go straight to the bucket while
 the request comes in (:class:`S3UploadHandler`); on disk they go to a
@@ -24,6 +25,7 @@ from django.core.files.uploadhandler import (
 )
 
 from ingest import storage
+from ingest.services.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
 
@@ -48,18 +50,24 @@ class UploadLimits:
         self.total += len(raw_data)
         if self.current > settings.INGEST_MAX_FILE_BYTES:
             self.refuse(
-                f"{self.file_name} is over the limit of {settings.INGEST_MAX_FILE_BYTES} "
-                "bytes per file."
+                InvalidInput(
+                    f"{self.file_name} is over the limit of {settings.INGEST_MAX_FILE_BYTES} "
+                    "bytes per file.",
+                    code="too_large",
+                )
             )
         if self.total > settings.INGEST_MAX_TOTAL_BYTES:
             self.refuse(
-                f"the files add up to more than {settings.INGEST_MAX_TOTAL_BYTES} bytes, "
-                "the limit for one job."
+                InvalidInput(
+                    f"the files add up to more than {settings.INGEST_MAX_TOTAL_BYTES} bytes, "
+                    "the limit for one job.",
+                    code="too_large",
+                )
             )
 
-    def refuse(self, message: str, attribute: str = "upload_refused"):
+    def refuse(self, refusal: Exception):
         if self.request is not None:
-            setattr(self.request, attribute, message)
+            self.request.upload_refusal = refusal
         if self.file is not None:
             self.file.close()
         raise StopUpload(connection_reset=False)
@@ -167,8 +175,8 @@ class StreamedUpload(UploadedFile):
 
 class S3UploadHandler(UploadLimits, FileUploadHandler):
     """Streams each file of the request to the bucket as it arrives, one part
-    at a time. A storage that cannot be written stops the upload and leaves a
-    sentence in ``request.upload_unavailable`` (the views answer 503)."""
+    at a time. A storage that cannot be written stops the upload and leaves
+    :class:`~ingest.storage.StorageUnavailable` on the request (503)."""
 
     def __init__(self, request=None):
         super().__init__(request)
@@ -195,7 +203,15 @@ class S3UploadHandler(UploadLimits, FileUploadHandler):
             operation(*args)
         except storage.STORAGE_ERRORS as exc:
             logger.warning("upload refused: object storage failed (%s)", exc)
-            self.refuse(storage.describe(exc), attribute="upload_unavailable")
+            self.refuse(storage.StorageUnavailable(storage.describe(exc)))
+
+
+def raise_refusal(request) -> None:
+    """Raise what stopped the request's upload while it streamed in, if anything.
+
+    Call it once the body was read (``request.POST``, ``request.data``)."""
+    if refusal := getattr(request, "upload_refusal", None):
+        raise refusal
 
 
 def _safe_name(name: str) -> str:

@@ -14,9 +14,8 @@ import uuid
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from ingest import representation, selectors, services, storage
+from ingest import representation, selectors, services
 from ingest.models import IngestJob, Membership
-from jobs.lifecycle import InvalidTransition, VersionMismatch
 
 SEARCH_LIMIT = 25  # the API's page size
 
@@ -34,27 +33,14 @@ class Refusal(Exception):
 
 
 def refusal_for(exc: Exception) -> Refusal | None:
-    """A domain exception as the API words it (see ``ingest.api.errors.translate``)."""
-    if isinstance(exc, selectors.NotFound):
-        return Refusal(services.NOT_FOUND, "not_found")
-    if isinstance(exc, InvalidTransition):
-        return Refusal(exc.message, "invalid_state")
-    if isinstance(exc, VersionMismatch):
-        return Refusal("the job changed meanwhile; read it again.", "precondition_failed")
-    if isinstance(exc, services.PermissionRefused):
-        return Refusal(str(exc), "permission_denied")
-    if isinstance(exc, services.IdempotencyConflict):
-        return Refusal(str(exc), "idempotency_conflict")
-    if isinstance(exc, storage.StorageUnavailable):
-        return Refusal(f"the upload storage is unavailable: {exc.message}", "storage_unavailable")
-    if isinstance(exc, services.UploadRejected):
-        return Refusal(exc.message if exc.code != "invalid" else _field(exc), exc.code)
-    return None
-
-
-def _field(exc: services.UploadRejected) -> str:
-    # The API's validation errors read "<field>: <message>".
-    return f"{exc.field}: {exc.message}"
+    """A domain exception as the API words it: the shared table (``services.refusal_for``)."""
+    refusal = services.refusal_for(exc)
+    if refusal is None:
+        return None
+    if refusal.field:
+        # The API's validation errors read "<field>: <message>".
+        return Refusal(f"{refusal.field}: {refusal.detail}", refusal.code)
+    return Refusal(refusal.detail, refusal.code)
 
 
 # --- lookups -------------------------------------------------------------------

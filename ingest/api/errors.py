@@ -7,71 +7,33 @@ detail is their first message, so a client can always show ``detail``.
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
 from django.views import defaults
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ingest import selectors, services, storage
-from jobs.lifecycle import InvalidTransition, VersionMismatch
+from ingest import selectors, services
 
 
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
+class Refused(exceptions.APIException):
+    """A refusal from the shared table (``services.refusal_for``) as DRF answers it."""
 
-
-class PreconditionFailed(exceptions.APIException):
-    status_code = status.HTTP_412_PRECONDITION_FAILED
-    default_detail = "the job changed since you read it (If-Match does not match its ETag)."
-    default_code = "precondition_failed"
-
-
-class Unprocessable(exceptions.APIException):
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_code = "unprocessable"
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "too_large"
-
-
-class StorageUnavailable(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_code = "storage_unavailable"
-
-
-UPLOAD_ERRORS = {
-    "invalid": exceptions.ValidationError,
-    "too_large": PayloadTooLarge,
-    "unsupported_type": exceptions.UnsupportedMediaType,
-}
+    def __init__(self, refusal: services.Refusal):
+        super().__init__(refusal.detail, code=refusal.code)
+        self.status_code = refusal.status
 
 
 def translate(exc):
-    """Domain exceptions to their HTTP meaning."""
-    if isinstance(exc, selectors.NotFound | Http404):
-        return exceptions.NotFound(services.NOT_FOUND)
-    if isinstance(exc, services.IdempotencyConflict):
-        return Conflict(str(exc), code="idempotency_conflict")
-    if isinstance(exc, services.IdempotencyMismatch):
-        return Unprocessable(str(exc), code="idempotency_mismatch")
-    if isinstance(exc, services.LastOwner):
-        return Conflict(str(exc), code="last_owner")
-    if isinstance(exc, VersionMismatch):
-        return PreconditionFailed()
-    if isinstance(exc, storage.StorageUnavailable):
-        return StorageUnavailable(f"the upload storage is unavailable: {exc.message}")
-    if isinstance(exc, InvalidTransition):
-        return Conflict(exc.message, code="invalid_state")
-    if isinstance(exc, services.PermissionRefused | DjangoPermissionDenied):
+    """Domain exceptions to their HTTP meaning, as the shared table gives it."""
+    if isinstance(exc, Http404):
+        exc = selectors.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied(str(exc) or None)
-    if isinstance(exc, services.UploadRejected):
-        if exc.code == "invalid":
-            return exceptions.ValidationError({exc.field: [exc.message]})
-        if exc.code == "unsupported_type":
-            return exceptions.UnsupportedMediaType("", detail=exc.message)
-        return PayloadTooLarge(exc.message)
-    return exc
+    refusal = services.refusal_for(exc)
+    if refusal is None:
+        return exc
+    if refusal.field:
+        # The API names the field itself: DRF's per-field shape.
+        return exceptions.ValidationError({refusal.field: [refusal.detail]})
+    return Refused(refusal)
 
 
 def exception_handler(exc, context):

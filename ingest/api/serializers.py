@@ -176,6 +176,11 @@ class JobOutput(serializers.ModelSerializer):
         read_only=True,
         help_text="when a deleted job is purged for good (null unless deleted, or with no purge)",
     )
+    status_note = serializers.CharField(
+        allow_null=True,
+        read_only=True,
+        help_text="what the status means for the job now, in words (null when nothing needs saying)",
+    )
     retry_of = serializers.UUIDField(source="retry_of_id", read_only=True, allow_null=True)
     retries = serializers.ListField(
         child=serializers.UUIDField(), read_only=True, help_text="the jobs retrying this one"
@@ -189,6 +194,7 @@ class JobOutput(serializers.ModelSerializer):
             "project",
             "name",
             "status",
+            "status_note",
             "retry_of",
             "retries",
             "version",

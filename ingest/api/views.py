@@ -7,9 +7,8 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from ingest import selectors, services
+from ingest import selectors, services, uploads
 from ingest.api import serializers as s
-from ingest.api.errors import PayloadTooLarge, PreconditionFailed, StorageUnavailable
 from ingest.api.schema import IDEMPOTENCY_KEY, IF_MATCH, LOCATION, errors, etag
 from ingest.models import Document, IngestJob, Membership, Project
 from jobs import lifecycle
@@ -46,7 +45,7 @@ def check_if_match(request, job) -> int | None:
         return None
     accepted = {tag.strip().removeprefix("W/") for tag in expected.split(",")}
     if job.etag.removeprefix("W/") not in accepted:
-        raise PreconditionFailed()
+        raise lifecycle.VersionMismatch(job)
     return job.version
 
 
@@ -147,10 +146,7 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
         # Reading request.data is what streams the body through the upload
         # handler, so the refusal it records is known only afterwards.
         data = s.JobCreateInput(data=request.data)
-        if unavailable := getattr(request._request, "upload_unavailable", None):
-            raise StorageUnavailable(f"the upload storage is unavailable: {unavailable}")
-        if refused := getattr(request._request, "upload_refused", None):
-            raise PayloadTooLarge(refused)
+        uploads.raise_refusal(request._request)
         data.is_valid(raise_exception=True)
         job, created = services.job_create(
             project=self.project,

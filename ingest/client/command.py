@@ -84,13 +84,9 @@ def run_list(client: IngestClient, args) -> int:
 
 def run_cancel(client: IngestClient, args) -> int:
     job = client.cancel(args.project, args.job, reason=args.reason)
-    if job["status"] == "cancelling":
-        print(
-            f"job {job['name']!r} is cancelling: it stops at its next checkpoint and keeps "
-            "the files it finished."
-        )
-    else:
-        print(f"job {job['name']!r} is {job['status']}.")
+    # The server says what the status means (the remote client knows no Django).
+    note = f": {job['status_note']}" if job.get("status_note") else "."
+    print(f"job {job['name']!r} is {job['status']}{note}")
     return follow.COMPLETED
 
 

@@ -178,13 +178,8 @@ def _request_cancel(cancel: Callable[[], dict], job: dict, err: TextIO) -> dict:
     except Refused as exc:
         write_lines(err, [str(exc)])
         return job
-    write_lines(
-        err,
-        [
-            f"cancelling job {job['name']!r}: it stops at its next checkpoint and keeps "
-            "the files it finished (Ctrl-C again to stop watching)."
-        ],
-    )
+    note = job.get("status_note") or f"it is {job['status']}."
+    write_lines(err, [f"cancelling job {job['name']!r}: {note} (Ctrl-C again to stop watching)"])
     return job
 
 

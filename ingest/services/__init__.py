@@ -18,13 +18,14 @@ from ingest.services.cleanup import (
     remove_work_dir,
 )
 from ingest.services.errors import (
+    NOT_A_MEMBER,
     NOT_FOUND,
     VIEWERS_READ_ONLY,
     IdempotencyConflict,
     IdempotencyMismatch,
+    InvalidInput,
     LastOwner,
     PermissionRefused,
-    UploadRejected,
 )
 from ingest.services.intake import (
     MAX_IDEMPOTENCY_KEY,
@@ -42,10 +43,12 @@ from ingest.services.queue import (
     job_enqueue,
     remove_from_queue,
 )
+from ingest.services.refusals import Refusal, refusal_for
 from ingest.services.retry import job_retry, latest_attempt
 
 __all__ = [
     "MAX_IDEMPOTENCY_KEY",
+    "NOT_A_MEMBER",
     "NOT_FOUND",
     "QUEUE_NAME",
     "VIEWERS_READ_ONLY",
@@ -53,9 +56,10 @@ __all__ = [
     "CleanupReport",
     "IdempotencyConflict",
     "IdempotencyMismatch",
+    "InvalidInput",
     "LastOwner",
     "PermissionRefused",
-    "UploadRejected",
+    "Refusal",
     "check_chunking",
     "check_uploads",
     "deleted_jobs_older_than",
@@ -73,6 +77,7 @@ __all__ = [
     "own_documents",
     "project_create",
     "purge_deleted_jobs",
+    "refusal_for",
     "remove_from_queue",
     "remove_rq_entries",
     "remove_stored_files",

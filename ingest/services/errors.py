@@ -1,21 +1,32 @@
-"""What the services refuse with; ``ingest.api.errors`` maps them to HTTP.
-
-The sentences every interface (the API, the agents' tools) answers with for
-refusals that are not a service's own exception text.
+"""What the services refuse with; ``ingest.services.refusals`` says what each
+refusal means to whoever asked (the API, the dashboard, the agents' tools).
 """
 
 NOT_FOUND = "not found: no such item here, or you are not a member."
+NOT_A_MEMBER = "No such project here, or you are not a member of it."
 VIEWERS_READ_ONLY = "viewers can read this project but not change anything in it."
 
 
-class UploadRejected(Exception):
-    """An upload refused as a whole. ``code`` picks the HTTP status."""
+class InvalidInput(Exception):
+    """Input refused as a whole: the files of an upload, chunking values, a
+    user's name, a header. ``code`` says why: "invalid", "too_large" or
+    "unsupported_type"; ``field`` names the input in the services' own terms.
 
-    def __init__(self, message: str, *, code: str, field: str = "files"):
-        super().__init__(message)
-        self.message = message
-        self.code = code  # "invalid", "too_large" or "unsupported_type"
+    A sentence about one field's value is given as its ``rule`` ("must be
+    between ..."), so that each interface puts its own name for the field in
+    front of it: the API its key, the dashboard the field's label.
+    """
+
+    def __init__(self, message: str = "", *, code: str = "invalid", field: str = "files", rule=""):
+        self.rule = rule
+        self.message = message or f"{field} {rule}"
+        super().__init__(self.message)
+        self.code = code
         self.field = field
+
+    def sentence(self, label: str = "") -> str:
+        """The refusal in words, the field called ``label`` where it names one."""
+        return f"{label} {self.rule}" if label and self.rule else self.message
 
 
 class PermissionRefused(Exception):

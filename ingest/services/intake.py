@@ -19,7 +19,7 @@ from ingest.models import (
     Project,
 )
 from ingest.pipeline import extract
-from ingest.services.errors import IdempotencyConflict, IdempotencyMismatch, UploadRejected
+from ingest.services.errors import IdempotencyConflict, IdempotencyMismatch, InvalidInput
 from ingest.services.queue import job_enqueue
 from jobs import lifecycle
 
@@ -44,9 +44,9 @@ def _safe_name(name: str) -> str:
 def check_uploads(uploads) -> list[CheckedUpload]:
     """Refuse the whole upload unless every file is acceptable (nothing half-created)."""
     if not uploads:
-        raise UploadRejected("attach one or more files in the 'files' field.", code="invalid")
+        raise InvalidInput("attach one or more files.")
     if len(uploads) > settings.INGEST_MAX_FILES:
-        raise UploadRejected(
+        raise InvalidInput(
             f"{len(uploads)} files sent; a job takes at most {settings.INGEST_MAX_FILES}.",
             code="invalid",
         )
@@ -55,9 +55,9 @@ def check_uploads(uploads) -> list[CheckedUpload]:
     for upload in uploads:
         name = upload.name or "file"
         if upload.size == 0:
-            raise UploadRejected(f"{name} is empty.", code="invalid")
+            raise InvalidInput(f"{name} is empty.", code="invalid")
         if upload.size > settings.INGEST_MAX_FILE_BYTES:
-            raise UploadRejected(
+            raise InvalidInput(
                 f"{name} is {upload.size} bytes; the limit is "
                 f"{settings.INGEST_MAX_FILE_BYTES} bytes per file.",
                 code="too_large",
@@ -66,10 +66,10 @@ def check_uploads(uploads) -> list[CheckedUpload]:
         try:
             kind = extract.detect_file_kind(name, upload)
         except extract.UnsupportedType as exc:
-            raise UploadRejected(str(exc), code="unsupported_type") from exc
+            raise InvalidInput(str(exc), code="unsupported_type") from exc
         checked.append(CheckedUpload(upload=upload, name=name[:255], kind=kind))
     if total > settings.INGEST_MAX_TOTAL_BYTES:
-        raise UploadRejected(
+        raise InvalidInput(
             f"the files add up to {total} bytes; a job takes at most "
             f"{settings.INGEST_MAX_TOTAL_BYTES} bytes.",
             code="too_large",
@@ -80,18 +80,13 @@ def check_uploads(uploads) -> list[CheckedUpload]:
 def check_chunking(chunk_size: int | None, chunk_overlap: int | None) -> tuple[int, int]:
     size = settings.INGEST_CHUNK_SIZE if chunk_size is None else chunk_size
     if not 50 <= size <= 100_000:
-        raise UploadRejected(
-            "chunk_size must be between 50 and 100000 characters.",
-            code="invalid",
-            field="chunk_size",
-        )
+        raise InvalidInput(field="chunk_size", rule="must be between 50 and 100000 characters.")
     default_overlap = min(settings.INGEST_CHUNK_OVERLAP, size // 2)
     overlap = default_overlap if chunk_overlap is None else chunk_overlap
     if not 0 <= overlap <= size // 2:
-        raise UploadRejected(
-            f"chunk_overlap must be between 0 and half of chunk_size ({size // 2}).",
-            code="invalid",
+        raise InvalidInput(
             field="chunk_overlap",
+            rule=f"must be between 0 and {size // 2} characters, half the chunk size.",
         )
     return size, overlap
 
@@ -170,7 +165,7 @@ def job_create(
 
 def check_idempotency_key(key: str) -> None:
     if len(key) > MAX_IDEMPOTENCY_KEY:
-        raise UploadRejected(
+        raise InvalidInput(
             f"the Idempotency-Key header is {len(key)} characters long; "
             f"at most {MAX_IDEMPOTENCY_KEY} are accepted.",
             code="invalid",

@@ -8,7 +8,7 @@ from ingest.models import (
     Project,
     Role,
 )
-from ingest.services.errors import LastOwner, PermissionRefused, UploadRejected
+from ingest.services.errors import InvalidInput, LastOwner, PermissionRefused
 
 
 def project_create(*, user, name: str) -> Project:
@@ -25,7 +25,7 @@ def membership_add(*, actor_membership: Membership, username: str, role: str) ->
         raise PermissionRefused("only an owner can add members.")
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
-        raise UploadRejected(f"no user is called {username!r}.", code="invalid", field="username")
+        raise InvalidInput(f"no user is called {username!r}.", code="invalid", field="username")
     project = actor_membership.project
     with transaction.atomic():
         # Locked, so that two owners demoting each other cannot both succeed.

@@ -232,7 +232,7 @@ def test_stdio_refusals_read_as_the_api_words_them(project, user, worker_env, st
     )
     assert owner["no_files"] == (
         True,
-        {"detail": "files: attach one or more files in the 'files' field.", "code": "invalid"},
+        {"detail": "files: attach one or more files.", "code": "invalid"},
     )
     assert owner["bad_chunking"] == (
         True,

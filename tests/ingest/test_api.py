@@ -39,9 +39,10 @@ DESIGN_JOB_KEYS = {
 }
 # Fields the API adds to the design's example, on purpose: a link, the ETag's
 # version, the chunking the job runs with, the force-delete mark, the purge
-# time and the links between a job and its retries.
+# time, the links between a job and its retries, and what its status means.
 EXTRA_JOB_KEYS = {
     "url",
+    "status_note",
     "version",
     "chunk_size",
     "chunk_overlap",

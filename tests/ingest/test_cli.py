@@ -126,7 +126,10 @@ def test_ctrl_c_then_yes_cancels_and_follows_until_cancelled():
     job = Job(
         job_state("running", 1),
         interrupt_at={1},
-        after_cancel=[job_state("cancelling", 1), job_state("cancelled", 1)],
+        after_cancel=[
+            job_state("cancelling", 1, status_note="it stops at its next checkpoint."),
+            job_state("cancelled", 1),
+        ],
     )
 
     outcome, out, err = run_follow(job, answer="y\n")

@@ -261,7 +261,7 @@ def test_dashboard_pages(flat, owner, small, large):
 
 def test_dashboard_actions(flat, owner, small, large):
     client = session_client(owner)
-    accept = {"HTTP_ACCEPT": "application/json"}
+    accept = {"HTTP_HX_REQUEST": "true"}
     pairs = ((small, SMALL), (large, LARGE))
     running = [finished_job(p, files=n, events=n, status=JobStatus.RUNNING) for (p, _), n in pairs]
     flat(

@@ -1,6 +1,8 @@
 """POST .../retry/: a new job with only the unfinished files, from the stored
 uploads; refusals in words; both audit trails; one live retry at a time."""
 
+import json
+
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
@@ -236,7 +238,7 @@ def test_the_retry_command_refuses_a_viewer(api, project):
 
 # --- the dashboard ---------------------------------------------------------------
 
-JSON = {"HTTP_ACCEPT": "application/json"}
+HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 def dashboard(user) -> Client:
@@ -254,16 +256,18 @@ def test_the_dashboard_retries_and_links_both_jobs(api, project, user):
     client = dashboard(user)
     before = client.get(page_url("job-detail", project, job)).content.decode()
 
-    response = client.post(page_url("job-retry", project, job), **JSON)
+    response = client.post(page_url("job-retry", project, job), **HTMX)
 
     assert 'aria-label="Retry ' in before and 'id="retry-dialog"' in before
     assert response.status_code == 200
     retry = IngestJob.objects.get(retry_of=job)
-    assert response.json() == {
-        "detail": f"Job “Retry of {job.name}” created to retry 2 files; it is queued.",
-        "id": str(retry.pk),
-        "url": page_url("job-detail", project, retry),
+    assert json.loads(response["HX-Trigger"]) == {
+        "ingest:done": {"job": str(job.pk), "action": "retry"}
     }
+    assert (
+        f"Job “Retry of {job.name}” created to retry 2 files; it is queued."
+        in response.content.decode()
+    )
     old_page = client.get(page_url("job-detail", project, job)).content.decode()
     new_page = client.get(page_url("job-detail", project, retry)).content.decode()
     assert f'href="{page_url("job-detail", project, retry)}" data-retried-as' in old_page
@@ -273,15 +277,15 @@ def test_the_dashboard_retries_and_links_both_jobs(api, project, user):
 def test_the_dashboard_refuses_a_second_retry_and_a_viewer(api, project, user):
     job = end(make_job(api, project), 0)
     client = dashboard(user)
-    client.post(page_url("job-retry", project, job), **JSON)
+    client.post(page_url("job-retry", project, job), **HTMX)
 
-    again = client.post(page_url("job-retry", project, job), **JSON)
-    viewer = dashboard(member(project, "viewer")).post(page_url("job-retry", project, job), **JSON)
+    again = client.post(page_url("job-retry", project, job), **HTMX)
+    viewer = dashboard(member(project, "viewer")).post(page_url("job-retry", project, job), **HTMX)
 
     assert again.status_code == 409
     assert (
-        again.json()["detail"].startswith("Job ")
-        and "is already retrying it" in again.json()["detail"]
+        again.content.decode().startswith("Job ")
+        and "is already retrying it" in again.content.decode()
     )
     assert viewer.status_code == 403
     assert IngestJob.objects.filter(retry_of=job).count() == 1

@@ -253,9 +253,10 @@ def test_a_dashboard_upload_with_the_bucket_gone_answers_503(project, user, s3):
     response = browser.post(
         reverse("ingest:job-create", kwargs={"project_id": project.pk}),
         {"files": [text_file("a.txt", 1, 2_000)], "chunk_size": 1000, "chunk_overlap": 100},
-        HTTP_ACCEPT="application/json",
+        HTTP_HX_REQUEST="true",
     )
 
     assert response.status_code == 503
-    assert response.json()["code"] == "storage_unavailable"
-    assert "does not exist" in response.json()["detail"]
+    assert "ingest:refused" in response["HX-Trigger"]
+    assert "The upload storage is unavailable" in response.content.decode()
+    assert "does not exist" in response.content.decode()

@@ -69,7 +69,7 @@ def test_membership_add_is_refused_to_a_non_owner(project):
 
 def test_membership_add_of_an_unknown_user_names_the_field(project):
     owner = Membership.objects.get(project=project, role=Role.OWNER)
-    with pytest.raises(services.UploadRejected) as refused:
+    with pytest.raises(services.InvalidInput) as refused:
         services.membership_add(actor_membership=owner, username="ghost", role=Role.MEMBER)
     assert (refused.value.code, refused.value.field) == ("invalid", "username")
 
@@ -129,7 +129,7 @@ def test_job_create_with_a_known_key_returns_the_first_job_for_the_same_request(
     assert again.pk == first.pk
     assert IdempotencyKey.objects.get().job_id == first.pk
     # A repeat is checked like a first request: the key alone proves nothing.
-    with pytest.raises(services.UploadRejected):
+    with pytest.raises(services.InvalidInput):
         services.job_create(project=project, user=user, uploads=[], idempotency_key="k1")
 
 
@@ -148,21 +148,21 @@ def test_job_create_defaults_and_bounds_chunking(project, user, settings):
     [(49, None, "chunk_size"), (100_001, None, "chunk_size"), (100, 51, "chunk_overlap")],
 )
 def test_check_chunking_refuses_out_of_range_values(size, overlap, field):
-    with pytest.raises(services.UploadRejected) as refused:
+    with pytest.raises(services.InvalidInput) as refused:
         services.check_chunking(size, overlap)
     assert refused.value.field == field
 
 
 def test_job_create_refuses_a_large_file_by_its_size(project, user, settings):
     settings.INGEST_MAX_FILE_BYTES = 10
-    with pytest.raises(services.UploadRejected) as refused:
+    with pytest.raises(services.InvalidInput) as refused:
         services.job_create(project=project, user=user, uploads=[upload(content=b"x" * 11)])
     assert refused.value.code == "too_large"
     assert not IngestJob.all_objects.exists()
 
 
 def test_job_create_refuses_everything_when_one_file_is_unsupported(project, user, settings):
-    with pytest.raises(services.UploadRejected) as refused:
+    with pytest.raises(services.InvalidInput) as refused:
         services.job_create(
             project=project,
             user=user,

@@ -25,7 +25,12 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-JSON = {"HTTP_ACCEPT": "application/json"}
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def hx_event(response, name: str) -> dict:
+    """The HX-Trigger event the page's script follows."""
+    return json.loads(response["HX-Trigger"])[name]
 
 
 def browser(user) -> Client:
@@ -43,6 +48,13 @@ def url(name, project, job=None, **kwargs) -> str:
 
 def text_upload(name="notes.txt", content=b"Some words to ingest.\n"):
     return SimpleUploadedFile(name, content, content_type="text/plain")
+
+
+def field_error(response, field: str) -> str:
+    """The refusal a field's error slot shows, from an htmx answer."""
+    html = response.content.decode()
+    slot = html.split(f'data-error-for="{field}"', 1)[1]
+    return slot.split(">", 1)[1].split("</p>", 1)[0]
 
 
 def job_in(project, status, **fields):
@@ -236,25 +248,25 @@ def test_finished_row_does_not_poll_and_viewer_row_has_no_buttons(project):
 # --- upload ----------------------------------------------------------------------
 
 
-def test_upload_creates_a_queued_job_and_answers_json(user, project):
+def test_upload_creates_a_queued_job_and_answers_with_a_notice_and_an_event(user, project):
     response = browser(user).post(
         url("job-create", project),
         {"files": [text_upload("a.txt"), text_upload("b.md", b"# B")], "chunk_size": "80"},
-        **JSON,
+        **HTMX,
     )
 
-    assert response.status_code == 201, response.json()
-    body = response.json()
-    job = IngestJob.objects.get(pk=body["id"])
+    assert response.status_code == 201, response.content
+    created = hx_event(response, "ingest:done")
+    job = IngestJob.objects.get(pk=created["job"])
     assert (job.status, job.items_total, job.chunk_size, job.created_by) == (
         JobStatus.QUEUED,
         2,
         80,
         user,
     )
-    assert body["url"] == url("job-detail", project, job)
-    assert body["row_url"] == url("job-row", project, job)
-    assert "created with 2 files; it is queued" in body["detail"]
+    assert created["action"] == "create"
+    assert response["HX-Retarget"] == "#notices"
+    assert "created with 2 files; it is queued" in response.content.decode()
 
 
 def test_upload_without_javascript_redirects_to_the_project(user, project):
@@ -276,30 +288,30 @@ def test_upload_without_javascript_redirects_to_the_project(user, project):
 def test_upload_field_errors_come_back_in_words_for_that_field(user, project, data, field, words):
     if field != "files":
         data["files"] = [text_upload()]
-    response = browser(user).post(url("job-create", project), data, **JSON)
+    response = browser(user).post(url("job-create", project), data, **HTMX)
 
     assert response.status_code == 400
-    body = response.json()
-    assert body["code"] == "invalid"
-    assert body["errors"][field][0].startswith(words)
-    assert "_" not in body["errors"][field][0].split(" must")[0]
+    assert "ingest:refused" in json.loads(response["HX-Trigger"])
+    message = field_error(response, field)
+    assert message.startswith(words)
+    assert "_" not in message.split(" must")[0]
     assert not IngestJob.objects.exists()
 
 
 def test_upload_of_an_unsupported_type_is_refused_with_415(user, project):
     fake = SimpleUploadedFile("scan.pdf", b"this is not a pdf")
-    response = browser(user).post(url("job-create", project), {"files": [fake]}, **JSON)
+    response = browser(user).post(url("job-create", project), {"files": [fake]}, **HTMX)
     assert response.status_code == 415
-    assert "scan.pdf" in response.json()["errors"]["files"][0]
+    assert "scan.pdf" in field_error(response, "files")
 
 
 def test_upload_over_the_size_limit_is_refused_with_413(user, project, settings):
     settings.INGEST_MAX_FILE_BYTES = 1000
     big = text_upload("big.txt", b"x" * 5000)
-    response = browser(user).post(url("job-create", project), {"files": [big]}, **JSON)
+    response = browser(user).post(url("job-create", project), {"files": [big]}, **HTMX)
     assert response.status_code == 413
-    assert "big.txt" in response.json()["errors"]["files"][0]
-    assert "1000 bytes" in response.json()["detail"]
+    assert "big.txt" in field_error(response, "files")
+    assert "1000 bytes" in field_error(response, "files")
 
 
 def test_upload_error_without_javascript_is_shown_next_to_the_field(user, project):
@@ -314,18 +326,18 @@ def test_upload_error_without_javascript_is_shown_next_to_the_field(user, projec
 
 def test_viewer_cannot_upload(project):
     viewer = member(project, Role.VIEWER)
-    response = browser(viewer).post(url("job-create", project), {"files": [text_upload()]}, **JSON)
+    response = browser(viewer).post(url("job-create", project), {"files": [text_upload()]}, **HTMX)
     assert response.status_code == 403
-    assert response.json()["detail"].startswith("Viewers can read this project")
+    assert response.content.decode().startswith("Viewers can read this project")
     assert not IngestJob.objects.exists()
 
 
 def test_non_member_upload_is_not_found(project):
     response = browser(UserFactory()).post(
-        url("job-create", project), {"files": [text_upload()]}, **JSON
+        url("job-create", project), {"files": [text_upload()]}, **HTMX
     )
     assert response.status_code == 404
-    assert response.json()["detail"] == "No such project here, or you are not a member of it."
+    assert response.content.decode() == "No such project here, or you are not a member of it."
     assert not IngestJob.objects.exists()
 
 
@@ -335,9 +347,9 @@ def test_writes_need_the_csrf_token(user, project):
     client.get(url("project-detail", project))  # sets the CSRF cookie
     token = client.cookies["csrftoken"].value
 
-    refused = client.post(url("job-create", project), {"files": [text_upload()]}, **JSON)
+    refused = client.post(url("job-create", project), {"files": [text_upload()]}, **HTMX)
     accepted = client.post(
-        url("job-create", project), {"files": [text_upload()]}, HTTP_X_CSRFTOKEN=token, **JSON
+        url("job-create", project), {"files": [text_upload()]}, HTTP_X_CSRFTOKEN=token, **HTMX
     )
 
     assert refused.status_code == 403
@@ -358,12 +370,13 @@ def test_actions_refuse_get(user, project):
 def test_cancel_of_a_queued_job_cancels_it_at_once(user, project):
     job = job_in(project, JobStatus.QUEUED)
     response = browser(user).post(
-        url("job-cancel", project, job), {"reason": "wrong files"}, **JSON
+        url("job-cancel", project, job), {"reason": "wrong files"}, **HTMX
     )
 
     job.refresh_from_db()
     assert response.status_code == 200
-    assert response.json()["status"] == JobStatus.CANCELLED
+    assert hx_event(response, "ingest:done") == {"job": str(job.pk), "action": "cancel"}
+    assert "cancelled before it started" in response.content.decode()
     assert job.status == JobStatus.CANCELLED
     event = lifecycle.events_for(job).last()
     assert (event.actor, event.reason) == (user, "wrong files")
@@ -371,25 +384,25 @@ def test_cancel_of_a_queued_job_cancels_it_at_once(user, project):
 
 def test_cancel_of_a_running_job_asks_the_worker_to_stop(user, project):
     job = job_in(project, JobStatus.RUNNING)
-    response = browser(user).post(url("job-cancel", project, job), **JSON)
+    response = browser(user).post(url("job-cancel", project, job), **HTMX)
 
     job.refresh_from_db()
-    assert response.json()["status"] == JobStatus.CANCELLING
-    assert "keeps the files it has finished" in response.json()["detail"]
+    assert hx_event(response, "ingest:done") == {"job": str(job.pk), "action": "cancel"}
+    assert "keeps the files it has finished" in response.content.decode()
     assert (job.status, job.cancel_requested_by) == (JobStatus.CANCELLING, user)
 
 
 def test_cancel_of_a_finished_job_is_refused_in_words(user, project):
     job = job_in(project, JobStatus.COMPLETED)
-    response = browser(user).post(url("job-cancel", project, job), **JSON)
+    response = browser(user).post(url("job-cancel", project, job), **HTMX)
     assert response.status_code == 409
-    assert response.json()["detail"] == "Job already completed; nothing to cancel."
+    assert response.content.decode() == "Job already completed; nothing to cancel."
 
 
 def test_viewer_cannot_cancel(project):
     viewer = member(project, Role.VIEWER)
     job = job_in(project, JobStatus.RUNNING)
-    response = browser(viewer).post(url("job-cancel", project, job), **JSON)
+    response = browser(viewer).post(url("job-cancel", project, job), **HTMX)
     job.refresh_from_db()
     assert response.status_code == 403
     assert job.status == JobStatus.RUNNING
@@ -423,7 +436,7 @@ def test_cancel_of_another_projects_job_is_not_found(user, project):
     elsewhere = job_in(ProjectFactory(), JobStatus.RUNNING)
     response = browser(user).post(
         reverse("ingest:job-cancel", kwargs={"project_id": project.pk, "job_id": elsewhere.pk}),
-        **JSON,
+        **HTMX,
     )
     elsewhere.refresh_from_db()
     assert response.status_code == 404
@@ -437,10 +450,11 @@ def test_delete_of_a_finished_job_hides_it_and_keeps_its_documents(user, project
     job = job_in(project, JobStatus.COMPLETED)
     document = DocumentFactory(project=project, job=job)
 
-    response = browser(user).post(url("job-delete", project, job), **JSON)
+    response = browser(user).post(url("job-delete", project, job), **HTMX)
 
     assert response.status_code == 200
-    assert response.json()["redirect"] == url("project-detail", project)
+    assert hx_event(response, "ingest:done") == {"job": str(job.pk), "action": "delete"}
+    assert "Job “" in response.content.decode()
     assert not IngestJob.objects.filter(pk=job.pk).exists()
     assert IngestJob.all_objects.get(pk=job.pk).deleted_at is not None
     assert document.__class__.objects.filter(pk=document.pk).exists()
@@ -448,11 +462,23 @@ def test_delete_of_a_finished_job_hides_it_and_keeps_its_documents(user, project
     assert job not in list(listed)
 
 
+def test_delete_from_the_jobs_own_page_sends_the_browser_to_the_project(user, project):
+    job = job_in(project, JobStatus.COMPLETED)
+    client = browser(user)
+    response = client.post(
+        url("job-delete", project, job), {"next": url("job-detail", project, job)}, **HTMX
+    )
+
+    assert response["HX-Redirect"] == url("project-detail", project)
+    notice = client.get(url("project-detail", project)).content.decode()
+    assert f"Job “{job.name}” deleted." in notice
+
+
 def test_delete_of_a_running_job_says_cancel_first(user, project):
     job = job_in(project, JobStatus.RUNNING)
-    response = browser(user).post(url("job-delete", project, job), **JSON)
+    response = browser(user).post(url("job-delete", project, job), **HTMX)
     assert response.status_code == 409
-    assert response.json()["detail"] == (
+    assert response.content.decode() == (
         "The job is running: cancel it first, and delete it once it has stopped."
     )
     assert IngestJob.objects.get(pk=job.pk).deleted_at is None
@@ -461,15 +487,16 @@ def test_delete_of_a_running_job_says_cancel_first(user, project):
 def test_delete_of_a_deleted_job_is_not_found(user, project):
     job = job_in(project, JobStatus.FAILED)
     lifecycle.soft_delete(job)
-    response = browser(user).post(url("job-delete", project, job), **JSON)
+    response = browser(user).post(url("job-delete", project, job), **HTMX)
     assert response.status_code == 404
-    assert response.json()["detail"].startswith("This job no longer exists")
+    assert response.content.decode().startswith("This job no longer exists")
+    assert hx_event(response, "ingest:refused") == {"gone": {"job": str(job.pk)}}
 
 
 def test_viewer_cannot_delete(project):
     viewer = member(project, Role.VIEWER)
     job = job_in(project, JobStatus.COMPLETED)
-    response = browser(viewer).post(url("job-delete", project, job), **JSON)
+    response = browser(viewer).post(url("job-delete", project, job), **HTMX)
     assert response.status_code == 403
     assert IngestJob.objects.filter(pk=job.pk).exists()
 
@@ -482,15 +509,18 @@ def test_cleanup_removes_stored_files_then_finds_nothing_left(user, project):
     IngestFileFactory(job=job, content=b"twelve bytes")
     client = browser(user)
 
-    first = client.post(url("job-cleanup", project, job), **JSON)
-    second = client.post(url("job-cleanup", project, job), **JSON)
+    first = client.post(url("job-cleanup", project, job), **HTMX)
+    second = client.post(url("job-cleanup", project, job), **HTMX)
 
     assert first.status_code == 200
-    assert first.json()["counts"]["files_removed"] == 1
-    assert first.json()["counts"]["bytes_freed"] == 12
-    assert first.json()["detail"].startswith("Removed 1 stored file, 12\xa0bytes freed")
-    assert second.json()["counts"]["files_removed"] == 0
-    assert second.json()["detail"] == "Nothing left to remove: this job was already cleaned up."
+    assert hx_event(first, "ingest:done") == {"job": str(job.pk), "action": "cleanup"}
+    assert "Stored files removed: 1<" in first.content.decode()
+    assert "Space freed: 12\xa0bytes<" in first.content.decode()
+    assert first.context["detail"].startswith(
+        "Removed 1 stored file(s) and 0 work directory (12 bytes freed)"
+    )
+    assert "Stored files removed: 0<" in second.content.decode()
+    assert second.context["detail"] == "Nothing to remove: this job was already cleaned up."
 
 
 def test_cleanup_with_documents_removes_the_documents_only_this_job_produced(user, project):
@@ -500,24 +530,24 @@ def test_cleanup_with_documents_removes_the_documents_only_this_job_produced(use
     DocumentSource.objects.create(document=document, file=source)
     Chunk.objects.create(document=document, index=0, text="x", start=0, end=1)
 
-    response = browser(user).post(url("job-cleanup", project, job), {"documents": "true"}, **JSON)
+    response = browser(user).post(url("job-cleanup", project, job), {"documents": "true"}, **HTMX)
 
-    assert response.json()["counts"]["documents_removed"] == 1
+    assert "Documents removed: 1<" in response.content.decode()
     assert not document.__class__.objects.filter(pk=document.pk).exists()
 
 
 def test_cleanup_of_a_running_job_is_refused(user, project):
     job = job_in(project, JobStatus.RUNNING)
-    response = browser(user).post(url("job-cleanup", project, job), **JSON)
+    response = browser(user).post(url("job-cleanup", project, job), **HTMX)
     assert response.status_code == 409
-    assert "cancel it, or wait until it finishes" in response.json()["detail"]
+    assert "cancel it, or wait until it finishes" in response.content.decode()
 
 
 def test_viewer_cannot_clean_up(project):
     viewer = member(project, Role.VIEWER)
     job = job_in(project, JobStatus.COMPLETED)
     IngestFileFactory(job=job)
-    response = browser(viewer).post(url("job-cleanup", project, job), **JSON)
+    response = browser(viewer).post(url("job-cleanup", project, job), **HTMX)
     assert response.status_code == 403
     assert lifecycle.events_for(job).filter(action="cleanup").count() == 0
 

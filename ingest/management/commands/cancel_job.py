@@ -1,14 +1,15 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from ingest import selectors, services
+from ingest.representation import STATUS_NOTES
 from jobs.lifecycle import InvalidTransition
 from jobs.models import JobStatus
 
 
 class Command(BaseCommand):
     help = (
-        "Cancel an ingest job: a queued job is cancelled at once, a running one stops at its "
-        "next checkpoint and keeps the files it finished. Asks for confirmation unless --yes."
+        "Cancel an ingest job: a queued job is cancelled at once; a running one is cancelling: "
+        f"{STATUS_NOTES[JobStatus.CANCELLING]} Asks for confirmation unless --yes."
     )
 
     def add_arguments(self, parser):
@@ -33,10 +34,7 @@ class Command(BaseCommand):
         if outcome.to_status == JobStatus.CANCELLED:
             self.stdout.write(f"Job {job.pk} cancelled; it had not started.")
         else:
-            self.stdout.write(
-                f"Job {job.pk} is cancelling: it stops at its next checkpoint and keeps "
-                "the files it finished."
-            )
+            self.stdout.write(f"Job {job.pk} is cancelling: {STATUS_NOTES[outcome.to_status]}")
 
     def confirm(self, job) -> bool:
         # A closed or non-interactive stdin answers "no": nothing is cancelled by accident.

@@ -78,7 +78,7 @@ class Command(BaseCommand):
                     chunk_size=options["chunk_size"],
                     chunk_overlap=options["chunk_overlap"],
                 )
-        except services.UploadRejected as exc:
+        except services.InvalidInput as exc:
             raise CommandError(exc.message, returncode=follow.BAD_INPUT) from None
         except StorageUnavailable as exc:
             raise CommandError(f"the upload storage is unavailable: {exc.message}") from None
@@ -172,7 +172,7 @@ def refusal(local: follow.LocalFile) -> str | None:
     with local.path.open("rb") as handle:
         try:
             services.check_uploads([File(handle, name=local.name)])
-        except services.UploadRejected as exc:
+        except services.InvalidInput as exc:
             return exc.message
     return None
 

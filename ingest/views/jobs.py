@@ -1,0 +1,196 @@
+"""A project's jobs: creating one from an upload, its page and its row as they
+refresh live, and the actions on it (cancel, delete, clean up, retry)."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.template.defaultfilters import pluralize
+from django.utils import formats, timezone
+from django.views.decorators.http import require_GET
+from django_htmx.http import trigger_client_event
+
+from ingest import representation, retention, selectors, services, uploads
+from ingest.forms import CancelForm, CleanupForm, UploadForm
+from ingest.models import FileStatus, Membership
+from ingest.storage import StorageUnavailable
+from ingest.views.http import (
+    JOB_GONE,
+    as_sentence,
+    dashboard_refusal,
+    done,
+    job_or_none,
+    job_url,
+    notice_event,
+    project_membership,
+    project_url,
+    shows_job,
+    write_action,
+)
+from ingest.views.projects import render_project, upload_form
+from jobs import lifecycle
+from jobs.models import JobStatus
+
+CANNOT_DELETE = "The job is {status}: cancel it first, and delete it once it has stopped."
+
+
+@write_action
+def job_create(request, membership):
+    form = upload_form(request.POST)  # reading POST streams the files in
+    try:
+        uploads.raise_refusal(request)
+        job = _create_job(request, membership, form) if form.is_valid() else None
+    except (services.InvalidInput, StorageUnavailable) as exc:
+        refusal = form_refusal(form, exc)
+    else:
+        if job is not None:
+            return job_created(request, membership, job)
+        refusal = services.Refusal(400, "invalid", "")
+    if request.htmx:
+        # Only the errors go back: the form keeps the files chosen.
+        response = render(request, "ingest/_upload_errors.html", {"form": form})
+        response.status_code = refusal.status
+        return trigger_client_event(response, "ingest:refused", {"gone": None})
+    return render_project(request, membership, form, status=refusal.status)
+
+
+def form_refusal(form: UploadForm, exc: Exception) -> services.Refusal:
+    """The refusal, shown next to the field it is about, named by its label."""
+    refusal = dashboard_refusal(exc)
+    field = getattr(exc, "field", "files")
+    if field not in form.fields:
+        form.add_error(None, refusal.detail)
+    elif isinstance(exc, services.InvalidInput):
+        form.add_error(field, as_sentence(exc.sentence(form.fields[field].label)))
+    else:
+        form.add_error(field, refusal.detail)
+    return refusal
+
+
+def _create_job(request, membership, form):
+    job, _ = services.job_create(
+        project=membership.project,
+        user=request.user,
+        uploads=request.FILES.getlist("files"),
+        name=form.cleaned_data["name"],
+        chunk_size=form.cleaned_data["chunk_size"],
+        chunk_overlap=form.cleaned_data["chunk_overlap"],
+    )
+    return job
+
+
+def job_created(request, membership, job):
+    files = f"{job.items_total} file{pluralize(job.items_total)}"
+    message = f"Job “{job.name}” created with {files}; it is queued."
+    response = done(request, message, job=job, action="create", back=project_url(membership))
+    if request.htmx:
+        response.status_code = 201
+    return response
+
+
+def job_panel_context(membership: Membership, job) -> dict:
+    return {
+        "project": membership.project,
+        "job": job,
+        "can_write": membership.can_write,
+        "status_note": representation.STATUS_NOTES.get(job.status),
+        "result": job.build_result(),
+        "documents": selectors.job_documents(job=job),
+        "events": lifecycle.events_for(job),
+        # The jobs this one retries and is retried by, linked on its page.
+        "retry_of": job.retry_of,
+        "retries": list(job.retries.order_by("created_at")),
+        "retryable": job.is_terminal
+        and job.files.exclude(status__in=[FileStatus.DONE, FileStatus.DUPLICATE]).exists(),
+    }
+
+
+@login_required
+@require_GET
+def job_detail(request, project_id, job_id):
+    membership = project_membership(request, project_id)
+    job = job_or_none(membership, job_id, with_files=True)
+    if request.htmx:
+        # The live panel refreshing itself: a job deleted meanwhile says so
+        # instead of answering 404.
+        if job is None:
+            return render(request, "ingest/_job_gone.html", {"project": membership.project})
+        return render(request, "ingest/_job_panel.html", job_panel_context(membership, job))
+    if job is None:
+        raise Http404(JOB_GONE)
+    return render(request, "ingest/job_detail.html", job_panel_context(membership, job))
+
+
+@login_required
+@require_GET
+def job_row(request, project_id, job_id):
+    """One row of the job list, for live refreshes; empty once the job is gone,
+    so the row disappears."""
+    membership = project_membership(request, project_id)
+    job = job_or_none(membership, job_id)
+    if job is None:
+        return HttpResponse("")
+    context = {"job": job, "project": membership.project, "can_write": membership.can_write}
+    return render(request, "ingest/_job_row.html", context)
+
+
+def job_or_refuse(membership: Membership, job_id):
+    return selectors.job_get(project=membership.project, job_id=job_id, with_files=False)
+
+
+@write_action
+def job_cancel(request, membership, job_id):
+    job = job_or_refuse(membership, job_id)
+    form = CancelForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    outcome = services.job_cancel(job=job, actor=request.user, reason=reason)
+    if outcome.to_status == JobStatus.CANCELLED:
+        message = f"Job “{job.name}” cancelled before it started; nothing was processed."
+    else:
+        message = f"Cancelling “{job.name}”: {representation.STATUS_NOTES[outcome.to_status]}"
+    return done(request, message, job=job, action="cancel", back=job_url(job))
+
+
+@write_action
+def job_delete(request, membership, job_id):
+    job = job_or_refuse(membership, job_id)
+    try:
+        outcome = services.job_delete(job=job, actor=request.user)
+    except lifecycle.InvalidTransition as exc:
+        # The dashboard offers no forced delete, which the service's sentence suggests.
+        message = CANNOT_DELETE.format(status=job.status)
+        raise lifecycle.InvalidTransition(job, "delete", message) from exc
+    if not outcome:
+        raise selectors.NotFound()  # someone else deleted it a moment ago
+    message = f"Job “{job.name}” deleted. The documents it produced stay in the project."
+    job.refresh_from_db()  # the base manager: found even once deleted
+    if purge_at := retention.purge_at(job):
+        when = formats.date_format(timezone.localtime(purge_at), "DATETIME_FORMAT")
+        message += f" Auditors can see it until it is purged for good on {when}."
+    target = project_url(membership)
+    leave_for = target if shows_job(request, job) else ""
+    return done(request, message, job=job, action="delete", back=target, leave_for=leave_for)
+
+
+@write_action
+def job_cleanup(request, membership, job_id):
+    job = job_or_refuse(membership, job_id)
+    form = CleanupForm(request.POST)
+    documents = form.is_valid() and form.cleaned_data["documents"]
+    report = services.job_cleanup(job=job, actor=request.user, documents=documents)
+    detail = as_sentence(report.detail)
+    if not request.htmx:
+        return done(request, detail, job=job, action="cleanup", back=job_url(job))
+    # The dialog shows the report in place of its question.
+    response = render(request, "ingest/_cleanup_result.html", {"detail": detail, "report": report})
+    return notice_event(response, job, "cleanup", target="#cleanup-dialog [data-cleanup-result]")
+
+
+@write_action
+def job_retry(request, membership, job_id):
+    job = job_or_refuse(membership, job_id)
+    retry = services.job_retry(job=job, actor=request.user)
+    files = f"{retry.items_total} file{pluralize(retry.items_total)}"
+    message = f"Job “{retry.name}” created to retry {files}; it is queued."
+    target = job_url(retry)
+    leave_for = target if shows_job(request, job) else ""
+    return done(request, message, job=job, action="retry", back=target, leave_for=leave_for)
