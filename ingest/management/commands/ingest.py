@@ -47,7 +47,7 @@ class Command(BaseCommand):
             files, skipped = follow.collect(paths, refusal)
         except follow.BadInput as exc:
             raise CommandError(str(exc), returncode=follow.BAD_INPUT) from None
-        present.write_lines(self.stderr_stream, skipped)
+        present.write_lines(real_stream(self.stderr), skipped)
         job = self.create(membership.project, actor, files, options)
         self.stdout.write(
             f"job {job.pk} {job.name!r} created in project {membership.project.name!r}: "
@@ -55,16 +55,7 @@ class Command(BaseCommand):
         )
         if no_wait:
             return
-        outcome = follow.follow(
-            lambda: snapshot(job),
-            lambda: cancel(job, actor),
-            out=self.stdout_stream,
-            err=self.stderr_stream,
-            interval=interval,
-            hint=f"see how it goes with: manage.py job {job.pk}",
-        )
-        if outcome.exit_status:
-            sys.exit(outcome.exit_status)
+        follow_job(self, job, actor, interval=interval)
 
     def create(self, project, actor, files, options):
         try:
@@ -94,15 +85,27 @@ class Command(BaseCommand):
             ) from None
         return job
 
-    # The progress bar writes partial lines ("\r..."): it needs the real
-    # streams, not Django's wrappers, which end every write with a newline.
-    @property
-    def stdout_stream(self):
-        return getattr(self.stdout, "_out", self.stdout)
 
-    @property
-    def stderr_stream(self):
-        return getattr(self.stderr, "_out", self.stderr)
+def real_stream(stream):
+    """The stream under Django's OutputWrapper: the progress bar writes partial
+    lines (a carriage return, no newline), and the wrapper ends every write
+    with a newline."""
+    return getattr(stream, "_out", stream)
+
+
+def follow_job(command: BaseCommand, job, actor, *, interval: float) -> None:
+    """Follow ``job`` on the terminal until it ends (Ctrl-C asks whether to
+    cancel it), then exit with the client's status for how it ended."""
+    outcome = follow.follow(
+        lambda: snapshot(job),
+        lambda: cancel(job, actor),
+        out=real_stream(command.stdout),
+        err=real_stream(command.stderr),
+        interval=interval,
+        hint=f"see how it goes with: manage.py job {job.pk}",
+    )
+    if outcome.exit_status:
+        sys.exit(outcome.exit_status)
 
 
 @contextmanager

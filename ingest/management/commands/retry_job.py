@@ -1,16 +1,13 @@
 """manage.py retry_job JOB_ID: a new job for what JOB_ID did not finish."""
 
-import sys
-
 from django.core.management.base import BaseCommand, CommandError
 
 from ingest import selectors, services
 from ingest.client import follow
 from ingest.management.commands.ingest import (
-    cancel,
+    follow_job,
     quiet_logs,
     resolve_user,
-    snapshot,
     writable_membership,
 )
 from ingest.storage import StorageUnavailable
@@ -45,16 +42,7 @@ class Command(BaseCommand):
             )
             if no_wait:
                 return
-            outcome = follow.follow(
-                lambda: snapshot(retry),
-                lambda: cancel(retry, actor),
-                out=getattr(self.stdout, "_out", self.stdout),
-                err=getattr(self.stderr, "_out", self.stderr),
-                interval=interval,
-                hint=f"see how it goes with: manage.py job {retry.pk}",
-            )
-        if outcome.exit_status:
-            sys.exit(outcome.exit_status)
+            follow_job(self, retry, actor, interval=interval)
 
     def retry(self, job_id: str, actor):
         try:
