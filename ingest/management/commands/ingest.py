@@ -157,17 +157,21 @@ def writable_membership(user, project: str):
 
 def _membership_by_name(user, name: str):
     projects = list(selectors.project_list(user=user).filter(name=name)[:2])
-    if len(projects) > 1:
-        raise CommandError(
-            f"several of {user.username}'s projects are called {name!r}; give the project's id.",
-            returncode=follow.BAD_INPUT,
-        )
-    if not projects:
-        raise CommandError(
-            f"{user.username} is not a member of any project called or numbered {name!r}.",
-            returncode=follow.BAD_INPUT,
-        )
-    return selectors.membership_get(user=user, project_id=projects[0].pk)
+    project = only_project(
+        projects,
+        several=f"several of {user.username}'s projects are called {name!r}",
+        none=f"{user.username} is not a member of any project called or numbered {name!r}.",
+    )
+    return selectors.membership_get(user=user, project_id=project.pk)
+
+
+def only_project(found: list, *, several: str, none: str):
+    """The one project a name found; a bad-input error when it found several or none."""
+    if len(found) > 1:
+        raise CommandError(f"{several}; give the project's id.", returncode=follow.BAD_INPUT)
+    if not found:
+        raise CommandError(none, returncode=follow.BAD_INPUT)
+    return found[0]
 
 
 def refusal(local: follow.LocalFile) -> str | None:

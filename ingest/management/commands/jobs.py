@@ -1,7 +1,8 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from ingest import representation, selectors
-from ingest.client import follow, present
+from ingest.client import present
+from ingest.management.commands.ingest import only_project
 from ingest.models import Project
 from jobs.models import JobStatus
 
@@ -42,14 +43,8 @@ class Command(BaseCommand):
 
 def find_project(value: str) -> Project:
     """A project by id or by name, for operators (no membership check)."""
-    found = selectors.projects_called(id_or_name=value)
-    if len(found) > 1:
-        raise CommandError(
-            f"several projects are called {value!r}; give the project's id.",
-            returncode=follow.BAD_INPUT,
-        )
-    if not found:
-        raise CommandError(
-            f"no project is called or numbered {value!r}.", returncode=follow.BAD_INPUT
-        )
-    return found[0]
+    return only_project(
+        selectors.projects_called(id_or_name=value),
+        several=f"several projects are called {value!r}",
+        none=f"no project is called or numbered {value!r}.",
+    )
