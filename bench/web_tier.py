@@ -130,9 +130,9 @@ def build_small_project(*, user, count: int = 40):
             """
             INSERT INTO ingest_ingestfile (
                 job_id, position, name, size, content_type, kind, sha256, storage_path,
-                status, error, chunks, members)
+                status, error, chunks, members, details)
             SELECT j, p, 'file' || p || '.txt', 1000, 'text/plain', 'txt', repeat('0', 64),
-                'jobs/bench/' || j || '/' || p, 'done', '', 3, '[]'
+                'jobs/bench/' || j || '/' || p, 'done', '', 3, '[]', '{}'
             FROM unnest(%(ids)s::uuid[]) AS j, generate_series(0, 2) AS p
             """,
             {"ids": ids},
@@ -154,9 +154,11 @@ FROM generate_series(0, 999) AS n
 """
 
 INSERT_DOCUMENTS = """
-INSERT INTO ingest_document (id, project_id, title, sha256, size, chunk_count, created_at)
+INSERT INTO ingest_document (
+    id, project_id, title, sha256, size, chunk_count, created_at, origin_job_name,
+    origin_file_name)
 SELECT gen_random_uuid(), %(project)s, 'Report ' || g, md5(%(salt)s || g) || md5(g || %(salt)s),
-    %(chunks)s * 700, %(chunks)s, now() - g * interval '1 second'
+    %(chunks)s * 700, %(chunks)s, now() - g * interval '1 second', '', ''
 FROM generate_series(%(first)s, %(last)s) AS g
 """
 
