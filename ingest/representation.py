@@ -90,7 +90,7 @@ def event(event: JobEvent) -> dict:
         "action": event.action,
         "to": event.to_status,
         "actor": event.actor.username if event.actor else None,
-        "reason": event.reason,
+        "reason": event.summary,
         "at": when(event.at),
         "from": event.from_status or None,
     }
