@@ -4,8 +4,9 @@ Each round creates a job through ``ingest.services.job_create`` (a project of
 its own, so deduplication never short-cuts a round), moves it to RUNNING on
 the "jobstate" alias, and runs ``ingest.pipeline.steps.ingest`` the way
 ``jobs.runner.run_job`` does (heartbeat thread, work directory, final
-transition). Variant A gives it the real ``jobs.runner.JobContext``; variant B
-a subclass whose ``checkpoint()`` does nothing. Rounds alternate A B, B A, ...
+transition). Variant A gives it the real ``jobs.runner.JobContext``, whose
+``interruptible()`` parts the heartbeat thread watches as in the runner;
+variant B a subclass whose ``checkpoint()`` does nothing, with no watcher. Rounds alternate A B, B A, ...
 so drift on a shared machine hits both. Target: A's throughput over B's
 (the median of the per-round ratios) >= 0.97. On a shared machine the run-to-run
 spread is often wider than 3 %, so the time spent inside the real
@@ -35,6 +36,7 @@ def context_classes():
         """The real JobContext; the time spent inside ``checkpoint()`` is added up
         (two clock reads per call, well under a millisecond per run)."""
 
+        watched = True
         seconds = 0.0
         calls = 0
         reads = 0
@@ -58,6 +60,8 @@ def context_classes():
                 cls.reads += self._last_check != last_check
 
     class NoCheckpointContext(JobContext):
+        watched = False
+
         def checkpoint(self, *, force: bool = False) -> None:
             pass
 
@@ -85,7 +89,10 @@ def run_in_process(*, user, path: Path, context_class, label: str) -> dict:
     work_dir.mkdir(parents=True, exist_ok=True)
     heartbeat = Heartbeat(job, using=using)
     heartbeat.start()
-    context = context_class(job, work_dir=work_dir, using=using)
+    # As the runner runs it: the real context with the heartbeat watching
+    # its interruptible() parts; the no-op variant without either.
+    watcher = heartbeat if context_class.watched else None
+    context = context_class(job, work_dir=work_dir, using=using, watcher=watcher)
     # The stored upload's dirty pages would otherwise be written back during
     # the timed run, and land on one variant more than the other.
     os.sync()

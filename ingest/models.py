@@ -256,7 +256,12 @@ class Document(models.Model):
 
 
 class Chunk(models.Model):
-    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    # No index of its own: the (document, index) unique constraint leads with
+    # it and serves every lookup by document; one index fewer to keep up per
+    # chunk written.
+    document = models.ForeignKey(
+        Document, on_delete=models.CASCADE, related_name="chunks", db_index=False
+    )
     index = models.PositiveIntegerField()
     text = models.TextField()
     start = models.PositiveBigIntegerField()
