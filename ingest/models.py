@@ -20,10 +20,9 @@ class SearchableText(SearchVector):
     """A column's words as full-text search stores them (``to_tsvector``).
 
     Computed by the database in a generated column, so every way rows are
-    written (the ORM, raw SQL) keeps it current: documents' titles. Chunks'
-    text is indexed later instead (``ingest.search_index``). SQLite has no
-    text search: there the column is NULL and ``ingest.search`` falls back to
-    matching words in the text.
+    written (the ORM, the pipeline's COPY, raw SQL) keeps it current. SQLite
+    has no text search: there the column is NULL and ``ingest.search`` falls
+    back to matching words in the text.
     """
 
     def as_sqlite(self, compiler, connection, **extra_context):
@@ -266,10 +265,7 @@ class Chunk(models.Model):
     text = models.TextField()
     start = models.PositiveBigIntegerField()
     end = models.PositiveBigIntegerField()
-    # Filled after the chunk is written, by the search indexer (see
-    # ingest/search_index.py); NULL until then, and always on SQLite.
-    # GIN-indexed on PostgreSQL, with a partial index of the NULLs (0007).
-    search = SearchVectorField(null=True, editable=False)
+    search = search_vector("text")  # GIN-indexed on PostgreSQL (migration 0005)
 
     class Meta:
         ordering = ["document", "index"]

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from ingest import search_index
 from ingest.models import Chunk, Document, DocumentSource, FileStatus, IngestFile
 from ingest.pipeline import text
 
@@ -71,8 +70,6 @@ def _write_or_reuse(job, ingest_file, canonical, ctx, *, title) -> Written:
         origin_file_name=ingest_file.name,
     )
     count = _write_chunks(document, canonical.path, job, ctx)
-    if count:  # indexed for search once they are committed: see search_index
-        transaction.on_commit(search_index.schedule)
     Document.objects.filter(pk=document.pk).update(chunk_count=count)
     document.chunk_count = count
     return Written(FileStatus.DONE, document, count)

@@ -9,12 +9,15 @@ from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
 
-from ingest.models import IngestJob
-from ingest.queues import QUEUE_NAME
+from ingest.models import (
+    IngestJob,
+)
 from jobs import lifecycle
 from jobs.models import JobStatus
 
 logger = logging.getLogger(__name__)
+
+QUEUE_NAME = "ingest"
 
 
 def job_enqueue(*, job: IngestJob) -> bool:

@@ -2,14 +2,12 @@
 
 import io
 import zipfile
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 
 from ingest.models import Chunk, Document, IngestJob
-from tests.conftest import postgres_only, wait_for
+from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.e2e]
 
@@ -102,38 +100,3 @@ def test_job_fails_when_every_file_fails(api, project, start_worker):
     job = wait_for(lambda: finished(job_id), timeout=60, message="job to finish")
     assert job.status == "failed"
     assert job.error.startswith("every file failed")
-
-
-@postgres_only
-def test_a_real_worker_indexes_the_chunks_for_search_after_the_job(api, project, start_worker):
-    # Real documents of the system's own packages, through a real rqworker:
-    # the job writes its chunks unindexed, and the indexing task the files
-    # scheduled, taken by the same worker after the job, fills every vector.
-    sources = [Path("/usr/share/doc/adduser/copyright"), Path("/usr/share/common-licenses/GPL-3")]
-    files = [upload(f"{path.parent.name}-{path.name}.txt", path.read_bytes()) for path in sources]
-    response = api.post(
-        f"/api/projects/{project.pk}/ingest/jobs/", {"files": files}, format="multipart"
-    )
-    assert response.status_code == 201, response.json()
-    worker = start_worker()
-    job = wait_for(lambda: finished(response.json()["id"]), timeout=60, message="job to finish")
-    assert job.status == "completed", worker.output()
-
-    chunks = Chunk.objects.filter(document__project=project)
-    wait_for(
-        lambda: not chunks.filter(search__isnull=True).exists(),
-        timeout=60,
-        message="the chunks to be indexed",
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*), count(*) FILTER (WHERE search IS DISTINCT FROM "
-            "to_tsvector('simple'::regconfig, text)) FROM ingest_chunk"
-        )
-        assert cursor.fetchone() == (chunks.count(), 0)
-    assert f"search index: {chunks.count()} chunks indexed" in worker.output()
-    hits = api.get(
-        f"/api/projects/{project.pk}/documents/", {"q": '"conveying verbatim copies"'}
-    ).json()["results"]
-    assert [hit["title"] for hit in hits] == ["common-licenses-GPL-3.txt"]
-    assert "<mark>Conveying</mark> <mark>Verbatim</mark>" in hits[0]["snippet"]

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections
 
-from ingest import retention, search_index
+from ingest import retention
 from ingest.models import IngestJob
 from ingest.services import QUEUE_NAME, job_enqueue, purge_deleted_jobs
 from jobs.reaper import Reaper
@@ -21,8 +21,7 @@ class Command(BaseCommand):
     help = (
         "Run the reaper loop: escalate overdue cancels, fail jobs whose worker was lost, "
         "re-enqueue queued jobs Redis lost, remove stale work directories, purge jobs deleted "
-        "more than INGEST_PURGE_AFTER_DAYS ago, schedule search indexing of chunks left "
-        "unindexed. Run one per host."
+        "more than INGEST_PURGE_AFTER_DAYS ago. Run one per host."
     )
 
     def add_arguments(self, parser):
@@ -68,7 +67,6 @@ class Command(BaseCommand):
     def reap_once(self, reaper: Reaper) -> None:
         try:
             report = reaper.reap()
-            search_index.schedule_if_pending()
         except DatabaseError as exc:
             logger.warning("reaper pass failed, retrying: %s", exc)
             close_old_connections()

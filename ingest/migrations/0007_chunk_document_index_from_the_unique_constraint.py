@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ingest', '0007_chunk_search_indexed_later'),
+        ('ingest', '0006_ingestfile_details'),
     ]
 
     operations = [
