@@ -8,14 +8,28 @@ rates are read from the settings at each request, so they can be changed in
 one place (``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]``, from the environment).
 """
 
+import functools
 import logging
 
+import redis
 from django.core.cache import caches
 from redis.exceptions import RedisError
 from rest_framework import throttling
 from rest_framework.settings import api_settings
 
 logger = logging.getLogger(__name__)
+
+
+class ProcessConnectionPool(redis.ConnectionPool):
+    """One pool of Redis connections per process and URL, for the ``throttle``
+    cache (its ``pool_class``). Django keeps a cache object per thread and
+    async context, so under ASGI every request built a new RedisCache, with a
+    new pool: a new Redis connection per request, to count one request."""
+
+    @classmethod
+    @functools.cache
+    def from_url(cls, url, **options):
+        return super().from_url(url, **options)
 
 
 class SharedRate:

@@ -1,11 +1,15 @@
 """Rate limits: the API answers 429 with Retry-After in its error shape once a
 caller passes its rate, and the login forms lock out after repeated failures."""
 
+import contextvars
+
 import pytest
+from django.core.cache import caches
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from ingest.api.throttling import ProcessConnectionPool
 from tests.conftest import client_for, free_port
 from tests.factories import UserFactory
 
@@ -101,3 +105,18 @@ def test_a_successful_login_resets_the_failure_count(settings):
     )
     for _ in range(2):
         assert fail_login(Client(), "/login/", user.username) == 200
+
+
+def test_every_request_counts_through_one_redis_pool_per_process():
+    # Under ASGI each request runs in a context of its own, and Django makes
+    # a cache object per context: each used to open a new Redis connection.
+    def pool_of_a_new_request():
+        cache = caches["throttle"]
+        cache.set("probe", 1)
+        return cache._cache._get_connection_pool(write=True)
+
+    pools = [contextvars.Context().run(pool_of_a_new_request) for _ in range(3)]
+
+    assert pools[0] is pools[1] is pools[2]
+    assert isinstance(pools[0], ProcessConnectionPool)
+    assert len(pools[0]._available_connections) == 1  # one connection, used in turn
