@@ -4,10 +4,11 @@ Each round creates a job through ``ingest.services.job_create`` (a project of
 its own, so deduplication never short-cuts a round), moves it to RUNNING on
 the "jobstate" alias, and runs ``ingest.pipeline.steps.ingest`` the way
 ``jobs.runner.run_job`` does (heartbeat thread, work directory, final
-transition). Variant A gives it the real ``jobs.runner.JobContext``, whose
-``interruptible()`` parts the heartbeat thread watches as in the runner;
-variant B a subclass whose ``checkpoint()`` does nothing, with no watcher. Rounds alternate A B, B A, ...
-so drift on a shared machine hits both. Target: A's throughput over B's
+transition). Variant A gives it the real ``jobs.runner.JobContext`` with the
+heartbeat thread as its watcher, as in the runner (its checkpoints use the
+heartbeat's reading of the flag, and it watches the ``interruptible()``
+parts); variant B a subclass whose ``checkpoint()`` does nothing, with no
+watcher. Rounds alternate A B, B A, ... so drift on a shared machine hits both. Target: A's throughput over B's
 (the median of the per-round ratios) >= 0.97. On a shared machine the run-to-run
 spread is often wider than 3 %, so the time spent inside the real
 ``checkpoint()`` is also measured directly in A: that share is the overhead
@@ -89,8 +90,8 @@ def run_in_process(*, user, path: Path, context_class, label: str) -> dict:
     work_dir.mkdir(parents=True, exist_ok=True)
     heartbeat = Heartbeat(job, using=using)
     heartbeat.start()
-    # As the runner runs it: the real context with the heartbeat watching
-    # its interruptible() parts; the no-op variant without either.
+    # As the runner runs it: the real context with the heartbeat as its
+    # watcher; the no-op variant without one.
     watcher = heartbeat if context_class.watched else None
     context = context_class(job, work_dir=work_dir, using=using, watcher=watcher)
     # The stored upload's dirty pages would otherwise be written back during

@@ -143,10 +143,10 @@ class JobContext:
 
         The checkpoints between batches cannot help while the work waits on
         the server: a COPY's writes block once the server falls behind, and
-        its end waits for the backlog (measured when PostgreSQL still
-        computed each chunk's search vector inside the COPY: 1.3 s at the end
-        of a 20 MB COPY, 0.6 s inside a single write). Meanwhile the heartbeat thread reads
-        the cancel flag every 50 ms and, once the job is no longer RUNNING,
+        its end waits for the backlog (PostgreSQL computes each chunk's
+        search vector inside the COPY: measured, 1.3 s at the end of a 20 MB
+        COPY, 0.6 s inside a single write). Meanwhile the heartbeat thread
+        reads the cancel flag every 50 ms and, once the job is no longer RUNNING,
         interrupts the statement in progress (PostgreSQL's cancel request,
         SQLite's ``interrupt()``). The interrupted statement's error becomes
         the checkpoint's own ``JobCancelled`` (or ``JobLost``), and the file's
@@ -176,8 +176,8 @@ def _interrupter(connection) -> Callable[[], None]:
 
 
 class Heartbeat(threading.Thread):
-    """Beats ``heartbeat_at`` about every second and reads the cancel flag
-    every 50 ms, from its own connection.
+    """Beats ``heartbeat_at`` about every second and reads the cancel flag,
+    from its own connection.
 
     A step that runs long between checkpoints is not mistaken for a lost
     worker; a frozen or dead process stops beating and the reaper notices.
@@ -186,7 +186,15 @@ class Heartbeat(threading.Thread):
     work's statement once the job is no longer RUNNING: again every 50 ms
     until the work lets go, as a request that lands between two statements
     is dropped by the server.
+
+    The flag is read every 50 ms only while somebody uses the reading: the
+    checkpoints asked for it within ``IDLE_AFTER``, or the work is watched.
+    Otherwise (a step with no checkpoints, a job that waits) once a second:
+    twenty small queries a second per running job bought nothing there, and
+    a checkpoint that comes after such a pause reads the flag itself.
     """
+
+    IDLE_AFTER = 4 * CHECK_INTERVAL
 
     def __init__(self, job: Job, *, using: str):
         super().__init__(name=f"heartbeat-{job.pk}", daemon=True)
@@ -200,6 +208,7 @@ class Heartbeat(threading.Thread):
         self._interrupt: Callable[[], None] | None = None
         self._fired = False
         self._seen: tuple[str, float] | None = None  # the last flag read, and when
+        self._asked = 0.0  # when a checkpoint last asked for it
 
     def watch(self, interrupt: Callable[[], None]) -> None:
         with self._lock:
@@ -213,8 +222,8 @@ class Heartbeat(threading.Thread):
 
     def status_seen(self, *, within: float) -> str | None:
         """The job's status as last read, if read less than ``within`` ago."""
-        seen = self._seen
-        if seen is None or time.monotonic() - seen[1] >= within:
+        seen, self._asked = self._seen, time.monotonic()
+        if seen is None or self._asked - seen[1] >= within:
             return None
         return seen[0]
 
@@ -225,12 +234,22 @@ class Heartbeat(threading.Thread):
         next_beat = time.monotonic() + HEARTBEAT_INTERVAL
         try:
             while not self._stopped.wait(CHECK_INTERVAL):
-                self._guard(self._watch_once)
+                if self._reading_wanted():
+                    self._guard(self._watch_once)
                 if time.monotonic() >= next_beat and not self._stopped.is_set():
                     next_beat = time.monotonic() + HEARTBEAT_INTERVAL
                     self._guard(self._beat_once)
         finally:
             connections[self._using].close()
+
+    def _reading_wanted(self) -> bool:
+        now, seen = time.monotonic(), self._seen
+        return (
+            self._interrupt is not None
+            or now - self._asked < self.IDLE_AFTER
+            or seen is None
+            or now - seen[1] >= HEARTBEAT_INTERVAL
+        )
 
     def _beat_once(self):
         self._rows.filter(status__in=[JobStatus.RUNNING, JobStatus.CANCELLING]).update(

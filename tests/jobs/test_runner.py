@@ -231,3 +231,30 @@ def test_the_final_transition_survives_its_connection_dropping_with_the_work():
     assert run(job, work) == JobStatus.FAILED
     job.refresh_from_db()
     assert job.error == "the source went away."
+
+
+class CountingHeartbeat(runner.Heartbeat):
+    reads = 0
+
+    def _watch_once(self):
+        self.reads += 1
+        super()._watch_once()
+
+
+def test_the_heartbeat_reads_the_flag_often_only_while_the_checkpoints_use_it():
+    job = IngestJobFactory(status=JobStatus.RUNNING)
+    heartbeat = CountingHeartbeat(job, using=STATE_DB)
+    heartbeat.start()
+    try:
+        time.sleep(0.6)  # a step with no checkpoints: 12 chances at 50 ms
+        idle = heartbeat.reads
+        for _ in range(30):  # checkpoints every 20 ms for 0.6 s
+            heartbeat.status_seen(within=2 * runner.CHECK_INTERVAL)
+            time.sleep(0.02)
+        asked = heartbeat.reads - idle
+    finally:
+        heartbeat.stop()
+
+    assert idle <= 2  # the first reading, then one a second
+    assert asked >= 6
+    assert heartbeat.status_seen(within=1) == JobStatus.RUNNING
