@@ -3,7 +3,17 @@ import uuid
 from django.conf import settings
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
-from django.db.models import Count, OuterRef, Prefetch, Q, Subquery, Sum, prefetch_related_objects
+from django.db.models import (
+    Case,
+    Count,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Sum,
+    When,
+    prefetch_related_objects,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -139,9 +149,10 @@ class IngestJob(Job):
 
     def build_result(self) -> dict:
         """The job's result as the API shows it, from its files (the source of truth)."""
-        # Two queries whatever the number of files; nothing when job_get already
-        # prefetched them (a job just created or changed comes without).
-        prefetch_related_objects([self], self.files_with_sources())
+        # Two queries whatever the number of files (the files with their own
+        # documents, and a count of the documents); the first not when job_get
+        # already read the files (a job just created or changed comes without).
+        prefetch_related_objects([self], self.files_with_documents())
         files = [f.build_result() for f in self.files.all()]
         partial = self.status in (JobStatus.CANCELLING, JobStatus.CANCELLED) and any(
             f["status"] == "not_reached" for f in files
@@ -153,9 +164,18 @@ class IngestJob(Job):
         }
 
     @staticmethod
-    def files_with_sources() -> Prefetch:
-        """A job's files with their sources: what ``build_result`` reads."""
-        return Prefetch("files", queryset=IngestFile.objects.prefetch_related("sources"))
+    def files_with_documents() -> Prefetch:
+        """A job's files, each with the id of its own document (``own_document_id``):
+        what ``build_result`` reads. The source of a file's own document is a
+        message's, not its attachments'; for a zip, which has none of its own,
+        its first member's."""
+        own = DocumentSource.objects.filter(file=OuterRef("pk")).order_by(
+            Case(When(member="", then=0), default=1), "id"
+        )
+        # The output field named, so that SQLite's text comes back as a UUID.
+        document_id = Subquery(own.values("document_id")[:1], output_field=models.UUIDField())
+        files = IngestFile.objects.annotate(own_document_id=document_id)
+        return Prefetch("files", queryset=files)
 
 
 class FileStatus(models.TextChoices):
@@ -197,13 +217,11 @@ class IngestFile(models.Model):
 
     def build_result(self) -> dict:
         """The file's entry in its job's result (see ``IngestJob.build_result``)."""
-        sources = list(self.sources.all())
-        own = _own_source(sources)
         return {
             "name": self.name,
             "size": self.size,
             "status": "not_reached" if self.status == FileStatus.PENDING else self.status,
-            "document": str(own.document_id) if own else None,
+            "document": str(self.own_document_id) if self.own_document_id else None,
             "chunks": self.chunks,
             "error": self.error or None,
             "kind": self.kind,
@@ -211,12 +229,6 @@ class IngestFile(models.Model):
             "pages": self.details.get("pages"),
             **({"members": self.members} if self.kind in ("zip", "eml") else {}),
         }
-
-
-def _own_source(sources: list):
-    """The source of a file's own document: a message's, not its attachments';
-    for a zip, which has none of its own, its first member's."""
-    return next((s for s in sources if not s.member), sources[0] if sources else None)
 
 
 class Document(models.Model):

@@ -98,7 +98,7 @@ def job_list(
 def job_get(*, project: Project, job_id, with_files: bool = True) -> IngestJob:
     jobs = IngestJob.objects.filter(project=project)
     if with_files:
-        jobs = jobs.prefetch_related(IngestJob.files_with_sources())
+        jobs = jobs.prefetch_related(IngestJob.files_with_documents())
     job = jobs.filter(pk=_uuid(job_id)).first()
     if job is None:
         raise NotFound()

@@ -4,6 +4,7 @@ job stays QUEUED (and sits in the real RQ queue)."""
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 from rest_framework.test import APIClient
 from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
@@ -430,6 +431,19 @@ def test_list_is_newest_first_and_hides_deleted_jobs(api, project):
     assert body["count"] == 2
     assert [j["id"] for j in body["results"]] == [str(new.pk), str(old.pk)]
     assert "result" not in body["results"][0]
+
+
+def test_job_urls_are_the_detail_route_in_the_list_and_the_detail(api, project):
+    # The list builds each row's URL from its own once (see JobOutput.get_url).
+    jobs = IngestJobFactory.create_batch(2, project=project)
+    detail = [
+        "http://testserver"
+        + reverse("api:job-detail", kwargs={"project_id": project.pk, "pk": job.pk})
+        for job in jobs
+    ]
+    listed = api.get(jobs_url(project)).json()["results"]
+    assert sorted(row["url"] for row in listed) == sorted(detail)
+    assert api.get(detail[0]).json()["url"] == detail[0]
 
 
 def test_list_filters_by_status(api, project):

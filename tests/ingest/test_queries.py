@@ -169,7 +169,7 @@ def test_api_job_list_detail_and_events(flat, owner, small, large):
     pairs = (small, large)
     flat(4, *(lambda p=p: client.get(api_jobs(p)) for p, _ in pairs))
     # The detail adds the jobs retrying it and its per-file results to the row.
-    flat(7, *(lambda p=p, j=j: client.get(api_jobs(p, j)) for p, j in pairs))
+    flat(6, *(lambda p=p, j=j: client.get(api_jobs(p, j)) for p, j in pairs))
     flat(5, *(lambda p=p, j=j: client.get(api_jobs(p, j, "events/")) for p, j in pairs))
 
 
@@ -182,7 +182,7 @@ def test_api_job_create_does_not_grow_with_files(flat, owner, small):
         return client.post(api_jobs(project), {"files": files}, format="multipart")
 
     # The answer is the job's detail, with the jobs retrying it (none yet).
-    flat(13, lambda: upload(1), lambda: upload(LARGE))
+    flat(12, lambda: upload(1), lambda: upload(LARGE))
 
 
 def test_api_cancel_delete_and_cleanup(flat, owner, small, large):
@@ -192,7 +192,7 @@ def test_api_cancel_delete_and_cleanup(flat, owner, small, large):
         for (p, _), n in ((small, SMALL), (large, LARGE))
     ]
     flat(
-        16,  # the answer is the job's detail, retries included
+        15,  # the answer is the job's detail, retries included
         *(
             lambda j=j: client.post(api_jobs(j.project, j, "cancel/"), {}, format="json")
             for j in running
