@@ -80,6 +80,20 @@ def membership_get(*, user, project_id) -> Membership:
     return membership
 
 
+def membership_for_token(*, key: str, project_id) -> Membership | None:
+    """The membership of an API token's user in the project, with the user,
+    the token and the project, in one query; None when there is none."""
+    try:
+        project_id = _uuid(project_id)
+    except NotFound:
+        return None
+    return (
+        Membership.objects.select_related("project", "user__auth_token")
+        .filter(user__auth_token__key=key, project_id=project_id)
+        .first()
+    )
+
+
 def member_list(*, project: Project) -> QuerySet[Membership]:
     return project.memberships.select_related("user").order_by("created_at")
 

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from ingest import selectors, services, uploads
 from ingest.api import serializers as s
+from ingest.api.authentication import project_membership
 from ingest.api.schema import IDEMPOTENCY_KEY, IF_MATCH, LOCATION, errors, etag
 from ingest.models import Document, IngestJob, Membership, Project
 from jobs import lifecycle
@@ -24,7 +25,8 @@ class ProjectRole(permissions.BasePermission):
     def has_permission(self, request, view):
         if not request.user or not request.user.is_authenticated:
             return False
-        view.membership = selectors.membership_get(
+        # Read with the token when a token authenticated the request.
+        view.membership = project_membership(request) or selectors.membership_get(
             user=request.user, project_id=view.kwargs["project_id"]
         )
         view.project = view.membership.project

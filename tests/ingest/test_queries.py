@@ -131,6 +131,7 @@ def api_jobs(project, job=None, suffix=""):
 
 
 # --- API ---------------------------------------------------------------------------------
+# The token clients' token and membership are one query (ingest.api.authentication).
 
 
 def test_api_projects_list_and_create(flat, owner, small, large):
@@ -149,10 +150,10 @@ def test_api_projects_list_and_create(flat, owner, small, large):
 def test_api_members_list_and_add(flat, owner, small, large):
     client = token_client(owner)
     pairs = (small, large)
-    flat(4, *(lambda p=p: client.get(f"/api/projects/{p.pk}/members/") for p, _ in pairs))
+    flat(3, *(lambda p=p: client.get(f"/api/projects/{p.pk}/members/") for p, _ in pairs))
     newcomers = [UserFactory().username for _ in pairs]
     flat(
-        12,
+        11,
         *(
             lambda p=p, name=name: client.post(
                 f"/api/projects/{p.pk}/members/",
@@ -167,10 +168,10 @@ def test_api_members_list_and_add(flat, owner, small, large):
 def test_api_job_list_detail_and_events(flat, owner, small, large):
     client = token_client(owner)
     pairs = (small, large)
-    flat(4, *(lambda p=p: client.get(api_jobs(p)) for p, _ in pairs))
+    flat(3, *(lambda p=p: client.get(api_jobs(p)) for p, _ in pairs))
     # The detail adds the jobs retrying it and its per-file results to the row.
-    flat(6, *(lambda p=p, j=j: client.get(api_jobs(p, j)) for p, j in pairs))
-    flat(5, *(lambda p=p, j=j: client.get(api_jobs(p, j, "events/")) for p, j in pairs))
+    flat(5, *(lambda p=p, j=j: client.get(api_jobs(p, j)) for p, j in pairs))
+    flat(4, *(lambda p=p, j=j: client.get(api_jobs(p, j, "events/")) for p, j in pairs))
 
 
 def test_api_job_create_does_not_grow_with_files(flat, owner, small):
@@ -182,7 +183,7 @@ def test_api_job_create_does_not_grow_with_files(flat, owner, small):
         return client.post(api_jobs(project), {"files": files}, format="multipart")
 
     # The answer is the job's detail, with the jobs retrying it (none yet).
-    flat(12, lambda: upload(1), lambda: upload(LARGE))
+    flat(11, lambda: upload(1), lambda: upload(LARGE))
 
 
 def test_api_cancel_delete_and_cleanup(flat, owner, small, large):
@@ -192,7 +193,7 @@ def test_api_cancel_delete_and_cleanup(flat, owner, small, large):
         for (p, _), n in ((small, SMALL), (large, LARGE))
     ]
     flat(
-        15,  # the answer is the job's detail, retries included
+        14,  # the answer is the job's detail, retries included
         *(
             lambda j=j: client.post(api_jobs(j.project, j, "cancel/"), {}, format="json")
             for j in running
@@ -202,7 +203,7 @@ def test_api_cancel_delete_and_cleanup(flat, owner, small, large):
         finished_job(p, files=n, events=n) for (p, _), n in ((small, SMALL), (large, LARGE))
     ]
     flat(
-        16,
+        15,
         *(
             lambda j=j: client.post(
                 api_jobs(j.project, j, "cleanup/"), {"documents": True}, format="json"
@@ -210,7 +211,7 @@ def test_api_cancel_delete_and_cleanup(flat, owner, small, large):
             for j in finished
         ),
     )
-    flat(9, *(lambda j=j: client.delete(api_jobs(j.project, j)) for j in finished))
+    flat(8, *(lambda j=j: client.delete(api_jobs(j.project, j)) for j in finished))
 
 
 def test_api_documents_list_search_detail_and_chunks(flat, owner, small, large):
@@ -220,11 +221,11 @@ def test_api_documents_list_search_detail_and_chunks(flat, owner, small, large):
     def docs(project, suffix="", **params):
         return lambda: client.get(f"/api/projects/{project.pk}/documents/{suffix}", params)
 
-    flat(4, *(docs(p) for p, _ in pairs))
-    flat(5, *(docs(p, q="harbour") for p, _ in pairs))
+    flat(3, *(docs(p) for p, _ in pairs))
+    flat(4, *(docs(p, q="harbour") for p, _ in pairs))
     document = {p.pk: p.documents.first() for p, _ in pairs}
-    flat(3, *(docs(p, f"{document[p.pk].pk}/") for p, _ in pairs))
-    flat(5, *(docs(p, f"{document[p.pk].pk}/chunks/") for p, _ in pairs))
+    flat(2, *(docs(p, f"{document[p.pk].pk}/") for p, _ in pairs))
+    flat(4, *(docs(p, f"{document[p.pk].pk}/chunks/") for p, _ in pairs))
 
 
 # --- dashboard ---------------------------------------------------------------------------

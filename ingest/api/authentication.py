@@ -1,0 +1,38 @@
+"""Token authentication that reads the caller's role in the project the URL
+names in the same query.
+
+Every project-scoped endpoint needs both the token's user and that user's
+membership of the project (``ProjectRole``): one query each was a third of a
+job detail's queries. Here a token on such a URL is looked up joined to its
+user's membership of the project; the membership rides on the request, and
+``ProjectRole`` uses it instead of a query of its own. A token whose user is
+not a member there (or a URL with no project) is looked up as DRF looks it
+up, so a bad token is still 401 and a non-member still 404.
+"""
+
+from rest_framework import authentication, exceptions
+
+from ingest import selectors
+
+MEMBERSHIP = "_project_membership"  # the request attribute ProjectRole reads
+
+
+class TokenAuthentication(authentication.TokenAuthentication):
+    def authenticate(self, request):
+        self.request = request  # an authenticator is made for each request
+        return super().authenticate(request)
+
+    def authenticate_credentials(self, key):
+        project_id = ((self.request.parser_context or {}).get("kwargs") or {}).get("project_id")
+        membership = project_id and selectors.membership_for_token(key=key, project_id=project_id)
+        if not membership:
+            return super().authenticate_credentials(key)
+        if not membership.user.is_active:
+            raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        setattr(self.request, MEMBERSHIP, membership)
+        return membership.user, membership.user.auth_token
+
+
+def project_membership(request):
+    """The membership ``TokenAuthentication`` read with the token, if it did."""
+    return request.__dict__.get(MEMBERSHIP)
