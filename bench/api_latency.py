@@ -34,7 +34,15 @@ search, cancel and DELETE. Then search flatness: three searches' p99 with
 ``--search-chunks`` chunks and again once the searched project grew to
 ``--search-scale`` (see ``bench.web_tier``).
 
+With ``--baseline DIR`` (a checkout of another commit, e.g. made by ``git
+worktree add DIR HEAD~3``), that commit's web tier is served too, from the
+same database, and every endpoint's phases are run against both in four
+rounds, A B B A, so that the machine's drift weighs on both: the table then shows
+the baseline's p50 and throughput and this commit's ratio to them, measured
+under the same load. Search and the deleted-rows scaling are this commit's.
+
     .venv/bin/python -m bench.api_latency [--jobs 100000 --clients 16 --requests 60]
+        [--baseline DIR]
 """
 
 import argparse
@@ -195,6 +203,9 @@ def main() -> None:
     parser.add_argument("--search-chunks", type=int, default=10_000)
     parser.add_argument("--search-scale", type=int, default=1_000_000, help="chunks after growth")
     parser.add_argument("--search-requests", type=int, default=10, help="per client and query")
+    parser.add_argument(
+        "--baseline", metavar="DIR", help="a checkout of another commit, measured beside this one"
+    )
     args = parser.parse_args()
 
     bench = common.setup("api_latency")
@@ -228,12 +239,17 @@ def measure(bench, args) -> dict:
     small, small_ids = web_tier.build_small_project(user=data["user"])
     searched = web_tier.build_search_project(user=data["user"], chunks=args.search_chunks)
     per_phase, warm = args.clients * args.requests, args.clients * 4
-    cancel_ids, delete_ids = write_targets(main_project, per_phase + args.single_requests + warm)
+    tiers = 2 if args.baseline else 1
+    targets_needed = tiers * (per_phase + args.single_requests + warm)
+    cancel_ids, delete_ids = write_targets(main_project, targets_needed)
     if args.serve == "procfile":
         servers = [common.start_web(bench, web_tier.BaselineWeb)]
     else:
         servers = web_tier.start_servers(bench, count=args.server_workers)
     urls = [server.url for server in servers]
+    if args.baseline:
+        baseline_server = web_tier.start_baseline_checkout(bench, args.baseline)
+        servers.append(baseline_server)
     rng = random.Random(7)
     makers = {
         "healthz": lambda: ("GET", "/healthz", None),
@@ -248,15 +264,37 @@ def measure(bench, args) -> dict:
     }
     expected = {"cancel": {200, 202}, "delete": {204}}
 
-    def phase(label, clients, count):
+    def samples(label, clients, count, to):
         requests = [(label, *makers[label]()) for _ in range(count)]
-        samples, seconds = run_phase(urls=urls, token=token, requests=requests, clients=clients)
-        return summary(samples[label], expected.get(label, {200}), seconds)
+        timings, seconds = run_phase(urls=to, token=token, requests=requests, clients=clients)
+        return timings[label], seconds
+
+    def phase(label, clients, count):
+        return summarized(*samples(label, clients, count, urls), label)
+
+    def summarized(timings, seconds, label):
+        return summary(timings, expected.get(label, {200}), seconds)
+
+    baseline = {"one_client": {}, "clients": {}}
+
+    def both(label, clients, count, key):
+        """This commit's phase and the baseline's, in rounds A B B A so that a
+        drift of the machine's speed weighs on both alike."""
+        if not args.baseline:
+            return phase(label, clients, count)
+        sides = {"this": urls, "baseline": [baseline_server.url]}
+        gathered = {side: ([], 0.0) for side in sides}
+        for side in ["this", "baseline", "baseline", "this"]:
+            timings, seconds = samples(label, clients, count // 4, sides[side])
+            gathered[side] = (gathered[side][0] + timings, gathered[side][1] + seconds)
+        baseline[key][label] = summarized(*gathered["baseline"], label)
+        return summarized(*gathered["this"], label)
 
     for label in makers:  # warm every server process up (imports, connections, plans)
-        phase(label, args.clients, warm)
-    one_client = {label: phase(label, 1, args.single_requests) for label in makers}
-    many_clients = {label: phase(label, args.clients, per_phase) for label in makers}
+        both(label, args.clients, warm, "clients")
+    baseline["clients"].clear()
+    one_client = {label: both(label, 1, args.single_requests, "one_client") for label in makers}
+    many_clients = {label: both(label, args.clients, per_phase, "clients") for label in makers}
     many_clients["healthz (again)"] = phase("healthz", args.clients, per_phase)
     search = web_tier.measure_search(args, project=searched, urls=urls, token=token)
     scale = None if args.no_list_scale else measure_scale(data, args, urls=urls, token=token)
@@ -289,6 +327,7 @@ def measure(bench, args) -> dict:
         "search": search,
         "scale": scale,
         "targets": verdicts(one_client, many_clients, search, scale),
+        "baseline": {"checkout": args.baseline, **baseline} if args.baseline else None,
         "wall_seconds": round(time.perf_counter() - wall, 1),
         "load": common.load_note(),
     }

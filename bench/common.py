@@ -250,7 +250,12 @@ class UvicornProcess(ServerProcess):
 
 def start_web(bench: BenchEnv, kind: type[ServerProcess] = UvicornProcess) -> ServerProcess:
     """A web server of ``kind`` on a free port, once it answers."""
-    return serve(lambda: bench.start(kind, label="web"))
+    return serve_web(bench, kind, label="web")
+
+
+def serve_web(bench: BenchEnv, kind: type[ServerProcess], *args: str, **options) -> ServerProcess:
+    """``bench.start(kind, *args, **options)``, once it answers."""
+    return serve(lambda: bench.start(kind, *args, **options))
 
 
 def start_worker(bench: BenchEnv, *, label: str = "worker", **extra_env: str) -> WorkerProcess:

@@ -9,6 +9,7 @@ Kept apart from ``api_latency`` so that each module reads top to bottom.
 import functools
 import os
 import time
+from pathlib import Path
 
 from bench import common
 from bench.api_client import run_phase, summary
@@ -97,6 +98,17 @@ def start_servers(bench, *, count: int) -> list[BaselineServer]:
     load balancer would spread them.
     """
     return [common.start_web(bench, BaselineServer) for _ in range(count)]
+
+
+def start_baseline_checkout(bench, checkout: str):
+    """The Procfile's web process of another checkout (another commit), on the
+    same database and Redis: gunicorn imports the application from there."""
+    folder = str(Path(checkout).resolve())
+    if not (Path(folder) / "config" / "asgi.py").is_file():
+        raise SystemExit(f"--baseline {checkout}: not a checkout of this project")
+    return common.serve_web(
+        bench, BaselineWeb, "--chdir", folder, label="web-baseline", PYTHONPATH=folder
+    )
 
 
 # --- data ---------------------------------------------------------------------------------
