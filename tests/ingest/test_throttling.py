@@ -2,14 +2,14 @@
 caller passes its rate, and the login forms lock out after repeated failures."""
 
 import contextvars
+from unittest.mock import patch
 
 import pytest
-from django.core.cache import caches
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from ingest.api.throttling import ProcessConnectionPool
+from ingest.api.throttling import UserRateThrottle, counter
 from tests.conftest import client_for, free_port
 from tests.factories import UserFactory
 
@@ -59,12 +59,9 @@ def test_the_default_rates_come_from_the_settings(settings):
 def test_a_lost_redis_lets_requests_through(rates, settings, user):
     # The limit is counted in Redis; an outage must not take the API down with it.
     rates(user="1/minute")
-    settings.CACHES = {
-        **settings.CACHES,
-        "throttle": {
-            **settings.CACHES["throttle"],
-            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
-        },
+    settings.API_THROTTLE_REDIS = {
+        **settings.API_THROTTLE_REDIS,
+        "URL": f"redis://127.0.0.1:{free_port()}/0",
     }
     api = client_for(user)
     assert [api.get("/api/projects/").status_code for _ in range(3)] == [200, 200, 200]
@@ -107,16 +104,49 @@ def test_a_successful_login_resets_the_failure_count(settings):
         assert fail_login(Client(), "/login/", user.username) == 200
 
 
-def test_every_request_counts_through_one_redis_pool_per_process():
-    # Under ASGI each request runs in a context of its own, and Django makes
-    # a cache object per context: each used to open a new Redis connection.
-    def pool_of_a_new_request():
-        cache = caches["throttle"]
-        cache.set("probe", 1)
-        return cache._cache._get_connection_pool(write=True)
+def test_every_request_counts_through_one_redis_client_per_process():
+    # Under ASGI each request runs in a context of its own; Django's cache
+    # made a client per context, and each opened a new Redis connection.
+    def client_of_a_new_request():
+        return counter().registered_client
 
-    pools = [contextvars.Context().run(pool_of_a_new_request) for _ in range(3)]
+    clients = [contextvars.Context().run(client_of_a_new_request) for _ in range(3)]
 
-    assert pools[0] is pools[1] is pools[2]
-    assert isinstance(pools[0], ProcessConnectionPool)
-    assert len(pools[0]._available_connections) == 1  # one connection, used in turn
+    assert clients[0] is clients[1] is clients[2]
+
+
+def throttle(rate: str):
+    class Limited(UserRateThrottle):
+        def get_rate(self):
+            return rate
+
+    return Limited()
+
+
+def allowed(rate: str, user, at: float) -> tuple[bool, float | None]:
+    """One request of ``user`` at ``at`` seconds: allowed, and Retry-After if not."""
+    request = RequestFactory().get("/")
+    request.user = user
+    limiter = throttle(rate)
+    with patch("ingest.api.throttling.time.time", return_value=at):
+        ok = limiter.allow_request(request, view=None)
+    return ok, None if ok else limiter.wait()
+
+
+def test_the_window_slides_the_previous_minute_weighing_as_it_overlaps(user):
+    minute = 60 * 1_000_000  # a window's start
+    assert [allowed("4/minute", user, minute + 50)[0] for _ in range(3)] == [True] * 3
+    # 15 s into the next window, three quarters of the previous one's 3 still
+    # count (2.25): two more go through, the third would make 4.25.
+    answers = [allowed("4/minute", user, minute + 75) for _ in range(3)]
+    assert [ok for ok, _ in answers] == [True, True, False]
+    # 3 * (1 - elapsed) + 2 falls under 4 once elapsed passes 1/3: 5 s later.
+    assert answers[2][1] == pytest.approx(5)
+    # The refused request was not counted: 6 s later, 3 * 0.65 + 2 = 3.95.
+    assert allowed("4/minute", user, minute + 81)[0]
+
+
+def test_a_caller_over_the_rate_waits_until_the_window_ends(user):
+    start = 60 * 2_000_000 + 10
+    assert [allowed("2/minute", user, start)[0] for _ in range(3)] == [True, True, False]
+    assert allowed("2/minute", user, start)[1] == pytest.approx(50)
