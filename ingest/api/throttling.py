@@ -4,11 +4,12 @@ DRF's throttles keep each caller's whole history (a timestamp per request in
 the window) in the cache, and read and write all of it back on every
 request: at the default 1200/minute a busy caller's request paid 0.54 ms to
 unpickle, trim and pickle 1200 floats (1.09 ms at 100,000/minute). These
-count instead, one round trip and a few bytes whatever the rate: a counter
-per caller and fixed window, and the sliding window estimated from the
-current window's count and the previous one's, weighted by how much of it
-still overlaps (``previous * (1 - elapsed) + current``). A refused request
-is not counted, as in DRF.
+count instead, one round trip and a few bytes whatever the rate (0.19 ms and
+0.30 ms, measured the same way): a counter per caller and fixed window, and
+the sliding window estimated from the current window's count and the
+previous one's, weighted by how much of it still overlaps
+(``previous * (1 - elapsed) + current``). A refused request is not counted,
+as in DRF.
 
 A Redis outage lets requests through instead of failing them, as live events
 do (the database is the source of truth; a limit is a courtesy, not a reason
@@ -59,6 +60,9 @@ def _counter(url: str, timeout: float):
 
 
 class SharedRate:
+    """The counting of DRF's ``SimpleRateThrottle``, replaced; its rates,
+    scopes and cache keys (per user, per address) kept."""
+
     def get_rate(self):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
