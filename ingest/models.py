@@ -150,18 +150,34 @@ class IngestJob(Job):
     def build_result(self) -> dict:
         """The job's result as the API shows it, from its files (the source of truth)."""
         # Two queries whatever the number of files (the files with their own
-        # documents, and a count of the documents); the first not when job_get
-        # already read the files (a job just created or changed comes without).
+        # documents, and a count of the documents); none when job_get already
+        # read both with the job (a job just created or changed comes without).
         prefetch_related_objects([self], self.files_with_documents())
         files = [f.build_result() for f in self.files.all()]
         partial = self.status in (JobStatus.CANCELLING, JobStatus.CANCELLED) and any(
             f["status"] == "not_reached" for f in files
         )
+        documents = getattr(self, "documents_created", None)  # selectors.job_get reads it
+        if documents is None:
+            documents = Document.objects.filter(job=self).count()
         return {
             "partial": partial or bool(self.result.get("partial")) if self.result else partial,
-            "documents_created": Document.objects.filter(job=self).count(),
+            "documents_created": documents,
             "files": files,
         }
+
+    @staticmethod
+    def count_of_documents_created() -> Coalesce:
+        """The number of documents a job created, as an annotation of its query."""
+        created = Document.objects.filter(job=OuterRef("pk")).order_by().values("job")
+        return Coalesce(Subquery(created.annotate(n=Count("pk")).values("n")), 0)
+
+    def retry_ids(self) -> list[str]:
+        """The ids of the jobs retrying this one, oldest first."""
+        # Sorted here rather than by the query, so that the retries
+        # selectors.job_get read with the job serve as they are.
+        retries = sorted(self.retries.all(), key=lambda retry: (retry.created_at, retry.pk))
+        return [str(retry.pk) for retry in retries]
 
     @staticmethod
     def files_with_documents() -> Prefetch:

@@ -77,9 +77,7 @@ def job(job: IngestJob, *, url: str | None = None, with_result: bool = True) -> 
     if with_result:
         # The detail's extras, each a query: the jobs retrying this one, oldest
         # first, and the per-file result.
-        data["retries"] = [
-            str(pk) for pk in job.retries.order_by("created_at").values_list("pk", flat=True)
-        ]
+        data["retries"] = job.retry_ids()
         data["result"] = job.build_result()
     return data
 

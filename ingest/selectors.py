@@ -20,6 +20,7 @@ from ingest.models import (
     Membership,
     Project,
 )
+from ingest.prepared import PreparedQuery, set_prefetched
 from jobs.models import ACTIVE_STATUSES, TERMINAL_STATUSES
 
 
@@ -80,6 +81,18 @@ def membership_get(*, user, project_id) -> Membership:
     return membership
 
 
+# The reads every API call makes, compiled once (see ingest.prepared).
+_MEMBERSHIP_FOR_TOKEN = PreparedQuery(
+    lambda key, project_id: (
+        Membership.objects.select_related("project", "user__auth_token")
+        .filter(user__auth_token__key=key, project_id=project_id)
+        .order_by()[:1]
+    ),
+    key=str,
+    project_id=uuid.UUID,
+)
+
+
 def membership_for_token(*, key: str, project_id) -> Membership | None:
     """The membership of an API token's user in the project, with the user,
     the token and the project, in one query; None when there is none."""
@@ -87,11 +100,7 @@ def membership_for_token(*, key: str, project_id) -> Membership | None:
         project_id = _uuid(project_id)
     except NotFound:
         return None
-    return (
-        Membership.objects.select_related("project", "user__auth_token")
-        .filter(user__auth_token__key=key, project_id=project_id)
-        .first()
-    )
+    return _MEMBERSHIP_FOR_TOKEN.first(key=key, project_id=project_id)
 
 
 def member_list(*, project: Project) -> QuerySet[Membership]:
@@ -109,13 +118,41 @@ def job_list(
     return jobs
 
 
+_JOB = PreparedQuery(
+    lambda project_id, job_id: IngestJob.objects.filter(project_id=project_id, pk=job_id)[:1],
+    project_id=uuid.UUID,
+    job_id=uuid.UUID,
+)
+# With what the job's representation shows of its files, documents and retries.
+_JOB_WITH_COUNT = PreparedQuery(
+    lambda project_id, job_id: IngestJob.objects.filter(project_id=project_id, pk=job_id).annotate(
+        documents_created=IngestJob.count_of_documents_created()
+    )[:1],
+    project_id=uuid.UUID,
+    job_id=uuid.UUID,
+)
+_JOB_FILES = PreparedQuery(
+    lambda job_id: IngestJob.files_with_documents().queryset.filter(job_id=job_id),
+    job_id=uuid.UUID,
+)
+_JOB_RETRIES = PreparedQuery(
+    lambda job_id: IngestJob.objects.filter(retry_of_id=job_id).only(
+        "id", "retry_of_id", "created_at"
+    ),
+    job_id=uuid.UUID,
+)
+
+
 def job_get(*, project: Project, job_id, with_files: bool = True) -> IngestJob:
-    jobs = IngestJob.objects.filter(project=project)
-    if with_files:
-        jobs = jobs.prefetch_related(IngestJob.files_with_documents())
-    job = jobs.filter(pk=_uuid(job_id)).first()
+    """The project's job; ``with_files``, with all its representation shows
+    (its files, their documents, its retries) read in three more queries."""
+    job_id = _uuid(job_id)
+    job = (_JOB_WITH_COUNT if with_files else _JOB).first(project_id=project.pk, job_id=job_id)
     if job is None:
         raise NotFound()
+    if with_files:
+        set_prefetched(job, "files", _JOB_FILES(job_id=job_id))
+        set_prefetched(job, "retries", _JOB_RETRIES(job_id=job_id))
     return job
 
 

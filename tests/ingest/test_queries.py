@@ -170,7 +170,7 @@ def test_api_job_list_detail_and_events(flat, owner, small, large):
     pairs = (small, large)
     flat(3, *(lambda p=p: client.get(api_jobs(p)) for p, _ in pairs))
     # The detail adds the jobs retrying it and its per-file results to the row.
-    flat(5, *(lambda p=p, j=j: client.get(api_jobs(p, j)) for p, j in pairs))
+    flat(4, *(lambda p=p, j=j: client.get(api_jobs(p, j)) for p, j in pairs))
     flat(4, *(lambda p=p, j=j: client.get(api_jobs(p, j, "events/")) for p, j in pairs))
 
 

@@ -1,0 +1,118 @@
+"""Prepared queries answer exactly as their querysets do, on both databases."""
+
+import uuid
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from django.test.utils import CaptureQueriesContext
+
+from ingest.models import IngestFile, IngestJob, Membership
+from ingest.prepared import PreparedQuery, set_prefetched
+from tests.factories import IngestFileFactory, IngestJobFactory, MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def fields(obj) -> dict:
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+
+def files_of(job_id):
+    return (
+        IngestFile.objects.filter(job_id=job_id)
+        .select_related("job__project")
+        .annotate(label=Concat(F("name"), Value("!")))
+    )
+
+
+FILES = PreparedQuery(files_of, job_id=uuid.UUID)
+
+
+def test_it_gives_what_the_queryset_gives_with_related_objects_annotations_and_converters():
+    job = IngestJobFactory()
+    IngestFileFactory(job=job, details={"pages": 3, "encoding": "utf-8"}, members=["a", "b"])
+    IngestFileFactory(job=job)
+    IngestFileFactory()  # another job's
+
+    expected, found = list(files_of(job.pk)), FILES(job_id=job.pk)
+
+    assert [fields(f) for f in found] == [fields(f) for f in expected]
+    assert found[0].details == {"pages": 3, "encoding": "utf-8"}  # JSON decoded
+    assert found[0].members == ["a", "b"]
+    assert isinstance(found[0].job.created_at, type(expected[0].job.created_at))
+    assert [f.label for f in found] == [f.label for f in expected]
+    with CaptureQueriesContext(connection) as queries:
+        assert [f.job.project.name for f in found] == [job.project.name] * 2
+    assert len(queries) == 0  # select_related objects came with the rows
+
+
+def test_each_call_sends_its_own_values_and_takes_an_id_as_text():
+    first, second = IngestFileFactory(), IngestFileFactory()
+
+    assert [f.pk for f in FILES(job_id=first.job_id)] == [first.pk]
+    assert [f.pk for f in FILES(job_id=str(second.job_id))] == [second.pk]
+    assert FILES(job_id=uuid.uuid4()) == []
+
+
+def test_it_compiles_once_and_makes_one_query_a_call():
+    prepared = PreparedQuery(files_of, job_id=uuid.UUID)
+    built = []
+    prepared.build = lambda **values: built.append(values) or files_of(**values)
+    file = IngestFileFactory()
+
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(3):
+            assert [f.pk for f in prepared(job_id=file.job_id)] == [file.pk]
+
+    assert len(built) == 1
+    assert len(queries) == 3
+
+
+def test_first_and_several_parameters_of_several_kinds():
+    membership = MembershipFactory()
+    prepared = PreparedQuery(
+        lambda user_id, project_id, role: Membership.objects.select_related("user").filter(
+            user_id=user_id, project_id=project_id, role=role
+        )[:1],
+        user_id=int,
+        project_id=uuid.UUID,
+        role=str,
+    )
+    values = {"user_id": membership.user_id, "project_id": membership.project_id}
+
+    assert prepared.first(**values, role=membership.role) == membership
+    assert prepared.first(**values, role="nobody") is None
+
+
+def test_what_it_cannot_prepare_is_refused_when_it_is_compiled():
+    with pytest.raises(ImproperlyConfigured, match="kinds"):
+        PreparedQuery(lambda when: IngestJob.objects.filter(created_at=when), when=float)
+    contains = PreparedQuery(lambda name: IngestJob.objects.filter(name__contains=name), name=str)
+    with pytest.raises(ImproperlyConfigured, match="not passed as itself"):
+        contains(name="x")
+    unused = PreparedQuery(lambda name: IngestJob.objects.all(), name=str)
+    with pytest.raises(ImproperlyConfigured, match="does not use"):
+        unused(name="x")
+    prefetch = PreparedQuery(
+        lambda job_id: IngestJob.objects.filter(pk=job_id).prefetch_related("files"),
+        job_id=uuid.UUID,
+    )
+    with pytest.raises(ImproperlyConfigured, match="no prefetch"):
+        prefetch(job_id=uuid.uuid4())
+    with pytest.raises(TypeError, match="job_id"):
+        FILES(job=uuid.uuid4())
+
+
+def test_set_prefetched_serves_the_relation_without_a_query():
+    file = IngestFileFactory()
+    job = IngestJob.objects.get(pk=file.job_id)
+
+    set_prefetched(job, "files", FILES(job_id=job.pk))
+
+    with CaptureQueriesContext(connection) as queries:
+        assert [f.pk for f in job.files.all()] == [file.pk]
+        assert job.files.all()[0].job is job
+    assert len(queries) == 0
