@@ -152,7 +152,8 @@ class IngestJob(Job):
         # Two queries whatever the number of files (the files with their own
         # documents, and a count of the documents); none when job_get already
         # read both with the job (a job just created or changed comes without).
-        prefetch_related_objects([self], self.files_with_documents())
+        if "files" not in getattr(self, "_prefetched_objects_cache", {}):
+            prefetch_related_objects([self], self.files_with_documents())
         files = [f.build_result() for f in self.files.all()]
         partial = self.status in (JobStatus.CANCELLING, JobStatus.CANCELLED) and any(
             f["status"] == "not_reached" for f in files

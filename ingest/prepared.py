@@ -19,15 +19,16 @@ queryset stays the one source of the SQL, so a migration that changes a
 column changes the prepared query with it.
 
 What it does not do, on purpose: ``prefetch_related`` (prepare the related
-query as a query of its own), ``values()`` and slices that depend on the
-parameters (LIMIT and OFFSET are written into the SQL, not passed as
-parameters). A parameter the compiled SQL does not carry as itself, such as
+query as a query of its own) and ``values()``. LIMIT and OFFSET are written
+into the SQL, not passed as parameters, so each slice (a page) is compiled
+on its own, once. A parameter the compiled SQL does not carry as itself, such as
 a ``__contains`` lookup's ``%value%``, is refused when the query is compiled.
 """
 
 import secrets
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,8 @@ STAND_INS: dict[type, Callable[[], Any]] = {
     int: lambda: 7_000_000_000 + secrets.randbelow(10**9),
 }
 
+SLICES_KEPT = 32  # compiled slices (pages) kept per query and database
+
 
 class PreparedQuery:
     """``PreparedQuery(build, name=kind, ...)``: ``build(**parameters)`` returns
@@ -56,13 +59,18 @@ class PreparedQuery:
             raise ImproperlyConfigured(f"parameters of unsupported kinds: {unknown}")
         self.build = build
         self.kinds = kinds
-        self._compiled: dict[str, _Compiled] = {}  # by database alias
+        # By database alias and slice, the most recently used last.
+        self._compiled: OrderedDict[tuple, _Compiled] = OrderedDict()
         self._lock = threading.Lock()
 
-    def __call__(self, *, using: str | None = None, **values) -> list:
+    def __call__(self, *, using: str | None = None, rows: slice | None = None, **values) -> list:
+        """The instances; ``rows``, a slice of them (``queryset[rows]``: each
+        slice is an SQL of its own, compiled once, the last ``SLICES_KEPT`` kept)."""
         if values.keys() != self.kinds.keys():
             raise TypeError(f"expected the parameters {sorted(self.kinds)}, got {sorted(values)}")
-        compiled = self._compiled_for(using)
+        if rows is not None and rows.stop is not None and rows.stop <= (rows.start or 0):
+            return []  # Django compiles no SQL for an empty slice
+        compiled = self._compiled_for(using or DEFAULT_DB_ALIAS, rows)
         connection = connections[compiled.alias]
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, compiled.params(values))
@@ -74,20 +82,24 @@ class PreparedQuery:
         found = self(**values)
         return found[0] if found else None
 
-    def _compiled_for(self, using: str | None) -> "_Compiled":
+    def _compiled_for(self, alias: str, rows: slice | None) -> "_Compiled":
         # No database router is configured: a query runs where it is told to,
         # else on the default database.
-        alias = using or DEFAULT_DB_ALIAS
-        compiled = self._compiled.get(alias)
-        if compiled is None:
-            with self._lock:
-                compiled = self._compiled.get(alias) or self._compile(alias)
-                self._compiled[alias] = compiled
+        key = (alias, None) if rows is None else (alias, rows.start, rows.stop)
+        with self._lock:
+            compiled = self._compiled.get(key)
+            if compiled is None:
+                compiled = self._compiled[key] = self._compile(alias, rows)
+                while len(self._compiled) > SLICES_KEPT:  # many pages: no unbounded growth
+                    self._compiled.popitem(last=False)
+            else:
+                self._compiled.move_to_end(key)
         return compiled
 
-    def _compile(self, alias: str) -> "_Compiled":
+    def _compile(self, alias: str, rows: slice | None) -> "_Compiled":
         stand_ins = {name: STAND_INS[kind]() for name, kind in self.kinds.items()}
-        return _Compiled(self.build(**stand_ins).using(alias), alias, stand_ins)
+        queryset = self.build(**stand_ins).using(alias)
+        return _Compiled(queryset if rows is None else queryset[rows], alias, stand_ins)
 
 
 class _Compiled:
@@ -177,3 +189,21 @@ def set_prefetched(instance, related_name: str, objects: list) -> None:
     instance.__dict__.setdefault("_prefetched_objects_cache", {})[field.remote_field.cache_name] = (
         queryset
     )
+
+
+class PreparedPages:
+    """What Django's ``Paginator`` pages through: ``count()`` from one prepared
+    query, each page from another (see ``PreparedQuery(rows=...)``)."""
+
+    ordered = True  # the rows' query orders them; Paginator warns otherwise
+
+    def __init__(self, rows: PreparedQuery, count: Callable[[], int], **values):
+        self.rows = rows
+        self._count = count
+        self.values = values
+
+    def count(self) -> int:
+        return self._count()
+
+    def __getitem__(self, index: slice) -> list:
+        return self.rows(rows=index, **self.values)

@@ -20,7 +20,7 @@ from ingest.models import (
     Membership,
     Project,
 )
-from ingest.prepared import PreparedQuery, set_prefetched
+from ingest.prepared import PreparedPages, PreparedQuery, set_prefetched
 from jobs.models import ACTIVE_STATUSES, TERMINAL_STATUSES
 
 
@@ -107,12 +107,15 @@ def member_list(*, project: Project) -> QuerySet[Membership]:
     return project.memberships.select_related("user").order_by("created_at")
 
 
+JOB_LIST_ORDER = ("-created_at", "-id")
+
+
 def job_list(
     *, project: Project, status: str | None = None, include_deleted: bool = False
 ) -> QuerySet[IngestJob]:
     """The project's jobs, newest first; deleted ones only for operators' audits."""
     manager = IngestJob.all_objects if include_deleted else IngestJob.objects
-    jobs = manager.filter(project=project).order_by("-created_at", "-id")
+    jobs = manager.filter(project=project).order_by(*JOB_LIST_ORDER)
     if status:
         jobs = jobs.filter(status=status)
     return jobs
@@ -141,6 +144,43 @@ _JOB_RETRIES = PreparedQuery(
     ),
     job_id=uuid.UUID,
 )
+
+
+def _alive_jobs(project_id, status=None):
+    jobs = IngestJob.objects.filter(project_id=project_id)
+    return jobs if status is None else jobs.filter(status=status)
+
+
+def _job_count(project_id, status=None):
+    # The count as the annotation of the project's row: a prepared query
+    # returns instances. It reads the same partial index as the list.
+    jobs = _alive_jobs(OuterRef("pk"), status).order_by().values("project")
+    count = Coalesce(Subquery(jobs.annotate(n=Count("pk")).values("n")), 0)
+    return Project.objects.filter(pk=project_id).annotate(job_count=count).only("id")[:1]
+
+
+_JOB_PAGE = {
+    False: PreparedQuery(
+        lambda project_id: _alive_jobs(project_id).order_by(*JOB_LIST_ORDER),
+        project_id=uuid.UUID,
+    ),
+    True: PreparedQuery(
+        lambda project_id, status: _alive_jobs(project_id, status).order_by(*JOB_LIST_ORDER),
+        project_id=uuid.UUID,
+        status=str,
+    ),
+}
+_JOB_COUNT = {
+    False: PreparedQuery(_job_count, project_id=uuid.UUID),
+    True: PreparedQuery(_job_count, project_id=uuid.UUID, status=str),
+}
+
+
+def job_pages(*, project: Project, status: str | None = None) -> PreparedPages:
+    """``job_list`` for a paginator: the count and each page a prepared query."""
+    values = {"project_id": project.pk, **({"status": status} if status else {})}
+    rows, count = _JOB_PAGE[bool(status)], _JOB_COUNT[bool(status)]
+    return PreparedPages(rows, lambda: count.first(**values).job_count, **values)
 
 
 def job_get(*, project: Project, job_id, with_files: bool = True) -> IngestJob:

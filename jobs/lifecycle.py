@@ -80,6 +80,9 @@ def transition(
         # In the same UPDATE, so no write of the work can slip in between.
         fields = {**job.settled_progress(), **fields}
     rows = model.all_objects.using(using).filter(pk=job.pk, **(extra_filter or {}))
+    # The status the job was read in first: it is the one that usually wins,
+    # and every miss is an UPDATE of its own.
+    from_statuses = sorted(from_statuses, key=lambda status: status != job.status)
     with transaction.atomic(using=using):
         for from_status in from_statuses:
             won = rows.filter(status=from_status).update(

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from ingest import representation
 from ingest.api.schema import FILE_KINDS
 from ingest.models import Chunk, Document, IngestJob, Membership, Project, Role
-from jobs.models import JobEvent
+from jobs.models import JobEvent, JobStatus
 
 # --- input ---------------------------------------------------------------------
 
@@ -83,6 +83,16 @@ class JobCreateInput(serializers.Serializer):
         max_value=50_000,
         help_text="characters shared by neighbouring chunks; at most half of chunk_size",
         error_messages={"min_value": OVERLAP_RANGE, "max_value": OVERLAP_RANGE},
+    )
+
+
+class JobListQuery(serializers.Serializer):
+    # Blank is no filter, as it was with django-filter.
+    status = serializers.ChoiceField(
+        choices=JobStatus.choices,
+        required=False,
+        allow_blank=True,
+        help_text="only the jobs in this status",
     )
 
 

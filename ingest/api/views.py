@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, permissions, status, viewsets
+from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -99,17 +99,15 @@ class MemberViewSet(ProjectScoped, viewsets.GenericViewSet):
         return Response(self.get_serializer(membership).data, status=status.HTTP_201_CREATED)
 
 
-class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
+class JobViewSet(ProjectScoped, viewsets.GenericViewSet):
     """Ingest jobs of a project: create, list, show, cancel, clean up, delete, events."""
 
     serializer_class = s.JobOutput
-    queryset = IngestJob.objects.none()  # for the schema only; get_queryset scopes to the project
+    queryset = IngestJob.objects.none()  # for the schema only; the selectors scope to the project
     parser_classes = [MultiPartParser, FormParser, JSONParser]
-    filterset_fields = ["status"]
+    # The list filters with its own query serializer: its pages are prepared queries.
+    filter_backends = []
     lookup_value_regex = "[^/]+"
-
-    def get_queryset(self):
-        return selectors.job_list(project=self.project)
 
     def get_serializer_class(self):
         return s.JobSummaryOutput if self.action == "list" else s.JobOutput
@@ -130,9 +128,16 @@ class JobViewSet(ProjectScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
             response["Location"] = body["url"]
         return response
 
-    @extend_schema(responses={200: s.JobSummaryOutput(many=True), **errors(400, 404)})
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+    @extend_schema(
+        parameters=[s.JobListQuery],
+        responses={200: s.JobSummaryOutput(many=True), **errors(400, 404)},
+    )
+    def list(self, request, project_id):
+        query = s.JobListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        jobs = selectors.job_pages(project=self.project, status=query.validated_data.get("status"))
+        page = self.paginate_queryset(jobs)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     # 409: the Idempotency-Key already names another request's job.
     @extend_schema(

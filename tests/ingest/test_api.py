@@ -453,6 +453,7 @@ def test_list_filters_by_status(api, project):
     response = api.get(jobs_url(project), {"status": "running"})
     assert [j["id"] for j in response.json()["results"]] == [str(running.pk)]
     assert api.get(jobs_url(project), {"status": "failed"}).json()["count"] == 0
+    assert api.get(jobs_url(project), {"status": ""}).json()["count"] == 3  # blank: no filter
 
 
 def test_list_with_an_unknown_status_is_a_field_error(api, project):

@@ -4,13 +4,14 @@ import uuid
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.test.utils import CaptureQueriesContext
 
 from ingest.models import IngestFile, IngestJob, Membership
-from ingest.prepared import PreparedQuery, set_prefetched
+from ingest.prepared import PreparedPages, PreparedQuery, set_prefetched
 from tests.factories import IngestFileFactory, IngestJobFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
@@ -116,3 +117,40 @@ def test_set_prefetched_serves_the_relation_without_a_query():
         assert [f.pk for f in job.files.all()] == [file.pk]
         assert job.files.all()[0].job is job
     assert len(queries) == 0
+
+
+def test_a_slice_is_a_query_of_its_own_compiled_once_and_only_so_many_are_kept(monkeypatch):
+    job = IngestJobFactory()
+    for _ in range(5):
+        IngestFileFactory(job=job)
+    ordered = PreparedQuery(lambda job_id: files_of(job_id).order_by("position"), job_id=uuid.UUID)
+    everything = [f.pk for f in files_of(job.pk).order_by("position")]
+
+    for start, stop in [(0, 2), (2, 4), (4, 6), (0, 2)]:
+        assert [f.pk for f in ordered(job_id=job.pk, rows=slice(start, stop))] == (
+            everything[start:stop]
+        )
+    assert ordered(job_id=job.pk, rows=slice(3, 3)) == []
+    assert len(ordered._compiled) == 3
+
+    monkeypatch.setattr("ingest.prepared.SLICES_KEPT", 2)
+    ordered(job_id=job.pk, rows=slice(1, 3))
+    assert [key[1:] for key in ordered._compiled] == [(0, 2), (1, 3)]  # the least used went
+
+
+def test_prepared_pages_are_what_djangos_paginator_pages():
+    job = IngestJobFactory()
+    for _ in range(5):
+        IngestFileFactory(job=job)
+    ordered = PreparedQuery(lambda job_id: files_of(job_id).order_by("position"), job_id=uuid.UUID)
+    pages = PreparedPages(ordered, lambda: 5, job_id=job.pk)
+    everything = [f.pk for f in files_of(job.pk).order_by("position")]
+
+    paginator = Paginator(pages, 2)
+
+    assert paginator.count == 5 and paginator.num_pages == 3
+    assert [[f.pk for f in paginator.page(n)] for n in (1, 2, 3)] == [
+        everything[0:2],
+        everything[2:4],
+        everything[4:5],
+    ]

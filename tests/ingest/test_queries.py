@@ -193,7 +193,7 @@ def test_api_cancel_delete_and_cleanup(flat, owner, small, large):
         for (p, _), n in ((small, SMALL), (large, LARGE))
     ]
     flat(
-        14,  # the answer is the job's detail, retries included
+        13,  # the answer is the job's detail, retries included
         *(
             lambda j=j: client.post(api_jobs(j.project, j, "cancel/"), {}, format="json")
             for j in running
@@ -211,7 +211,7 @@ def test_api_cancel_delete_and_cleanup(flat, owner, small, large):
             for j in finished
         ),
     )
-    flat(8, *(lambda j=j: client.delete(api_jobs(j.project, j)) for j in finished))
+    flat(7, *(lambda j=j: client.delete(api_jobs(j.project, j)) for j in finished))
 
 
 def test_api_documents_list_search_detail_and_chunks(flat, owner, small, large):
@@ -245,9 +245,9 @@ def test_dashboard_pages(flat, owner, small, large):
     flat(3, lambda: client.get(page("project-list")))
     flat(6, *(lambda p=p: client.get(page("project-detail", p)) for p, _ in pairs))
     # The job page links the jobs retrying it and asks whether anything is left to retry.
-    flat(13, *(lambda p=p, j=j: client.get(page("job-detail", p, j)) for p, j in pairs))
+    flat(12, *(lambda p=p, j=j: client.get(page("job-detail", p, j)) for p, j in pairs))
     htmx = {"HTTP_HX_REQUEST": "true"}
-    flat(12, *(lambda p=p, j=j: client.get(page("job-detail", p, j), **htmx) for p, j in pairs))
+    flat(11, *(lambda p=p, j=j: client.get(page("job-detail", p, j), **htmx) for p, j in pairs))
     flat(4, *(lambda p=p, j=j: client.get(page("job-row", p, j)) for p, j in pairs))
     flat(6, *(lambda p=p: client.get(page("document-list", p)) for p, _ in pairs))
     flat(7, *(lambda p=p: client.get(page("document-list", p), {"q": "harbour"}) for p, _ in pairs))
@@ -274,7 +274,7 @@ def test_dashboard_actions(flat, owner, small, large):
         *(lambda j=j: client.post(page("job-cleanup", j.project, j), **accept) for j in finished),
     )
     flat(
-        11,  # the deleted job read again, for the purge time the answer gives
+        10,  # the deleted job read again, for the purge time the answer gives
         *(lambda j=j: client.post(page("job-delete", j.project, j), **accept) for j in finished),
     )
     project = small[0]
