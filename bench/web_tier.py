@@ -8,6 +8,8 @@ Kept apart from ``api_latency`` so that each module reads top to bottom.
 
 import functools
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -103,11 +105,28 @@ def start_servers(bench, *, count: int) -> list[BaselineServer]:
 def start_baseline_checkout(bench, checkout: str):
     """The Procfile's web process of another checkout (another commit), on the
     same database and Redis: gunicorn imports the application from there."""
-    folder = str(Path(checkout).resolve())
-    if not (Path(folder) / "config" / "asgi.py").is_file():
+    folder = Path(checkout).resolve()
+    if not (folder / "config" / "asgi.py").is_file():
         raise SystemExit(f"--baseline {checkout}: not a checkout of this project")
+
+    class CheckoutWeb(BaselineWeb):
+        # Started from the checkout: `python -m gunicorn` puts the folder it
+        # starts in first on sys.path, before PYTHONPATH, and gunicorn's
+        # --chdir comes too late to change that.
+        cwd = folder
+
+    imported = subprocess.run(
+        [sys.executable, "-c", "import config.asgi as m; print(m.__file__)"],
+        cwd=folder,
+        env={**bench.env, "PYTHONPATH": str(folder)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if not Path(imported).is_relative_to(folder):
+        raise SystemExit(f"--baseline {checkout}: its server would import {imported}")
     return common.serve_web(
-        bench, BaselineWeb, "--chdir", folder, label="web-baseline", PYTHONPATH=folder
+        bench, CheckoutWeb, "--chdir", str(folder), label="web-baseline", PYTHONPATH=str(folder)
     )
 
 

@@ -79,13 +79,16 @@ class ManagedProcess:
     """A real process of the service (``python <command> <args>``) with ``env``."""
 
     command: list[str]
+    # Where it starts: ``python -m`` puts this folder first on sys.path, so it
+    # is the checkout whose code the process imports.
+    cwd: Path = ROOT
 
     def __init__(self, env: dict, log_path: Path, *args: str):
         self.env = env
         self.log_path = log_path
         self.log = log_path.open("ab")
         self.proc = subprocess.Popen(
-            self.argv(*args), cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
+            self.argv(*args), cwd=self.cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT
         )
 
     def argv(self, *args: str) -> list[str]:
