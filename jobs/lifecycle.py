@@ -76,8 +76,10 @@ def transition(
     ``job`` is refreshed from the database when the transition won.
     """
     model = type(job)
-    if to_status in TERMINAL_STATUSES:
-        # In the same UPDATE, so no write of the work can slip in between.
+    from_statuses = list(from_statuses)
+    if to_status in TERMINAL_STATUSES and not TERMINAL_STATUSES.issuperset(from_statuses):
+        # In the same UPDATE, so no write of the work can slip in between. (A
+        # job already finished, being deleted, had its progress settled then.)
         fields = {**job.settled_progress(), **fields}
     rows = model.all_objects.using(using).filter(pk=job.pk, **(extra_filter or {}))
     # The status the job was read in first: it is the one that usually wins,
