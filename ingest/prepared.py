@@ -41,7 +41,9 @@ from django.db.models.query import ModelIterable, get_related_populators
 STAND_INS: dict[type, Callable[[], Any]] = {
     uuid.UUID: uuid.uuid4,
     str: lambda: f"prepared-{secrets.token_hex(16)}",
-    int: lambda: 7_000_000_000 + secrets.randbelow(10**9),
+    # Within a 32-bit integer column's range: Django compiles a lookup beyond
+    # it as matching nothing.
+    int: lambda: 1_100_000_000 + secrets.randbelow(10**9),
 }
 
 SLICES_KEPT = 32  # compiled slices (pages) kept per query and database

@@ -2,6 +2,7 @@
 
 import uuid
 
+from django.contrib.auth import get_user_model
 from django.db.models import (
     Count,
     F,
@@ -39,18 +40,43 @@ def project_list(*, user, with_counts: bool = True) -> QuerySet[Project]:
     """The projects ``user`` is a member of, with the user's ``role`` in each
     and, ``with_counts``, counts of active and finished jobs (they cost a
     count per project, so lists that do not show them go without)."""
-    # The annotation reuses the filter's join: the role is this user's.
-    projects = (
-        Project.objects.filter(memberships__user=user)
-        .annotate(role=F("memberships__role"))
-        .order_by("name", "created_at")
-    )
+    projects = _projects_of(user.pk)
     if with_counts:
         projects = projects.annotate(
             active_jobs=_live_job_count(ACTIVE_STATUSES),
             finished_jobs=_live_job_count(TERMINAL_STATUSES),
         )
     return projects
+
+
+def _projects_of(user_id):
+    # The annotation reuses the filter's join: the role is this user's.
+    return (
+        Project.objects.filter(memberships__user=user_id)
+        .annotate(role=F("memberships__role"))
+        .order_by("name", "created_at")
+    )
+
+
+def _project_count(user_id):
+    # The count as the annotation of the user's row: a prepared query returns instances.
+    memberships = Membership.objects.filter(user=OuterRef("pk")).order_by().values("user")
+    count = Coalesce(Subquery(memberships.annotate(n=Count("pk")).values("n")), 0)
+    return get_user_model().objects.filter(pk=user_id).annotate(project_count=count).only("pk")[:1]
+
+
+_PROJECT_PAGE = PreparedQuery(_projects_of, user_id=int)
+_PROJECT_COUNT = PreparedQuery(_project_count, user_id=int)
+
+
+def project_pages(*, user) -> PreparedPages:
+    """``project_list`` without the counts, for a paginator: the count and each
+    page a prepared query."""
+    return PreparedPages(
+        _PROJECT_PAGE,
+        lambda: _PROJECT_COUNT.first(user_id=user.pk).project_count,
+        user_id=user.pk,
+    )
 
 
 def _live_job_count(statuses) -> Coalesce:

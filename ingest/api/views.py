@@ -63,7 +63,7 @@ class ProjectViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses={200: s.ProjectOutput(many=True), **errors(404)})
     def list(self, request):
-        page = self.paginate_queryset(self.get_queryset())
+        page = self.paginate_queryset(selectors.project_pages(user=request.user))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(request=s.ProjectInput, responses={201: s.ProjectOutput, **errors(400, 415)})
