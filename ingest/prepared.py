@@ -23,6 +23,12 @@ query as a query of its own) and ``values()``. LIMIT and OFFSET are written
 into the SQL, not passed as parameters, so each slice (a page) is compiled
 on its own, once. A parameter the compiled SQL does not carry as itself, such as
 a ``__contains`` lookup's ``%value%``, is refused when the query is compiled.
+
+It builds instances with the compiler's ``select``, ``klass_info`` and
+``annotation_col_map`` and Django's ``get_related_populators``, as
+``ModelIterable`` does: internals, not public API. ``tests/ingest/test_prepared.py``
+compares its answers with the querysets' own, so a Django upgrade that changes
+them fails there first.
 """
 
 import secrets
