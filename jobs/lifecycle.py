@@ -275,33 +275,27 @@ def request_cancel(
     between the caller's read and this write raises :class:`VersionMismatch`.
     """
     now = timezone.now()
-    common = {"cancel_requested_at": now, "cancel_requested_by": actor if _is_user(actor) else None}
-    guard = _version_filter(version)
-    if transition(
-        job,
-        action="cancel",
-        from_statuses=[S.QUEUED],
-        to_status=S.CANCELLED,
-        actor=actor,
-        reason=reason,
-        using=using,
-        extra_filter=guard,
-        finished_at=now,
-        **common,
-    ):
-        return Outcome(S.QUEUED, S.CANCELLED)
-    if transition(
-        job,
-        action="cancel",
-        from_statuses=[S.RUNNING],
-        to_status=S.CANCELLING,
-        actor=actor,
-        reason=reason,
-        using=using,
-        extra_filter=guard,
-        **common,
-    ):
-        return Outcome(S.RUNNING, S.CANCELLING)
+    asked = {"cancel_requested_at": now, "cancel_requested_by": actor if _is_user(actor) else None}
+    ways = {  # from -> (to, what the UPDATE writes besides)
+        S.QUEUED: (S.CANCELLED, {**asked, "finished_at": now}),
+        S.RUNNING: (S.CANCELLING, asked),
+    }
+    # The status the job was read in first: every miss is an UPDATE of its own.
+    for from_status in sorted(ways, key=lambda status: status != job.status):
+        to_status, fields = ways[from_status]
+        won = transition(
+            job,
+            action="cancel",
+            from_statuses=[from_status],
+            to_status=to_status,
+            actor=actor,
+            reason=reason,
+            using=using,
+            extra_filter=_version_filter(version),
+            **fields,
+        )
+        if won:
+            return Outcome(from_status, to_status)
     job.refresh_from_db(using=using)
     _check_version(job, version)
     if job.status == S.CANCELLING:

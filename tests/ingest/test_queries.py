@@ -193,7 +193,7 @@ def test_api_cancel_delete_and_cleanup(flat, owner, small, large):
         for (p, _), n in ((small, SMALL), (large, LARGE))
     ]
     flat(
-        13,  # the answer is the job's detail, retries included
+        10,  # the answer is the job's detail, retries included
         *(
             lambda j=j: client.post(api_jobs(j.project, j, "cancel/"), {}, format="json")
             for j in running
@@ -265,9 +265,7 @@ def test_dashboard_actions(flat, owner, small, large):
     accept = {"HTTP_HX_REQUEST": "true"}
     pairs = ((small, SMALL), (large, LARGE))
     running = [finished_job(p, files=n, events=n, status=JobStatus.RUNNING) for (p, _), n in pairs]
-    flat(
-        12, *(lambda j=j: client.post(page("job-cancel", j.project, j), **accept) for j in running)
-    )
+    flat(9, *(lambda j=j: client.post(page("job-cancel", j.project, j), **accept) for j in running))
     finished = [finished_job(p, files=n, events=n) for (p, _), n in pairs]
     flat(
         11,
