@@ -1,13 +1,24 @@
 """The ASGI application runs Django's middleware as one synchronous chain."""
 
 import asyncio
+import os
 from unittest import mock
 
 import pytest
 from asgiref.sync import SyncToAsync, iscoroutinefunction
 from django.core.handlers.asgi import ASGIHandler
 
-from config.asgi import SyncMiddlewareASGIHandler
+
+@pytest.fixture
+def ours(monkeypatch):
+    """``config.asgi``'s handler class. Importing that module turns the database
+    pool on for the process it runs in, through ``os.environ``: kept from this
+    one, whose children (the workers the end-to-end tests start) must not
+    inherit it, as a pool's connections must not cross the work horse's fork."""
+    monkeypatch.setenv("DATABASE_POOL", os.environ.get("DATABASE_POOL", "false"))
+    from config.asgi import SyncMiddlewareASGIHandler
+
+    return SyncMiddlewareASGIHandler
 
 
 def get(handler, path: str) -> dict:
@@ -54,27 +65,27 @@ def get(handler, path: str) -> dict:
     return answer
 
 
-def test_the_middleware_chain_is_synchronous():
-    assert not iscoroutinefunction(SyncMiddlewareASGIHandler()._middleware_chain)
+def test_the_middleware_chain_is_synchronous(ours):
+    assert not iscoroutinefunction(ours()._middleware_chain)
     assert iscoroutinefunction(ASGIHandler()._middleware_chain)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_request_crosses_to_the_sync_thread_once_for_the_whole_chain():
-    ours, djangos = get(SyncMiddlewareASGIHandler(), "/healthz"), get(ASGIHandler(), "/healthz")
+def test_a_request_crosses_to_the_sync_thread_once_for_the_whole_chain(ours):
+    mine, djangos = get(ours(), "/healthz"), get(ASGIHandler(), "/healthz")
 
-    assert ours["status"] == djangos["status"] == 200
-    assert ours["body"] == djangos["body"] == b'{"status": "ok"}'
+    assert mine["status"] == djangos["status"] == 200
+    assert mine["body"] == djangos["body"] == b'{"status": "ok"}'
     # request_started, the chain, and the response's close: Django's own
     # handler also crosses once for each middleware's request and response hooks.
-    assert ours["hand_offs"] <= 3 < 10 <= djangos["hand_offs"]
+    assert mine["hand_offs"] <= 3 < 10 <= djangos["hand_offs"]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_middleware_still_shapes_the_answer():
+def test_middleware_still_shapes_the_answer(ours):
     # The security and clickjacking middleware's headers, on a page and on a 404.
     for path, status in [("/healthz", 200), ("/no/such/page/", 404)]:
-        answer = get(SyncMiddlewareASGIHandler(), path)
+        answer = get(ours(), path)
 
         assert answer["status"] == status
         assert answer["headers"]["x-content-type-options"] == "nosniff"
