@@ -19,7 +19,8 @@ queryset stays the one source of the SQL, so a migration that changes a
 column changes the prepared query with it.
 
 What it does not do, on purpose: ``prefetch_related`` (prepare the related
-query as a query of its own) and ``values()``. LIMIT and OFFSET are written
+query as a query of its own) and ``values()``, but for a flat
+``values_list`` of one column (a count, a list of ids). LIMIT and OFFSET are written
 into the SQL, not passed as parameters, so each slice (a page) is compiled
 on its own, once. A parameter the compiled SQL does not carry as itself, such as
 a ``__contains`` lookup's ``%value%``, is refused when the query is compiled.
@@ -41,7 +42,11 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import QuerySet
-from django.db.models.query import ModelIterable, get_related_populators
+from django.db.models.query import (
+    FlatValuesListIterable,
+    ModelIterable,
+    get_related_populators,
+)
 
 # How each kind of parameter gets a stand-in value nothing else in a query can equal.
 STAND_INS: dict[type, Callable[[], Any]] = {
@@ -59,7 +64,7 @@ class PreparedQuery:
     """``PreparedQuery(build, name=kind, ...)``: ``build(**parameters)`` returns
     the queryset; each parameter's kind is ``uuid.UUID``, ``str`` or ``int``.
     Calling the prepared query with the parameters returns the list of model
-    instances the queryset would give."""
+    instances the queryset would give (of values, for a flat ``values_list``)."""
 
     def __init__(self, build: Callable[..., QuerySet], **kinds: type):
         unknown = {name: kind for name, kind in kinds.items() if kind not in STAND_INS}
@@ -115,8 +120,13 @@ class _Compiled:
     turns its rows into model instances."""
 
     def __init__(self, queryset: QuerySet, alias: str, stand_ins: dict[str, Any]):
-        if queryset._prefetch_related_lookups or queryset._iterable_class is not ModelIterable:
-            raise ImproperlyConfigured("a prepared query returns model instances, no prefetch")
+        self.flat = queryset._iterable_class is FlatValuesListIterable
+        if queryset._prefetch_related_lookups or not (
+            self.flat or queryset._iterable_class is ModelIterable
+        ):
+            raise ImproperlyConfigured(
+                "a prepared query returns model instances or one flat column, no prefetch"
+            )
         self.alias = alias
         compiler = queryset.query.get_compiler(using=alias)
         self.sql, params = compiler.as_sql()  # also fills select, klass_info, annotations
@@ -124,6 +134,12 @@ class _Compiled:
         unused = set(stand_ins) - {slot[0] for slot in self.slots if slot[0]}
         if unused:
             raise ImproperlyConfigured(f"the SQL does not use the parameters {sorted(unused)}")
+        columns = [column[0] for column in compiler.select[: compiler.col_count]]
+        self.converters = list(compiler.get_converters(columns).items())
+        if self.flat:
+            if compiler.col_count != 1:
+                raise ImproperlyConfigured("a flat values_list of one column only")
+            return
         # As ModelIterable.__iter__ reads them, once instead of on every call.
         select, klass_info = compiler.select, compiler.klass_info
         self.model = klass_info["model"]
@@ -132,8 +148,6 @@ class _Compiled:
         self.init_list = [column[0].target.attname for column in select[self.model_slice]]
         self.related_populators = get_related_populators(klass_info, select, alias)
         self.annotations = list(compiler.annotation_col_map.items())
-        columns = [column[0] for column in select[: compiler.col_count]]
-        self.converters = list(compiler.get_converters(columns).items())
 
     def params(self, values: dict[str, Any]) -> list:
         return [
@@ -150,6 +164,9 @@ class _Compiled:
                 for convert in converters:
                     value = convert(value, expression, connection)
                 row[position] = value
+            if self.flat:
+                found.append(row[0])
+                continue
             obj = self.model.from_db(self.alias, self.init_list, row[self.model_slice])
             for populator in self.related_populators:
                 populator.populate(row, obj)

@@ -2,7 +2,6 @@
 
 import uuid
 
-from django.contrib.auth import get_user_model
 from django.db.models import (
     Count,
     F,
@@ -58,15 +57,17 @@ def _projects_of(user_id):
     )
 
 
-def _project_count(user_id):
-    # The count as the annotation of the user's row: a prepared query returns instances.
-    memberships = Membership.objects.filter(user=OuterRef("pk")).order_by().values("user")
-    count = Coalesce(Subquery(memberships.annotate(n=Count("pk")).values("n")), 0)
-    return get_user_model().objects.filter(pk=user_id).annotate(project_count=count).only("pk")[:1]
+def _count(queryset, by: str):
+    """``queryset``'s rows counted, as a one-column values_list (no row: none)."""
+    # COUNT(*): a count of the primary key would read it from the table, where
+    # the list's partial index answers COUNT(*) alone.
+    return queryset.order_by().values(by).annotate(n=Count("*")).values_list("n", flat=True)
 
 
 _PROJECT_PAGE = PreparedQuery(_projects_of, user_id=int)
-_PROJECT_COUNT = PreparedQuery(_project_count, user_id=int)
+_PROJECT_COUNT = PreparedQuery(
+    lambda user_id: _count(Membership.objects.filter(user=user_id), by="user"), user_id=int
+)
 
 
 def project_pages(*, user) -> PreparedPages:
@@ -74,7 +75,7 @@ def project_pages(*, user) -> PreparedPages:
     page a prepared query."""
     return PreparedPages(
         _PROJECT_PAGE,
-        lambda: _PROJECT_COUNT.first(user_id=user.pk).project_count,
+        lambda: _PROJECT_COUNT.first(user_id=user.pk) or 0,
         user_id=user.pk,
     )
 
@@ -178,11 +179,10 @@ def _alive_jobs(project_id, status=None):
 
 
 def _job_count(project_id, status=None):
-    # The count as the annotation of the project's row: a prepared query
-    # returns instances. It reads the same partial index as the list.
-    jobs = _alive_jobs(OuterRef("pk"), status).order_by().values("project")
-    count = Coalesce(Subquery(jobs.annotate(n=Count("pk")).values("n")), 0)
-    return Project.objects.filter(pk=project_id).annotate(job_count=count).only("id")[:1]
+    # By the project given, not correlated to it: PostgreSQL then reads the
+    # list's partial index (a correlated count took the plain project index
+    # and filtered out every deleted job, 12 ms against 5 with 90,000).
+    return _count(_alive_jobs(project_id, status), by="project")
 
 
 _JOB_PAGE = {
@@ -206,7 +206,7 @@ def job_pages(*, project: Project, status: str | None = None) -> PreparedPages:
     """``job_list`` for a paginator: the count and each page a prepared query."""
     values = {"project_id": project.pk, **({"status": status} if status else {})}
     rows, count = _JOB_PAGE[bool(status)], _JOB_COUNT[bool(status)]
-    return PreparedPages(rows, lambda: count.first(**values).job_count, **values)
+    return PreparedPages(rows, lambda: count.first(**values) or 0, **values)
 
 
 def job_get(*, project: Project, job_id, with_files: bool = True) -> IngestJob:

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import F, Value
+from django.db.models import Count, F, Value
 from django.db.models.functions import Concat
 from django.test.utils import CaptureQueriesContext
 
@@ -154,3 +154,35 @@ def test_prepared_pages_are_what_djangos_paginator_pages():
         everything[2:4],
         everything[4:5],
     ]
+
+
+def test_a_flat_values_list_of_one_column_gives_its_values():
+    job = IngestJobFactory()
+    for _ in range(3):
+        IngestFileFactory(job=job)
+    names = PreparedQuery(
+        lambda job_id: IngestFile.objects.filter(job_id=job_id).values_list("name", flat=True),
+        job_id=uuid.UUID,
+    )
+    counted = PreparedQuery(
+        lambda job_id: (
+            IngestFile.objects.filter(job_id=job_id)
+            .order_by()
+            .values("job")
+            .annotate(n=Count("*"))
+            .values_list("n", flat=True)
+        ),
+        job_id=uuid.UUID,
+    )
+
+    assert names(job_id=job.pk) == list(
+        IngestFile.objects.filter(job=job).values_list("name", flat=True)
+    )
+    assert counted.first(job_id=job.pk) == 3
+    assert counted.first(job_id=uuid.uuid4()) is None
+    pairs = PreparedQuery(
+        lambda job_id: IngestFile.objects.filter(job_id=job_id).values_list("name", "size"),
+        job_id=uuid.UUID,
+    )
+    with pytest.raises(ImproperlyConfigured, match="model instances or one flat column"):
+        pairs(job_id=job.pk)
