@@ -105,7 +105,10 @@ class JobViewSet(ProjectScoped, viewsets.GenericViewSet):
     serializer_class = s.JobOutput
     queryset = IngestJob.objects.none()  # for the schema only; the selectors scope to the project
     parser_classes = [MultiPartParser, FormParser, JSONParser]
-    # The list filters with its own query serializer: its pages are prepared queries.
+    # DESIGN.md names django-filter for list filtering, but a FilterSet filters
+    # a QuerySet, and this list's count and pages are prepared queries
+    # (selectors.job_pages): its one filter, ?status=, is read by a query
+    # serializer instead, as DELETE reads ?force=.
     filter_backends = []
     lookup_value_regex = "[^/]+"
 
