@@ -13,6 +13,7 @@ Two things plain RQ does not do for a Django project:
 
 import signal
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from rq.worker import Worker as RQWorker
 
@@ -20,6 +21,24 @@ from jobs.runner import install_shutdown_handler
 
 
 class Worker(RQWorker):
+    def work(self, *args, **kwargs):
+        # A pool keeps connections and a thread that a forked horse would
+        # inherit: the same sockets in two processes. DATABASE_POOL is for the
+        # web processes; set for a worker (a shared .env, a parent process's
+        # environment), it is refused here rather than corrupting connections.
+        pooled = [
+            alias
+            for alias in connections
+            if connections[alias].settings_dict.get("OPTIONS", {}).get("pool")
+        ]
+        if pooled:
+            raise ImproperlyConfigured(
+                f"DATABASE_POOL is on for {', '.join(sorted(pooled))}: a worker forks a work "
+                "horse per job, and a pool's connections must not cross a fork. Unset "
+                "DATABASE_POOL for the workers (it is for the web processes)."
+            )
+        return super().work(*args, **kwargs)
+
     def fork_work_horse(self, job, queue):
         connections.close_all()
         super().fork_work_horse(job, queue)
