@@ -87,8 +87,8 @@ class PreparedQuery:
         connection = connections[compiled.alias]
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, compiled.params(values))
-            rows = cursor.fetchall()
-        return compiled.instances(rows, connection)
+            fetched = cursor.fetchall()
+        return compiled.instances(fetched, connection)
 
     def first(self, **values):
         """The first instance, or None: for a query built with ``[:1]``."""
@@ -117,7 +117,7 @@ class PreparedQuery:
 
 class _Compiled:
     """One query's SQL for one database, where its parameters go, and what
-    turns its rows into model instances."""
+    turns its rows into model instances (or values)."""
 
     def __init__(self, queryset: QuerySet, alias: str, stand_ins: dict[str, Any]):
         self.flat = queryset._iterable_class is FlatValuesListIterable
