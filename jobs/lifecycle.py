@@ -76,15 +76,12 @@ def transition(
     ``job`` is refreshed from the database when the transition won.
     """
     model = type(job)
-    from_statuses = list(from_statuses)
+    from_statuses = read_status_first(job, from_statuses)
     if to_status in TERMINAL_STATUSES and not TERMINAL_STATUSES.issuperset(from_statuses):
         # In the same UPDATE, so no write of the work can slip in between. (A
         # job already finished, being deleted, had its progress settled then.)
         fields = {**job.settled_progress(), **fields}
     rows = model.all_objects.using(using).filter(pk=job.pk, **(extra_filter or {}))
-    # The status the job was read in first: it is the one that usually wins,
-    # and every miss is an UPDATE of its own.
-    from_statuses = sorted(from_statuses, key=lambda status: status != job.status)
     with transaction.atomic(using=using):
         for from_status in from_statuses:
             won = rows.filter(status=from_status).update(
@@ -100,6 +97,12 @@ def transition(
             return LOST
     logger.info("job %s %s: %s -> %s", job.pk, action, from_status, to_status)
     return Outcome(from_status, to_status)
+
+
+def read_status_first(job: Job, statuses: Iterable[str]) -> list[str]:
+    """``statuses`` with the one ``job`` was read in first: it is the one a
+    transition usually finds, and every miss is an UPDATE of its own."""
+    return sorted(statuses, key=lambda status: status != job.status)
 
 
 def _record(job, from_status, to_status, action, actor, reason, using, extra=None):
@@ -280,8 +283,7 @@ def request_cancel(
         S.QUEUED: (S.CANCELLED, {**asked, "finished_at": now}),
         S.RUNNING: (S.CANCELLING, asked),
     }
-    # The status the job was read in first: every miss is an UPDATE of its own.
-    for from_status in sorted(ways, key=lambda status: status != job.status):
+    for from_status in read_status_first(job, ways):
         to_status, fields = ways[from_status]
         won = transition(
             job,
