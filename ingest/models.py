@@ -101,6 +101,13 @@ class Membership(models.Model):
         return self.role in WRITE_ROLES
 
 
+def correlated_total(rows: models.QuerySet, by: str, total=None) -> Coalesce:
+    """``total`` (a count by default) of ``rows``, which filter ``by`` an
+    ``OuterRef``: an annotation of the outer query, 0 when there are none."""
+    grouped = rows.order_by().values(by).annotate(total=total or Count("pk"))
+    return Coalesce(Subquery(grouped.values("total")), 0)
+
+
 class IngestJob(Job):
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="jobs")
     name = models.CharField(max_length=200)
@@ -141,10 +148,9 @@ class IngestJob(Job):
 
     def settled_progress(self) -> dict:
         finished = IngestFile.objects.filter(job=OuterRef("pk")).exclude(status=FileStatus.PENDING)
-        totals = finished.order_by().values("job")
         return {
-            "items_done": Coalesce(Subquery(totals.annotate(n=Count("pk")).values("n")), 0),
-            "bytes_done": Coalesce(Subquery(totals.annotate(b=Sum("size")).values("b")), 0),
+            "items_done": correlated_total(finished, by="job"),
+            "bytes_done": correlated_total(finished, by="job", total=Sum("size")),
         }
 
     def build_result(self) -> dict:
@@ -170,8 +176,7 @@ class IngestJob(Job):
     @staticmethod
     def count_of_documents_created() -> Coalesce:
         """The number of documents a job created, as an annotation of its query."""
-        created = Document.objects.filter(job=OuterRef("pk")).order_by().values("job")
-        return Coalesce(Subquery(created.annotate(n=Count("pk")).values("n")), 0)
+        return correlated_total(Document.objects.filter(job=OuterRef("pk")), by="job")
 
     def retry_ids(self) -> list[str]:
         """The ids of the jobs retrying this one, oldest first."""

@@ -91,7 +91,8 @@ class PreparedQuery:
         return compiled.instances(fetched, connection)
 
     def first(self, **values):
-        """The first instance, or None: for a query built with ``[:1]``."""
+        """The first instance, or None: for a query of one row at most (by a
+        unique key, or built with ``[:1]``)."""
         found = self(**values)
         return found[0] if found else None
 

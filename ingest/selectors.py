@@ -7,7 +7,6 @@ from django.db.models import (
     F,
     OuterRef,
     QuerySet,
-    Subquery,
 )
 from django.db.models.functions import Coalesce
 
@@ -19,6 +18,7 @@ from ingest.models import (
     IngestJob,
     Membership,
     Project,
+    correlated_total,
 )
 from ingest.prepared import PreparedPages, PreparedQuery, set_prefetched
 from jobs.models import ACTIVE_STATUSES, TERMINAL_STATUSES
@@ -84,14 +84,8 @@ def _live_job_count(statuses) -> Coalesce:
     # A correlated count over live jobs only: it reads the partial index
     # ingestjob_alive_list, so its cost does not grow with deleted jobs (a
     # filtered Count over a join visits every deleted row of the project).
-    jobs = (
-        IngestJob.objects.filter(project=OuterRef("pk"), status__in=sorted(statuses))
-        .order_by()
-        .values("project")
-        .annotate(count=Count("pk"))
-        .values("count")
-    )
-    return Coalesce(Subquery(jobs), 0)
+    jobs = IngestJob.objects.filter(project=OuterRef("pk"), status__in=sorted(statuses))
+    return correlated_total(jobs, by="project")
 
 
 def membership_get(*, user, project_id) -> Membership:
@@ -148,19 +142,19 @@ def job_list(
     return jobs
 
 
-_JOB = PreparedQuery(
-    lambda project_id, job_id: IngestJob.objects.filter(project_id=project_id, pk=job_id)[:1],
-    project_id=uuid.UUID,
-    job_id=uuid.UUID,
-)
-# With what the job's representation shows of its files, documents and retries.
-_JOB_WITH_COUNT = PreparedQuery(
-    lambda project_id, job_id: IngestJob.objects.filter(project_id=project_id, pk=job_id).annotate(
-        documents_created=IngestJob.count_of_documents_created()
-    )[:1],
-    project_id=uuid.UUID,
-    job_id=uuid.UUID,
-)
+def _job(project_id, job_id):
+    return IngestJob.objects.filter(project_id=project_id, pk=job_id)  # one row at most
+
+
+def _job_with_count(project_id, job_id):
+    # With what the job's representation shows of its documents (its files
+    # and retries are queries of their own, below).
+    documents_created = IngestJob.count_of_documents_created()
+    return _job(project_id, job_id).annotate(documents_created=documents_created)
+
+
+_JOB = PreparedQuery(_job, project_id=uuid.UUID, job_id=uuid.UUID)
+_JOB_WITH_COUNT = PreparedQuery(_job_with_count, project_id=uuid.UUID, job_id=uuid.UUID)
 _JOB_FILES = PreparedQuery(
     lambda job_id: IngestJob.files_with_documents().queryset.filter(job_id=job_id),
     job_id=uuid.UUID,
@@ -178,6 +172,10 @@ def _alive_jobs(project_id, status=None):
     return jobs if status is None else jobs.filter(status=status)
 
 
+def _job_page(project_id, status=None):
+    return _alive_jobs(project_id, status).order_by(*JOB_LIST_ORDER)
+
+
 def _job_count(project_id, status=None):
     # By the project given, not correlated to it: PostgreSQL then reads the
     # list's partial index (a correlated count took the plain project index
@@ -186,15 +184,8 @@ def _job_count(project_id, status=None):
 
 
 _JOB_PAGE = {
-    False: PreparedQuery(
-        lambda project_id: _alive_jobs(project_id).order_by(*JOB_LIST_ORDER),
-        project_id=uuid.UUID,
-    ),
-    True: PreparedQuery(
-        lambda project_id, status: _alive_jobs(project_id, status).order_by(*JOB_LIST_ORDER),
-        project_id=uuid.UUID,
-        status=str,
-    ),
+    False: PreparedQuery(_job_page, project_id=uuid.UUID),
+    True: PreparedQuery(_job_page, project_id=uuid.UUID, status=str),
 }
 _JOB_COUNT = {
     False: PreparedQuery(_job_count, project_id=uuid.UUID),

@@ -33,8 +33,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
         membership = project_id and selectors.membership_for_token(key=key, project_id=project_id)
         if not membership:
             return token_user(key)
-        if not membership.user.is_active:
-            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        refuse_inactive(membership.user)
         setattr(self.request, MEMBERSHIP, membership)
         return membership.user, membership.user.auth_token
 
@@ -49,9 +48,13 @@ def token_user(key: str):
     token = _TOKEN.first(key=key)
     if token is None:
         raise exceptions.AuthenticationFailed(_("Invalid token."))
-    if not token.user.is_active:
-        raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+    refuse_inactive(token.user)
     return token.user, token
+
+
+def refuse_inactive(user) -> None:
+    if not user.is_active:
+        raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
 
 
 def project_membership(request):
