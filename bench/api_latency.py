@@ -72,12 +72,12 @@ SELECT gen_random_uuid(), %(project)s, 'job ' || g, s.status, 1, %(user)s,
     CASE WHEN s.status IN ('completed', 'cancelled') THEN now() END,
     CASE WHEN s.deleted THEN now() - interval '1 day' END,
     '', 3, 0, 3000, 0, '', '{}', 1000, 100
-FROM generate_series(%(start)s, %(stop)s) AS g,
-LATERAL (SELECT g %% %(every)s <> 0 AS deleted) AS d,
+FROM generate_series(%(start)s::int, %(stop)s::int) AS g,
+LATERAL (SELECT g %% %(every)s::int <> 0 AS deleted) AS d,
 LATERAL (SELECT CASE
     WHEN d.deleted THEN 'cancelled'
-    WHEN (g / %(every)s) %% 10 < 2 THEN 'queued'
-    WHEN (g / %(every)s) %% 10 < 4 THEN 'running'
+    WHEN (g / %(every)s::int) %% 10 < 2 THEN 'queued'
+    WHEN (g / %(every)s::int) %% 10 < 4 THEN 'running'
     ELSE 'completed' END AS status, d.deleted) AS s
 """
 

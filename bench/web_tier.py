@@ -141,7 +141,7 @@ INSERT INTO ingest_ingestjob (
 SELECT gen_random_uuid(), %(project)s, 'job ' || g, 'completed', 3, %(user)s,
     now() - g * interval '1 minute', now() - g * interval '1 minute', now(), NULL,
     '', 3, 3, 3000, 3000, '', '{}', 1000, 100
-FROM generate_series(1, %(count)s) AS g
+FROM generate_series(1, %(count)s::int) AS g
 """
 
 
@@ -178,8 +178,8 @@ def build_small_project(*, user, count: int = 40):
 MAKE_PARAGRAPHS = """
 CREATE TEMP TABLE IF NOT EXISTS bench_paragraph AS
 SELECT n, (
-    SELECT string_agg('w' || floor(power(random(), 3) * %(vocabulary)s)::int, ' ')
-    FROM generate_series(1, %(words)s) AS w WHERE n >= 0
+    SELECT string_agg('w' || floor(power(random(), 3) * %(vocabulary)s::int)::int, ' ')
+    FROM generate_series(1, %(words)s::int) AS w WHERE n >= 0
 ) AS text
 FROM generate_series(0, 999) AS n
 """
@@ -188,26 +188,26 @@ INSERT_DOCUMENTS = """
 INSERT INTO ingest_document (
     id, project_id, title, sha256, size, chunk_count, created_at, origin_job_name,
     origin_file_name)
-SELECT gen_random_uuid(), %(project)s, 'Report ' || g, md5(%(salt)s || g) || md5(g || %(salt)s),
-    %(chunks)s * 700, %(chunks)s, now() - g * interval '1 second', '', 'report' || g || '.txt'
-FROM generate_series(%(first)s, %(last)s) AS g
+SELECT gen_random_uuid(), %(project)s, 'Report ' || g, md5(%(salt)s::text || g) || md5(g || %(salt)s::text),
+    %(chunks)s::int * 700, %(chunks)s::int, now() - g * interval '1 second', '', 'report' || g || '.txt'
+FROM generate_series(%(first)s::int, %(last)s::int) AS g
 """
 
 INSERT_CHUNKS = """
 INSERT INTO ingest_chunk (document_id, index, text, start, "end")
 SELECT d.id, i, p.text, i * 700, i * 700 + 700
 FROM ingest_document AS d
-CROSS JOIN generate_series(0, %(chunks)s - 1) AS i
+CROSS JOIN generate_series(0, %(chunks)s::int - 1) AS i
 JOIN bench_paragraph AS p ON p.n = abs(hashtext(d.id::text || i)) %% 1000
 WHERE d.project_id = %(project)s AND d.title LIKE 'Report %%'
   AND NOT EXISTS (SELECT 1 FROM ingest_chunk AS c WHERE c.document_id = d.id)
 """
 
 PLANT = """
-UPDATE ingest_chunk SET text = text || ' ' || %(term)s
+UPDATE ingest_chunk SET text = text || ' ' || %(term)s::text
 WHERE id IN (
     SELECT c.id FROM ingest_chunk AS c JOIN ingest_document AS d ON d.id = c.document_id
-    WHERE d.project_id = %(project)s ORDER BY md5(c.id::text) LIMIT %(count)s OFFSET %(offset)s)
+    WHERE d.project_id = %(project)s ORDER BY md5(c.id::text) LIMIT %(count)s::int OFFSET %(offset)s)
 """
 
 

@@ -174,10 +174,25 @@ if DATABASE_POOL and _default_db["ENGINE"] == "django.db.backends.postgresql":
         "max_size": env_int("DATABASE_POOL_MAX_SIZE", 8),
         "timeout": 10,
     }
+# Server-side prepared statements: psycopg prepares a statement on a
+# connection once it has run DATABASE_PREPARE_THRESHOLD times there, and
+# PostgreSQL then skips parsing and planning it again. Every hot read is the
+# same SQL each time (ingest.prepared), so with the web processes' pool this
+# took a third off a job detail (bench/api_latency.py). It needs server-side
+# parameter binding, on everywhere so that the tests run the SQL production
+# runs. "off" for a pooler that cannot keep a session's statements (PgBouncer
+# in transaction mode before 1.21).
+DATABASE_PREPARE_THRESHOLD = os.environ.get("DATABASE_PREPARE_THRESHOLD", "5")
 if _default_db["ENGINE"] == "django.db.backends.postgresql":
+    _options = _default_db.setdefault("OPTIONS", {})
     # No JIT: it compiles any query the planner thinks costly, and a search
     # estimated on a large table spent 110 ms to 1.7 s compiling to save nothing.
-    _default_db.setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+    _options.setdefault("options", "-c jit=off")
+    _options.setdefault("server_side_binding", True)
+    _options.setdefault(
+        "prepare_threshold",
+        None if DATABASE_PREPARE_THRESHOLD == "off" else env_int("DATABASE_PREPARE_THRESHOLD", 5),
+    )
 JOB_STATE_DB = "jobstate"
 DATABASES = {
     "default": _default_db,

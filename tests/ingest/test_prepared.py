@@ -1,5 +1,8 @@
 """Prepared queries answer exactly as their querysets do, on both databases."""
 
+import os
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -12,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from ingest.models import IngestFile, IngestJob, Membership
 from ingest.prepared import PreparedPages, PreparedQuery, set_prefetched
+from tests.conftest import ROOT
 from tests.factories import IngestFileFactory, IngestJobFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
@@ -186,3 +190,42 @@ def test_a_flat_values_list_of_one_column_gives_its_values():
     )
     with pytest.raises(ImproperlyConfigured, match="model instances or one flat column"):
         pairs(job_id=job.pk)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's prepared statements")
+def test_postgresql_parses_and_plans_a_statement_once_it_has_run_a_few_times():
+    # The same SQL each call is what lets PostgreSQL keep one prepared
+    # statement for it on the connection (DATABASE_PREPARE_THRESHOLD).
+    threshold = connection.settings_dict["OPTIONS"]["prepare_threshold"]
+    assert connection.settings_dict["OPTIONS"]["server_side_binding"] is True
+    job = IngestFileFactory().job_id
+
+    def prepared() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                ["%ingest_ingestfile%"],
+            )
+            return cursor.fetchone()[0]
+
+    before = prepared()
+    for _ in range(threshold + 1):
+        assert len(FILES(job_id=job)) == 1
+    assert prepared() == before + 1
+
+
+@pytest.mark.parametrize(("value", "threshold"), [(None, 5), ("2", 2), ("off", None)])
+def test_the_prepare_threshold_is_read_from_the_environment(value, threshold):
+    code = (
+        "import django; from django.conf import settings; django.setup(); "
+        "print(repr(settings.DATABASES['default']['OPTIONS'].get('prepare_threshold')))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_PREPARE_THRESHOLD"}
+    env |= {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused"}
+    if value is not None:
+        env["DATABASE_PREPARE_THRESHOLD"] = value
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == repr(threshold)
