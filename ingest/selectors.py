@@ -172,8 +172,13 @@ def _alive_jobs(project_id, status=None):
     return jobs if status is None else jobs.filter(status=status)
 
 
+# What a list row never shows (see representation.job): the per-file result
+# is JSON decoded for each row, and every column loaded is converted.
+_NOT_IN_A_ROW = ("result", "worker_host", "heartbeat_at", "created_by", "cancel_requested_by")
+
+
 def _job_page(project_id, status=None):
-    return _alive_jobs(project_id, status).order_by(*JOB_LIST_ORDER)
+    return _alive_jobs(project_id, status).order_by(*JOB_LIST_ORDER).defer(*_NOT_IN_A_ROW)
 
 
 def _job_count(project_id, status=None):
