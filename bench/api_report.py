@@ -63,13 +63,14 @@ def report(figures: dict, path) -> None:
         print(f"baseline {base['checkout']}, measured beside this commit, endpoint by endpoint:")
         print(
             f"{'endpoint':26} {'1 client p50':>12} {'this/base':>9} "
-            f"{config['clients']:>3} clients req/s {'this/base':>9}"
+            f"{config['clients']:>3} clients req/s {'this/base':>9} {'p99 ms':>8} {'this/base':>9}"
         )
         for name, row in base["clients"].items():
             single = base["one_client"][name]
             print(
                 f"{name:26} {single['p50_ms']:9.1f} ms {one[name]['p50_ms'] / single['p50_ms']:9.2f} "
-                f"{row['throughput_rps']:17.1f} {many[name]['throughput_rps'] / row['throughput_rps']:9.2f}"
+                f"{row['throughput_rps']:17.1f} {many[name]['throughput_rps'] / row['throughput_rps']:9.2f} "
+                f"{row['p99_ms']:8.1f} {many[name]['p99_ms'] / row['p99_ms']:9.2f}"
             )
     search = figures["search"]
     print(f"search, {config['clients']} clients, with {search['chunks_before']:,} chunks: p99 ms")
