@@ -15,7 +15,6 @@ Prometheus reads a drop as a counter reset, as after a restart (``rate()`` and
 import hmac
 from datetime import timedelta
 
-import django_rq
 from django.conf import settings
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import Coalesce
@@ -32,7 +31,7 @@ from redis.exceptions import RedisError
 from rq import worker_registration
 
 from ingest.models import FileStatus, IngestFile, IngestJob
-from ingest.services import QUEUE_NAME
+from ingest.services import ingest_queue
 from jobs.models import JobStatus
 
 CANCEL_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
@@ -89,7 +88,7 @@ class IngestCollector:
             value=max(age, 0.0),
         )
         try:
-            queue = django_rq.get_queue(QUEUE_NAME)
+            queue = ingest_queue()
             depth = queue.count
             workers = live_workers(queue)
         except RedisError:

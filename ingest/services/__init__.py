@@ -38,6 +38,7 @@ from ingest.services.intake import (
 from ingest.services.projects import membership_add, project_create
 from ingest.services.queue import (
     QUEUE_NAME,
+    ingest_queue,
     job_cancel,
     job_delete,
     job_enqueue,
@@ -63,6 +64,7 @@ __all__ = [
     "check_chunking",
     "check_uploads",
     "deleted_jobs_older_than",
+    "ingest_queue",
     "job_cancel",
     "job_cleanup",
     "job_create",

@@ -6,7 +6,6 @@ import os
 from dataclasses import asdict, astuple, dataclass
 from datetime import timedelta
 
-import django_rq
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -23,7 +22,7 @@ from ingest.models import (
     DocumentSource,
     IngestJob,
 )
-from ingest.services.queue import QUEUE_NAME
+from ingest.services.queue import ingest_queue
 from jobs import lifecycle, runner
 from jobs.models import JobStatus
 from jobs.runner import work_dir_for
@@ -109,7 +108,7 @@ def remove_work_dir(*, job: IngestJob) -> int | None:
 
 def remove_rq_entries(*, job_id: str) -> int:
     """Remove the job from its queue, its registries, and its hash and results."""
-    queue = django_rq.get_queue(QUEUE_NAME)
+    queue = ingest_queue()
     registries = [
         queue.finished_job_registry,
         queue.failed_job_registry,

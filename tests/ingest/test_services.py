@@ -200,6 +200,18 @@ def test_job_enqueue_survives_a_redis_outage(project, monkeypatch, caplog):
     assert job.status == JobStatus.QUEUED
 
 
+def test_the_queue_is_reached_through_one_client_per_process_and_redis_address(monkeypatch):
+    first, second = services.ingest_queue(), services.ingest_queue(commit_mode="auto")
+    assert first.connection is second.connection  # one pool, its connections reused
+    # The same Redis connection answers each call (django-rq opened one a call).
+    assert len({services.ingest_queue().connection.client_id() for _ in range(3)}) == 1
+
+    monkeypatch.setitem(django_rq.settings.QUEUES, "ingest", {"URL": "redis://127.0.0.1:1/0"})
+    elsewhere = services.ingest_queue().connection
+    assert elsewhere is not first.connection
+    assert elsewhere.connection_pool.connection_kwargs["port"] == 1
+
+
 # --- cancel and delete -------------------------------------------------------
 
 
