@@ -47,6 +47,7 @@ from django.db.models.query import (
     ModelIterable,
     get_related_populators,
 )
+from psycopg import pq
 
 # How each kind of parameter gets a stand-in value nothing else in a query can equal.
 STAND_INS: dict[type, Callable[[], Any]] = {
@@ -86,6 +87,8 @@ class PreparedQuery:
         compiled = self._compiled_for(using or DEFAULT_DB_ALIAS, rows)
         connection = connections[compiled.alias]
         with connection.cursor() as cursor:
+            if compiled.binary:
+                cursor.cursor.format = pq.Format.BINARY  # psycopg's cursor, for its results
             cursor.execute(compiled.sql, compiled.params(values))
             fetched = cursor.fetchall()
         return compiled.instances(fetched, connection)
@@ -137,6 +140,7 @@ class _Compiled:
             raise ImproperlyConfigured(f"the SQL does not use the parameters {sorted(unused)}")
         columns = [column[0] for column in compiler.select[: compiler.col_count]]
         self.converters = list(compiler.get_converters(columns).items())
+        self.binary = _binary_results(connections[alias], columns)
         if self.flat:
             if compiler.col_count != 1:
                 raise ImproperlyConfigured("a flat values_list of one column only")
@@ -175,6 +179,46 @@ class _Compiled:
                 setattr(obj, name, row[position])
             found.append(obj)
         return found
+
+
+# Columns psycopg reads from PostgreSQL's binary format into the values it
+# reads from text (and Django's converters expect). Not JSON: psycopg would
+# decode it, and Django's JSONField decodes the text itself.
+BINARY_SAFE = frozenset(
+    {
+        "AutoField",
+        "BigAutoField",
+        "BigIntegerField",
+        "BooleanField",
+        "CharField",
+        "DateTimeField",
+        "IntegerField",
+        "PositiveBigIntegerField",
+        "PositiveIntegerField",
+        "PositiveSmallIntegerField",
+        "SmallIntegerField",
+        "TextField",
+        "UUIDField",
+    }
+)
+
+
+def _binary_results(connection, columns) -> bool:
+    """Whether the rows can come in PostgreSQL's binary format, which psycopg
+    reads in C: parsing timestamps and UUIDs from text, in Python (Django's
+    time zone loader), took 60% of fetching a list page of 25 jobs (0.37 ->
+    0.15 ms in binary). It needs server-side binding (see the settings)."""
+    if connection.vendor != "postgresql":
+        return False
+    if connection.settings_dict["OPTIONS"].get("server_side_binding") is not True:
+        return False
+    for column in columns:
+        field = column.output_field
+        while field.is_relation:  # a foreign key's column holds its target's values
+            field = field.target_field
+        if field.get_internal_type() not in BINARY_SAFE:
+            return False
+    return True
 
 
 def _slot(value, stand_ins: dict[str, Any]) -> tuple[str | None, Callable | None, Any]:

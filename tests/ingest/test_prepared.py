@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -12,6 +13,7 @@ from django.db import connection
 from django.db.models import Count, F, Value
 from django.db.models.functions import Concat
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from ingest.models import IngestFile, IngestJob, Membership
 from ingest.prepared import PreparedPages, PreparedQuery, set_prefetched
@@ -229,3 +231,26 @@ def test_the_prepare_threshold_is_read_from_the_environment(value, threshold):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == repr(threshold)
+
+
+def test_rows_without_json_come_in_binary_on_postgresql_and_give_the_same_values():
+    def jobs_of(project_id):
+        return IngestJob.objects.filter(project_id=project_id).defer("result").order_by("name")
+
+    def with_result(project_id):
+        return IngestJob.objects.filter(project_id=project_id).order_by("name")
+
+    job = IngestJobFactory(name="a", started_at=timezone.now(), items_total=3, bytes_done=2**40)
+    IngestJobFactory(project=job.project, name="b", retry_of=job)
+    rows = PreparedQuery(jobs_of, project_id=uuid.UUID)
+    json_rows = PreparedQuery(with_result, project_id=uuid.UUID)
+
+    found = rows(project_id=job.project_id)
+    assert [fields(j) for j in found] == [fields(j) for j in jobs_of(job.project_id)]
+    assert [fields(j) for j in json_rows(project_id=job.project_id)] == [
+        fields(j) for j in with_result(job.project_id)
+    ]
+    assert found[0].started_at.utcoffset() == timedelta(0)
+    on_postgresql = connection.vendor == "postgresql"
+    assert rows._compiled_for("default", None).binary is on_postgresql
+    assert json_rows._compiled_for("default", None).binary is False
