@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, F, Value
 from django.db.models.functions import Concat
+from django.db.models.signals import post_init
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -254,3 +255,34 @@ def test_rows_without_json_come_in_binary_on_postgresql_and_give_the_same_values
     on_postgresql = connection.vendor == "postgresql"
     assert rows._compiled_for("default", None).binary is on_postgresql
     assert json_rows._compiled_for("default", None).binary is False
+
+
+def test_instances_are_what_from_db_builds_and_post_init_is_still_sent_when_listened_to():
+    file = IngestFileFactory()
+    found = FILES(job_id=file.job_id)[0]
+    expected = files_of(file.job_id).get()
+    assert found._state.adding is False and found._state.db == expected._state.db
+    assert found.get_deferred_fields() == expected.get_deferred_fields() == set()
+    found.name = "renamed"
+    found.save(update_fields=["name"])  # an instance that saves as one read by Django
+    assert IngestFile.objects.get(pk=file.pk).name == "renamed"
+
+    deferred = PreparedQuery(
+        lambda job_id: IngestFile.objects.filter(job_id=job_id).only("id", "job"), job_id=uuid.UUID
+    )(job_id=file.job_id)[0]
+    assert deferred.get_deferred_fields() == {
+        f.attname for f in IngestFile._meta.concrete_fields if f.attname not in ("id", "job_id")
+    }
+    assert deferred.name == "renamed"  # loaded when read
+
+    seen = []
+
+    def listener(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(listener, sender=IngestFile)
+    try:
+        again = FILES(job_id=file.job_id)
+    finally:
+        post_init.disconnect(listener, sender=IngestFile)
+    assert [i.pk for i in seen] == [f.pk for f in again] == [file.pk]
