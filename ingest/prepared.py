@@ -18,6 +18,16 @@ the real values, and builds model instances as ``QuerySet`` iteration does
 queryset stays the one source of the SQL, so a migration that changes a
 column changes the prepared query with it.
 
+Two more savings, each measured on a list page of 25 jobs. On PostgreSQL the
+rows of a query with no JSON column come in the binary format, which psycopg
+reads in C (0.37 -> 0.15 ms to fetch them: text timestamps went through
+Django's time zone loader, in Python); and the SQL, the same text on every
+call, becomes a server-side prepared statement after a few runs on a
+connection (``DATABASE_PREPARE_THRESHOLD`` in the settings). An instance is
+built as ``Model.from_db`` leaves one, without ``Model.__init__``'s call of
+each field's descriptor (0.17 -> 0.02 ms), unless its model has a
+``from_db`` or ``__init__`` of its own or ``post_init`` is listened to.
+
 What it does not do, on purpose: ``prefetch_related`` (prepare the related
 query as a query of its own) and ``values()``, but for a flat
 ``values_list`` of one column (a count, a list of ids). LIMIT and OFFSET are written
