@@ -4,11 +4,14 @@ live uvicorn at /mcp/, with real rqworker processes doing the work."""
 
 import base64
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import anyio
+import anyio.to_thread
 import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
@@ -275,7 +278,7 @@ def test_http_cancel_delete_and_cleanup_as_the_token_user(
     MembershipFactory(project=ProjectFactory(name=project.name), user=other, role=Role.OWNER)
     other_token = Token.objects.create(user=other).key
     server = start_web()
-    start_worker()
+    worker = start_worker()
     big = base64.b64encode(prose(7, 8_000_000)).decode()
 
     async def session():
@@ -295,9 +298,20 @@ def test_http_cancel_delete_and_cleanup_as_the_token_user(
                     "progress"
                 ]["files_done"] < 1:
                     await anyio.sleep(0.05)
-            _, cancelling = await call(
-                client, "cancel_job", project=project.name, job=job["id"], reason="agent said so"
-            )
+            # Paused, the work horse cannot race the cancel to the end of
+            # big.txt: on SQLite a cancel sent while it wrote could wait out
+            # the file and find the job completed (see freeze_horse).
+            horse = await anyio.to_thread.run_sync(worker.freeze_horse)
+            try:
+                _, cancelling = await call(
+                    client,
+                    "cancel_job",
+                    project=project.name,
+                    job=job["id"],
+                    reason="agent said so",
+                )
+            finally:
+                os.kill(horse, signal.SIGCONT)
             cancelled = await until_finished(client, project.name, job["id"])
             cleaned = await call(client, "cleanup_job", project=project.name, job=job["id"])
             again = await call(client, "cleanup_job", project=project.name, job=job["id"])
