@@ -4,6 +4,7 @@ import uuid
 
 from django.db.models import (
     Count,
+    Exists,
     F,
     OuterRef,
     QuerySet,
@@ -147,10 +148,13 @@ def _job(project_id, job_id):
 
 
 def _job_with_count(project_id, job_id):
-    # With what the job's representation shows of its documents (its files
-    # and retries are queries of their own, below).
-    documents_created = IngestJob.count_of_documents_created()
-    return _job(project_id, job_id).annotate(documents_created=documents_created)
+    # With what the job's representation shows of its documents, and whether
+    # any job retries it (its files are a query of their own, below, and so
+    # are its retries, when it has any: most jobs have none).
+    return _job(project_id, job_id).annotate(
+        documents_created=IngestJob.count_of_documents_created(),
+        retried=Exists(IngestJob.objects.filter(retry_of=OuterRef("pk"))),
+    )
 
 
 _JOB = PreparedQuery(_job, project_id=uuid.UUID, job_id=uuid.UUID)
@@ -207,14 +211,15 @@ def job_pages(*, project: Project, status: str | None = None) -> PreparedPages:
 
 def job_get(*, project: Project, job_id, with_files: bool = True) -> IngestJob:
     """The project's job; ``with_files``, with all its representation shows
-    (its files, their documents, its retries) read in three more queries."""
+    (its documents, its files and their documents, its retries) in two
+    queries, or three for a job that has been retried."""
     job_id = _uuid(job_id)
     job = (_JOB_WITH_COUNT if with_files else _JOB).first(project_id=project.pk, job_id=job_id)
     if job is None:
         raise NotFound()
     if with_files:
         set_prefetched(job, "files", _JOB_FILES(job_id=job_id))
-        set_prefetched(job, "retries", _JOB_RETRIES(job_id=job_id))
+        set_prefetched(job, "retries", _JOB_RETRIES(job_id=job_id) if job.retried else [])
     return job
 
 
