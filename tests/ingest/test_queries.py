@@ -285,4 +285,4 @@ def test_dashboard_actions(flat, owner, small, large):
         files = [SimpleUploadedFile(f"n{i}.txt", b"Some words.\n") for i in range(count)]
         return client.post(page("job-create", project), {"files": files}, **accept)
 
-    flat(11, lambda: upload(1), lambda: upload(LARGE))
+    flat(10, lambda: upload(1), lambda: upload(LARGE))
