@@ -183,17 +183,18 @@ if DATABASE_POOL and _default_db["ENGINE"] == "django.db.backends.postgresql":
 # parameter binding, on everywhere so that the tests run the SQL production
 # runs. "off" for a pooler that cannot keep a session's statements (PgBouncer
 # in transaction mode before 1.21).
-DATABASE_PREPARE_THRESHOLD = os.environ.get("DATABASE_PREPARE_THRESHOLD", "5")
+DATABASE_PREPARE_THRESHOLD = (
+    None
+    if os.environ.get("DATABASE_PREPARE_THRESHOLD") == "off"
+    else env_int("DATABASE_PREPARE_THRESHOLD", 5)
+)
 if _default_db["ENGINE"] == "django.db.backends.postgresql":
     _options = _default_db.setdefault("OPTIONS", {})
     # No JIT: it compiles any query the planner thinks costly, and a search
     # estimated on a large table spent 110 ms to 1.7 s compiling to save nothing.
     _options.setdefault("options", "-c jit=off")
     _options.setdefault("server_side_binding", True)
-    _options.setdefault(
-        "prepare_threshold",
-        None if DATABASE_PREPARE_THRESHOLD == "off" else env_int("DATABASE_PREPARE_THRESHOLD", 5),
-    )
+    _options.setdefault("prepare_threshold", DATABASE_PREPARE_THRESHOLD)
 JOB_STATE_DB = "jobstate"
 DATABASES = {
     "default": _default_db,
