@@ -283,6 +283,7 @@ def request_cancel(
         S.QUEUED: (S.CANCELLED, {**asked, "finished_at": now}),
         S.RUNNING: (S.CANCELLING, asked),
     }
+    guard = _version_filter(version)
     for from_status in read_status_first(job, ways):
         to_status, fields = ways[from_status]
         won = transition(
@@ -293,7 +294,7 @@ def request_cancel(
             actor=actor,
             reason=reason,
             using=using,
-            extra_filter=_version_filter(version),
+            extra_filter=guard,
             **fields,
         )
         if won:
