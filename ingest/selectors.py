@@ -3,7 +3,6 @@
 import uuid
 
 from django.db.models import (
-    Count,
     Exists,
     F,
     OuterRef,
@@ -20,6 +19,7 @@ from ingest.models import (
     Membership,
     Project,
     correlated_total,
+    totals_by,
 )
 from ingest.prepared import PreparedPages, PreparedQuery, set_prefetched
 from jobs.models import ACTIVE_STATUSES, TERMINAL_STATUSES
@@ -60,9 +60,7 @@ def _projects_of(user_id):
 
 def _count(queryset, by: str):
     """``queryset``'s rows counted, as a one-column values_list (no row: none)."""
-    # COUNT(*): a count of the primary key would read it from the table, where
-    # the list's partial index answers COUNT(*) alone.
-    return queryset.order_by().values(by).annotate(n=Count("*")).values_list("n", flat=True)
+    return totals_by(queryset, by).values_list("total", flat=True)
 
 
 _PROJECT_PAGE = PreparedQuery(_projects_of, user_id=int)
