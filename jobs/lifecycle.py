@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from jobs import events
+from jobs import events, writes
 from jobs.models import TERMINAL_STATUSES, Job, JobEvent
 from jobs.models import JobStatus as S
 
@@ -82,21 +82,41 @@ def transition(
         # job already finished, being deleted, had its progress settled then.)
         fields = {**job.settled_progress(), **fields}
     rows = model.all_objects.using(using).filter(pk=job.pk, **(extra_filter or {}))
-    with transaction.atomic(using=using):
-        for from_status in from_statuses:
-            won = rows.filter(status=from_status).update(
-                status=to_status, version=F("version") + 1, **fields
-            )
-            if won:
-                # Refresh inside the transaction so the after-commit event
-                # carries the new state.
-                job.refresh_from_db(using=using)
-                _record(job, from_status, to_status, action, actor, reason, using)
-                break
-        else:
-            return LOST
+    for from_status in from_statuses:
+        event = _event(job, from_status, to_status, action, actor, reason, using)
+        values = {"status": to_status, "version": F("version") + 1, **fields}
+        if _moved(job, rows.filter(status=from_status), values, event):
+            break
+    else:
+        return LOST
+    transaction.on_commit(
+        lambda: events.publish_transition(job, from_status, to_status, action), using=using
+    )
     logger.info("job %s %s: %s -> %s", job.pk, action, from_status, to_status)
     return Outcome(from_status, to_status)
+
+
+def _moved(job: Job, rows, values: dict, event: JobEvent) -> bool:
+    """UPDATE the job's row if ``rows`` still finds it, refresh ``job`` and
+    write ``event``, all or nothing. Whether it found the row.
+
+    On PostgreSQL that is one statement (``jobs.writes``) instead of the
+    ORM's five round trips (BEGIN, UPDATE, SELECT, INSERT, COMMIT): the API's
+    DELETE of a finished job makes 3 queries instead of 7, and took 2.8-4.3 ms
+    in process instead of 5.0-6.1 (p50 of 600, three runs each, interleaved).
+    """
+    if writes.supported(rows.db):
+        found = writes.update_and_insert(rows, values, event)
+        if found is None:
+            return False
+        writes.refresh_with(job, found)
+        return True
+    with transaction.atomic(using=rows.db):
+        if not rows.update(**values):
+            return False
+        job.refresh_from_db(using=rows.db)
+        event.save(using=rows.db, force_insert=True)
+    return True
 
 
 def read_status_first(job: Job, statuses: Iterable[str]) -> list[str]:
@@ -105,8 +125,11 @@ def read_status_first(job: Job, statuses: Iterable[str]) -> list[str]:
     return sorted(statuses, key=lambda status: status != job.status)
 
 
-def _record(job, from_status, to_status, action, actor, reason, using, extra=None):
-    JobEvent.objects.using(using).create(
+def _event(job, from_status, to_status, action, actor, reason, using, extra=None) -> JobEvent:
+    """The audit event of a change of ``job``, not yet saved. Its
+    ``audit_fields`` name the job, which a transition does not change, so
+    they are read before the change is written."""
+    return JobEvent(
         content_type=ContentType.objects.db_manager(using).get_for_model(type(job)),
         job_id=job.pk,
         from_status=from_status,
@@ -116,6 +139,13 @@ def _record(job, from_status, to_status, action, actor, reason, using, extra=Non
         reason=reason,
         extra=extra or {},
         **job.audit_fields(),
+    )
+
+
+def _record(job, from_status, to_status, action, actor, reason, using, extra=None):
+    """Write the audit event of a job's creation or of an action that changes no status."""
+    _event(job, from_status, to_status, action, actor, reason, using, extra).save(
+        using=using, force_insert=True
     )
     transaction.on_commit(
         lambda: events.publish_transition(job, from_status, to_status, action), using=using
