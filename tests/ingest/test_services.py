@@ -317,3 +317,27 @@ def test_remove_from_queue_of_a_job_a_killed_worker_left_behind_is_harmless(redi
 def test_remove_from_queue_of_an_unknown_job_is_harmless(redis_conn):
     services.remove_from_queue(job_id="00000000-0000-0000-0000-000000000000")
     assert redis_conn.llen("rq:queue:ingest") == 0
+
+
+def test_remove_from_queue_leaves_nothing_of_the_job_in_redis(redis_conn):
+    job = IngestJobFactory(status=JobStatus.QUEUED)
+    services.job_enqueue(job=job)
+    other = IngestJobFactory(status=JobStatus.QUEUED)
+    services.job_enqueue(job=other)
+
+    services.remove_from_queue(job_id=str(job.pk))
+
+    assert django_rq.get_queue("ingest").job_ids == [str(other.pk)]
+    assert not redis_conn.exists(f"rq:job:{job.pk}")
+    with pytest.raises(NoSuchJobError):
+        RQJob.fetch(str(job.pk), connection=redis_conn)
+
+
+def test_remove_from_queue_of_a_job_whose_record_is_gone_still_unlists_it(redis_conn):
+    job = IngestJobFactory(status=JobStatus.QUEUED)
+    services.job_enqueue(job=job)
+    redis_conn.delete(f"rq:job:{job.pk}")
+
+    services.remove_from_queue(job_id=str(job.pk))
+
+    assert django_rq.get_queue("ingest").job_ids == []
