@@ -82,16 +82,14 @@ def transition(
         # job already finished, being deleted, had its progress settled then.)
         fields = {**job.settled_progress(), **fields}
     rows = model.all_objects.using(using).filter(pk=job.pk, **(extra_filter or {}))
+    values = {"status": to_status, "version": F("version") + 1, **fields}
     for from_status in from_statuses:
         event = _event(job, from_status, to_status, action, actor, reason, using)
-        values = {"status": to_status, "version": F("version") + 1, **fields}
         if _moved(job, rows.filter(status=from_status), values, event):
             break
     else:
         return LOST
-    transaction.on_commit(
-        lambda: events.publish_transition(job, from_status, to_status, action), using=using
-    )
+    _publish_on_commit(job, from_status, to_status, action, using)
     logger.info("job %s %s: %s -> %s", job.pk, action, from_status, to_status)
     return Outcome(from_status, to_status)
 
@@ -147,6 +145,11 @@ def _record(job, from_status, to_status, action, actor, reason, using, extra=Non
     _event(job, from_status, to_status, action, actor, reason, using, extra).save(
         using=using, force_insert=True
     )
+    _publish_on_commit(job, from_status, to_status, action, using)
+
+
+def _publish_on_commit(job, from_status, to_status, action, using):
+    """The live event of a change, once it is committed (at once outside a transaction)."""
     transaction.on_commit(
         lambda: events.publish_transition(job, from_status, to_status, action), using=using
     )

@@ -43,7 +43,8 @@ def update_and_insert(rows: QuerySet, values: dict, record: Model) -> dict | Non
     query.clear_select_clause()
     if query.related_updates:  # multi-table inheritance: more than one UPDATE
         raise NotImplementedError("an UPDATE of a model's parents' tables too")
-    update_sql, update_params = query.get_compiler(connection=connection).as_sql()
+    compiler = query.get_compiler(connection=connection)
+    update_sql, update_params = compiler.as_sql()
 
     # What Model.save checks first: a related object not saved yet (an
     # actor with no id) is refused, not written as NULL.
@@ -71,13 +72,10 @@ def update_and_insert(rows: QuerySet, values: dict, record: Model) -> dict | Non
         row = cursor.fetchone()
     if row is None:
         return None
-    found = {}
-    for field, value in zip(columns, row, strict=True):
-        col = field.get_col(model._meta.db_table)
-        for convert in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
-            value = convert(value, col, connection)
-        found[field.attname] = value
-    return found
+    # Read as a SELECT of these columns reads them (JSON decoded, and so on).
+    converters = compiler.get_converters([field.get_col(model._meta.db_table) for field in columns])
+    [row] = compiler.apply_converters([row], converters)
+    return {field.attname: value for field, value in zip(columns, row, strict=True)}
 
 
 def refresh_with(instance: Model, values: dict) -> None:
