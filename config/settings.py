@@ -162,9 +162,10 @@ if _default_db["ENGINE"] == "django.db.backends.sqlite3":
     }
     _default_db["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 # A pool of open connections, for the web processes (config/asgi.py turns it
-# on there). Under ASGI every request runs its sync code in a thread of its
-# own, so CONN_MAX_AGE's per-thread connections would leak one connection per
-# request; without either, every request paid a new PostgreSQL connection
+# on there). Under ASGI a request runs its sync code on a thread taken for it,
+# and threads come and go with the load (config/asgi.py), so CONN_MAX_AGE's
+# per-thread connections would leak with the threads that stop; without
+# either, every request paid a new PostgreSQL connection
 # (see bench/api_latency.py). Off elsewhere: the rqworker forks a work
 # horse per job, and a pool's sockets and threads must not cross a fork.
 DATABASE_POOL = env_bool("DATABASE_POOL", False)

@@ -1,14 +1,18 @@
 """The ASGI application runs Django's middleware as one synchronous chain."""
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
+import threading
 from unittest import mock
 
 import pytest
 from asgiref.sync import SyncToAsync, iscoroutinefunction
 from django.core.handlers.asgi import ASGIHandler
+from django.http import JsonResponse
+from django.urls import path as route
 
 from tests.conftest import ROOT
 
@@ -28,6 +32,22 @@ def ours(monkeypatch):
 def get(handler, path: str) -> dict:
     """One GET through ``handler``, as an ASGI server sends it: the status, the
     body, and how many sync_to_async hand-offs it took."""
+    original = SyncToAsync.__call__
+    hand_offs = 0
+
+    async def counted(self, *args, **kwargs):
+        nonlocal hand_offs
+        hand_offs += 1
+        return await original(self, *args, **kwargs)
+
+    with mock.patch.object(SyncToAsync, "__call__", counted):
+        answer = asyncio.run(request(handler, path))
+    return {**answer, "hand_offs": hand_offs}
+
+
+async def request(handler, path: str) -> dict:
+    """One GET through ``handler`` on the running event loop: its status,
+    headers and body."""
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -42,7 +62,7 @@ def get(handler, path: str) -> dict:
         "client": ("127.0.0.1", 50000),
         "server": ("testserver", 80),
     }
-    answer = {"body": b"", "hand_offs": 0}
+    answer = {"body": b""}
     received = asyncio.Event()
 
     async def receive():
@@ -58,14 +78,7 @@ def get(handler, path: str) -> dict:
         else:
             answer["body"] += message.get("body", b"")
 
-    original = SyncToAsync.__call__
-
-    async def counted(self, *args, **kwargs):
-        answer["hand_offs"] += 1
-        return await original(self, *args, **kwargs)
-
-    with mock.patch.object(SyncToAsync, "__call__", counted):
-        asyncio.run(handler(scope, receive, send))
+    await handler(scope, receive, send)
     return answer
 
 
@@ -94,6 +107,80 @@ def test_middleware_still_shapes_the_answer(ours):
         assert answer["status"] == status
         assert answer["headers"]["x-content-type-options"] == "nosniff"
         assert answer["headers"]["x-frame-options"] == "DENY"
+
+
+# Views for the thread tests below (``pytest.mark.urls`` points here): each
+# answers with the thread it ran on.
+MEETING = threading.Barrier(2, timeout=10)
+
+
+def where(request):
+    return JsonResponse({"thread": threading.get_ident()})
+
+
+def meet(request):
+    MEETING.wait()  # returns only once two requests are in this view at once
+    return where(request)
+
+
+urlpatterns = [route("where/", where), route("meet/", meet)]
+
+
+def threads_of(handler, *rounds: list[str]) -> list[list[int]]:
+    """The threads ``handler`` ran each request on; the paths of a round are
+    sent at once, the rounds one after the other, all on one event loop."""
+
+    async def serve():
+        answers = []
+        for paths in rounds:
+            answers.append(await asyncio.gather(*(request(handler, p) for p in paths)))
+        return answers
+
+    answers = asyncio.run(serve())
+    assert all(answer["status"] == 200 for done in answers for answer in done), answers
+    return [[json.loads(answer["body"])["thread"] for answer in done] for done in answers]
+
+
+@pytest.mark.urls(__name__)
+@pytest.mark.django_db(transaction=True)
+def test_requests_one_after_another_reuse_a_thread(ours):
+    # Django's own handler starts a thread for each request, and another to
+    # stop it.
+    rounds = threads_of(ours(), ["/where/"], ["/where/"], ["/where/"])
+
+    assert len({thread for (thread,) in rounds}) == 1
+    assert rounds[0][0] != threading.get_ident()  # not the event loop's
+    (first,), (second,) = threads_of(ASGIHandler(), ["/where/"], ["/where/"])
+    assert first != second
+
+
+@pytest.mark.urls(__name__)
+@pytest.mark.django_db(transaction=True)
+def test_requests_at_once_each_have_a_thread_of_their_own(ours):
+    # Two requests sharing a thread would wait for each other at the meeting
+    # forever (a BrokenBarrierError, then a 500, after its timeout).
+    handler = ours()
+    (first, second), (again,) = threads_of(handler, ["/meet/", "/meet/"], ["/where/"])
+
+    assert first != second
+    assert again in (first, second)
+    assert len(handler.threads.idle) == 2
+
+
+def test_idle_threads_beyond_the_kept_number_stop():
+    from config.asgi import RequestThreads
+
+    threads = RequestThreads(keep=1)
+    kept, extra = threads.take(), threads.take()
+    for executor in (kept, extra):
+        assert executor.submit(threading.get_ident).result(timeout=5)
+        threads.give_back(executor)
+
+    assert threads.idle == [kept]
+    with pytest.raises(RuntimeError):  # shut down
+        extra.submit(threading.get_ident)
+    assert threads.take() is kept
+    assert threads.take() is not kept
 
 
 def test_what_the_web_process_imported_is_out_of_the_collectors_reach():
