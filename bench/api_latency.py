@@ -53,6 +53,7 @@ import time
 from bench import common, web_tier
 from bench.api_client import run_phase, summary
 from bench.api_report import report, verdicts
+from bench.cpu_share import CpuMeter, CpuTally
 from config.launch import procfile
 
 os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_api_latency")
@@ -247,6 +248,7 @@ def measure(bench, args) -> dict:
     else:
         servers = web_tier.start_servers(bench, count=args.server_workers)
     urls = [server.url for server in servers]
+    cpu = CpuTally(CpuMeter([server.pid for server in servers]))
     if args.baseline:
         baseline_server = web_tier.start_baseline_checkout(bench, args.baseline)
         servers.append(baseline_server)
@@ -266,7 +268,14 @@ def measure(bench, args) -> dict:
 
     def samples(label, clients, count, to):
         requests = [(label, *makers[label]()) for _ in range(count)]
-        timings, seconds = run_phase(urls=to, token=token, requests=requests, clients=clients)
+
+        def run():
+            return run_phase(urls=to, token=token, requests=requests, clients=clients)
+
+        if to is urls and clients > 1:  # this commit's concurrent phases: their CPU, part by part
+            timings, seconds = cpu.measure(label, count, run)
+        else:
+            timings, seconds = run()
         return timings[label], seconds
 
     def phase(label, clients, count):
@@ -293,6 +302,7 @@ def measure(bench, args) -> dict:
     for label in makers:  # warm every server process up (imports, connections, plans)
         both(label, args.clients, warm, "clients")
     baseline["clients"].clear()
+    cpu.totals.clear()
     one_client = {label: both(label, 1, args.single_requests, "one_client") for label in makers}
     many_clients = {label: both(label, args.clients, per_phase, "clients") for label in makers}
     many_clients["healthz (again)"] = phase("healthz", args.clients, per_phase)
@@ -324,6 +334,7 @@ def measure(bench, args) -> dict:
         "build_seconds": round(data["build_seconds"], 1),
         "one_client": one_client,
         "clients": many_clients,
+        "cpu_ms_per_request": cpu.per_request_ms(),
         "search": search,
         "scale": scale,
         "targets": verdicts(one_client, many_clients, search, scale),

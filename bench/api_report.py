@@ -39,6 +39,20 @@ def verdicts(one: dict, many: dict, search: dict, scale: dict | None) -> dict:
     return found
 
 
+def print_cpu(cpu: dict, clients: int) -> None:
+    """CPU ms per request, part by part, in the concurrent phases: what bounds a
+    throughput on this machine (its cores over the total)."""
+    parts = [part for part in next(iter(cpu.values())) if part != "total"]
+    health = cpu["healthz"]["total"]
+    print(f"CPU ms per request, {clients} clients (every part on this machine's cores):")
+    print(
+        f"{'endpoint':26} " + " ".join(f"{part:>9}" for part in (*parts, "total")) + "  x healthz"
+    )
+    for name, row in cpu.items():
+        cells = " ".join(f"{row[part]:9.3f}" for part in (*parts, "total"))
+        print(f"{name:26} {cells} {row['total'] / health:10.2f}")
+
+
 def report(figures: dict, path) -> None:
     config = figures["config"]
     print(
@@ -59,6 +73,8 @@ def report(figures: dict, path) -> None:
             f"{row['throughput_rps']:17.1f} {row['throughput_rps'] / health_rps:9.2f} "
             f"{row['p99_ms']:8.1f}{flag}"
         )
+    if cpu := figures.get("cpu_ms_per_request"):
+        print_cpu(cpu, config["clients"])
     if base := figures.get("baseline"):
         print(f"baseline {base['checkout']}, measured beside this commit, endpoint by endpoint:")
         print(

@@ -1,0 +1,78 @@
+"""Where a phase's CPU went: the web processes, PostgreSQL, Redis and the
+benchmark's own client, all on the same machine.
+
+A throughput measured on one machine is bounded by the CPU every part spends
+on a request, not only the web process's: a health check costs the web
+process and the client, a job list also costs PostgreSQL its queries. CPU
+milliseconds per request, part by part, say which part a throughput goal
+depends on, and whether any work in the web process could reach it.
+"""
+
+import psutil
+
+PARTS = ("web", "postgres", "redis", "client")
+
+
+class CpuMeter:
+    """Snapshots of the CPU time (user and system) of each part's processes."""
+
+    def __init__(self, web_pids: list[int]):
+        self.web_pids = web_pids
+
+    def _processes(self):
+        for pid in self.web_pids:  # the server, its workers and what they started
+            root = psutil.Process(pid)
+            for process in (root, *root.children(recursive=True)):
+                yield "web", process
+        for process in psutil.process_iter(["name"]):
+            name = process.info["name"] or ""
+            if name.startswith("postgres"):
+                yield "postgres", process
+            elif name.startswith("redis-server"):
+                yield "redis", process
+        yield "client", psutil.Process()  # this process: the clients are its threads
+
+    def snapshot(self) -> dict:
+        seen = {}
+        for part, process in self._processes():
+            try:
+                times = process.cpu_times()
+                seen[(process.pid, process.create_time())] = (part, times.user + times.system)
+            except psutil.Error:
+                continue  # exited meanwhile
+        return seen
+
+
+def used_between(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds each part used from ``before`` to ``after``; a process that
+    started meanwhile counts from zero (one that exited is not counted)."""
+    used = dict.fromkeys(PARTS, 0.0)
+    for key, (part, seconds) in after.items():
+        used[part] += seconds - before.get(key, (part, 0.0))[1]
+    return used
+
+
+class CpuTally:
+    """CPU per request of each labelled phase, summed over its phases."""
+
+    def __init__(self, meter: CpuMeter):
+        self.meter = meter
+        self.totals: dict[str, dict] = {}
+
+    def measure(self, label: str, requests: int, run):
+        before = self.meter.snapshot()
+        result = run()
+        used = used_between(before, self.meter.snapshot())
+        total = self.totals.setdefault(label, {"requests": 0, **dict.fromkeys(PARTS, 0.0)})
+        total["requests"] += requests
+        for part in PARTS:
+            total[part] += used[part]
+        return result
+
+    def per_request_ms(self) -> dict[str, dict[str, float]]:
+        figures = {}
+        for label, total in self.totals.items():
+            row = {part: 1000 * total[part] / total["requests"] for part in PARTS}
+            row["total"] = sum(row.values())
+            figures[label] = {part: round(value, 3) for part, value in row.items()}
+        return figures
