@@ -68,14 +68,6 @@ def matching(documents: QuerySet[Document], q: str) -> QuerySet[Document]:
     if not full_text():
         return _matching_words(documents, q)
     query = _query(q)
-    # The two indexes give the hits' ids; the project's filter and the
-    # ordering then touch only those documents.
-    ids = RawSQL(
-        f"SELECT id FROM {Document._meta.db_table} WHERE search @@ websearch_to_tsquery("
-        f"%s::regconfig, %s) UNION SELECT document_id FROM {Chunk._meta.db_table} "
-        "WHERE search @@ websearch_to_tsquery(%s::regconfig, %s)",
-        [SEARCH_CONFIG, q, SEARCH_CONFIG, q],
-    )
     best_chunk = (
         Chunk.objects.filter(document=OuterRef("pk"), search=query)
         .annotate(rank=SearchRank(F("search"), query))
@@ -85,8 +77,34 @@ def matching(documents: QuerySet[Document], q: str) -> QuerySet[Document]:
     rank = Coalesce(Subquery(best_chunk), Value(0.0)) + Coalesce(
         SearchRank(F("search"), query), Value(0.0)
     )
-    hits = documents.filter(_AnyOf(F("pk"), ids))
-    return hits.annotate(rank=rank).order_by("-rank", "-created_at", "id")
+    # The best chunk's passage, made by the database for the rows of the page
+    # only: PostgreSQL evaluates a costly output column after the sort and
+    # the LIMIT. It was a query of its own (see attach_snippets).
+    headline = (
+        Chunk.objects.filter(document=OuterRef("pk"), search=query)
+        .annotate(rank=SearchRank(F("search"), query), passage=_headline(query))
+        .order_by("-rank", "index")
+        .values("passage")[:1]
+    )
+    return (
+        hits(documents, q)
+        .annotate(rank=rank, headline=Subquery(headline))
+        .order_by("-rank", "-created_at", "id")
+    )
+
+
+def hits(documents: QuerySet[Document], q: str) -> QuerySet[Document]:
+    """``documents`` that match ``q``, in no order (PostgreSQL): what a
+    search's count counts."""
+    # The two indexes give the hits' ids; the project's filter and the
+    # ordering then touch only those documents.
+    ids = RawSQL(
+        f"SELECT id FROM {Document._meta.db_table} WHERE search @@ websearch_to_tsquery("
+        f"%s::regconfig, %s) UNION SELECT document_id FROM {Chunk._meta.db_table} "
+        "WHERE search @@ websearch_to_tsquery(%s::regconfig, %s)",
+        [SEARCH_CONFIG, q, SEARCH_CONFIG, q],
+    )
+    return documents.filter(_AnyOf(F("pk"), ids))
 
 
 class _AnyOf(Func):
@@ -116,12 +134,29 @@ def _matching_words(documents: QuerySet[Document], q: str) -> QuerySet[Document]
     return hits.annotate(rank=Value(None, output_field=FloatField()))
 
 
+def _headline(query: SearchQuery) -> SearchHeadline:
+    return SearchHeadline(
+        "text",
+        query,
+        config=SEARCH_CONFIG,
+        start_sel=START,
+        stop_sel=STOP,
+        max_words=SNIPPET_WORDS,
+        min_words=SNIPPET_WORDS // 2,
+    )
+
+
 def attach_snippets(documents: list[Document], q: str) -> list[Document]:
-    """Give each document of a page its ``snippet``: escaped HTML, the matched
-    words in ``<mark>``, from its best chunk, or else its title. One query."""
+    """Give each document of a page of ``matching`` its ``snippet``: escaped
+    HTML, the matched words in ``<mark>``, from its best chunk, or else its
+    title. On PostgreSQL the passage came with the hits; on SQLite it is
+    found here, in one query."""
     by_id = {}
     if documents and q:
-        by_id = _chunk_snippets([d.pk for d in documents], q)
+        if full_text():
+            by_id = {d.pk: _marked(d.headline) for d in documents if d.headline is not None}
+        else:
+            by_id = _chunk_snippets([d.pk for d in documents], q)
     for document in documents:
         snippet = by_id.get(document.pk)
         document.snippet = snippet if snippet else (highlight(document.title, q) if q else None)
@@ -129,26 +164,6 @@ def attach_snippets(documents: list[Document], q: str) -> list[Document]:
 
 
 def _chunk_snippets(ids: list, q: str) -> dict:
-    if full_text():
-        query = _query(q)
-        best = (
-            Chunk.objects.filter(document_id__in=ids, search=query)
-            .annotate(rank=SearchRank(F("search"), query))
-            .order_by("document_id", "-rank", "index")
-            .distinct("document_id")
-            .values("pk")
-        )
-        headline = SearchHeadline(
-            "text",
-            query,
-            config=SEARCH_CONFIG,
-            start_sel=START,
-            stop_sel=STOP,
-            max_words=SNIPPET_WORDS,
-            min_words=SNIPPET_WORDS // 2,
-        )
-        rows = Chunk.objects.filter(pk__in=best).annotate(snippet=headline)
-        return {d: _marked(text) for d, text in rows.values_list("document_id", "snippet")}
     patterns = _word_patterns(q)
     if not patterns:
         return {}

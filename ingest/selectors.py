@@ -234,6 +234,61 @@ def document_list(*, project: Project, q: str = "") -> QuerySet[Document]:
     return search.matching(documents, q) if q else documents
 
 
+# What the API and the agents' tools show of a document (representation.document).
+_DOCUMENT_FIELDS = (
+    "id",
+    "title",
+    "sha256",
+    "size",
+    "chunk_count",
+    "origin_job_id",
+    "origin_file_name",
+    "created_at",
+)
+
+
+def _documents_shown(project_id):
+    return Document.objects.filter(project_id=project_id).only(*_DOCUMENT_FIELDS)
+
+
+_DOCUMENT_PAGE = PreparedQuery(
+    lambda project_id: _documents_shown(project_id).order_by("-created_at", "id"),
+    project_id=uuid.UUID,
+)
+_DOCUMENT_COUNT = PreparedQuery(
+    lambda project_id: _count(_documents_shown(project_id), by="project"), project_id=uuid.UUID
+)
+# A search's: the query is the same SQL whatever the words (they are its
+# parameters) on PostgreSQL only; SQLite's has a condition per word.
+_DOCUMENT_HITS = PreparedQuery(
+    lambda project_id, q: search.matching(_documents_shown(project_id), q),
+    project_id=uuid.UUID,
+    q=str,
+)
+_DOCUMENT_HIT_COUNT = PreparedQuery(
+    lambda project_id, q: _count(search.hits(_documents_shown(project_id), q), by="project"),
+    project_id=uuid.UUID,
+    q=str,
+)
+
+
+def document_pages(*, project: Project, q: str = "") -> PreparedPages | QuerySet[Document]:
+    """``document_list`` for a paginator, with only what a document's
+    representation shows: the count and each page a prepared query (see
+    ``ingest.prepared``), but for a search on SQLite. A search's three ORM
+    queries (count, page, snippets) took 2 ms of its 9 in process to compile.
+    """
+    q = search.clean(q)
+    if not q:
+        rows, count, values = _DOCUMENT_PAGE, _DOCUMENT_COUNT, {"project_id": project.pk}
+    elif search.full_text():
+        rows, count = _DOCUMENT_HITS, _DOCUMENT_HIT_COUNT
+        values = {"project_id": project.pk, "q": q}
+    else:
+        return search.matching(_documents_shown(project.pk), q)
+    return PreparedPages(rows, lambda: count.first(**values) or 0, **values)
+
+
 def search_query(raw: str) -> str:
     return search.clean(raw)
 

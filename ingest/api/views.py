@@ -276,8 +276,9 @@ class DocumentViewSet(ProjectScoped, viewsets.GenericViewSet):
         responses={200: s.DocumentHitOutput(many=True), **errors(404)},
     )
     def list(self, request, project_id):
-        page = self.paginate_queryset(self.get_queryset())
-        selectors.document_snippets(documents=page, q=self.search_query())
+        q = self.search_query()
+        page = self.paginate_queryset(selectors.document_pages(project=self.project, q=q))
+        selectors.document_snippets(documents=page, q=q)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(responses={200: s.DocumentOutput, **errors(404)})

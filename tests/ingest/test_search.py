@@ -142,6 +142,24 @@ def test_hits_come_best_first(api, project):
 
 
 @postgres_only
+def test_the_snippet_is_the_best_chunks_passage_on_every_page(api, project):
+    # The passage comes with the hits, made for the rows of the page only:
+    # a later page's hits have theirs too.
+    for n in range(26):
+        document(project, f"Doc {n}", f"A tide once, number {n}.", f"Tide tide tide, chunk {n}.")
+
+    first = search(api, project, "tide")
+    response = api.get(f"/api/projects/{project.pk}/documents/", {"q": "tide", "page": 2})
+    [last] = response.json()["results"]
+
+    for hit in [*first, last]:
+        number = hit["title"].removeprefix("Doc ")
+        assert hit["snippet"] == (
+            f"<mark>Tide</mark> <mark>tide</mark> <mark>tide</mark>, chunk {number}."
+        )
+
+
+@postgres_only
 def test_search_reads_the_gin_indexes(project):
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
