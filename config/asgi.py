@@ -1,3 +1,6 @@
+import asyncio
+import contextlib
+import functools
 import gc
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -5,7 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 import django
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import FileResponse
+from django.urls import set_script_prefix
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # The web processes never fork once connected, so they can keep a pool of
@@ -27,6 +34,16 @@ class SyncMiddlewareASGIHandler(ASGIHandler):
     An async view still runs on the event loop (Django's sync chain calls it
     through ``async_to_sync``), and its streaming response is still sent
     asynchronously by ``handle``: the live event streams keep working.
+
+    ``handle`` is Django's, with its other two hand-offs folded into that
+    one: the ``request_started`` signal is sent on the request's thread
+    before the chain, and a whole (not streamed) response is closed there
+    after it (``request_finished``, which gives the database connection back
+    to the pool) before it is sent. One hand-off instead of three, and no
+    task watching for the client to leave while a whole response is made and
+    sent: a health check's handling took 0.35 ms of CPU in process instead of
+    0.69. A streamed response is sent as Django sends it, stopped when the
+    client leaves, then closed.
     """
 
     def __init__(self):
@@ -48,6 +65,58 @@ class SyncMiddlewareASGIHandler(ASGIHandler):
 
     async def get_response_async(self, request):
         return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+
+    async def handle(self, scope, receive, send):
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        try:
+            set_script_prefix(get_script_prefix(scope))
+            request, error_response = self.create_request(scope, body_file)
+            respond = functools.partial(self.respond, scope, request, error_response)
+            response = await sync_to_async(respond, thread_sensitive=True)()
+            if response.streaming:
+                await self.stream(response, receive, send)
+            else:
+                await self.send_response(response, send)
+        finally:
+            body_file.close()
+
+    def respond(self, scope, request, error_response):
+        """On the request's thread: ``request_started``, the middleware chain
+        and the view (or the answer to a request that could not be read), and
+        the close of a whole response."""
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        if request is None:
+            response = error_response
+        else:
+            response = self.get_response(request)
+            response._handler_class = self.__class__
+            if isinstance(response, FileResponse):
+                response.block_size = self.chunk_size  # as Django's run_get_response sets it
+        if not response.streaming:
+            response.close()  # its content is already made
+        return response
+
+    async def stream(self, response, receive, send):
+        """Send a streamed response as Django's ``handle`` does: watching for
+        the client to leave, and then stopping, so that a live event stream
+        does not outlive its reader. Closed once done."""
+        tasks = [
+            asyncio.create_task(self.listen_for_disconnect(receive)),
+            asyncio.create_task(self.send_response(response, send)),
+        ]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
+                # The client left, or the stream ended first.
+                with contextlib.suppress(RequestAborted, asyncio.CancelledError):
+                    await task
+        finally:
+            await sync_to_async(response.close, thread_sensitive=True)()
 
 
 class RequestThreads:

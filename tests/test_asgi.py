@@ -6,12 +6,14 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from unittest import mock
 
 import pytest
 from asgiref.sync import SyncToAsync, iscoroutinefunction
 from django.core.handlers.asgi import ASGIHandler
-from django.http import JsonResponse
+from django.core.signals import request_finished, request_started
+from django.http import JsonResponse, StreamingHttpResponse
 from django.urls import path as route
 
 from tests.conftest import ROOT
@@ -45,9 +47,9 @@ def get(handler, path: str) -> dict:
     return {**answer, "hand_offs": hand_offs}
 
 
-async def request(handler, path: str) -> dict:
+async def request(handler, path: str, *, query: bytes = b"", leaves: asyncio.Event | None = None):
     """One GET through ``handler`` on the running event loop: its status,
-    headers and body."""
+    headers and body. The client stays until ``leaves`` is set, if given."""
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -56,7 +58,7 @@ async def request(handler, path: str) -> dict:
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query,
         "root_path": "",
         "headers": [(b"host", b"testserver")],
         "client": ("127.0.0.1", 50000),
@@ -69,7 +71,8 @@ async def request(handler, path: str) -> dict:
         if not received.is_set():
             received.set()
             return {"type": "http.request", "body": b"", "more_body": False}
-        await asyncio.Event().wait()  # the client never disconnects
+        await (leaves or asyncio.Event()).wait()  # without it, the client never leaves
+        return {"type": "http.disconnect"}
 
     async def send(message):
         if message["type"] == "http.response.start":
@@ -93,9 +96,10 @@ def test_a_request_crosses_to_the_sync_thread_once_for_the_whole_chain(ours):
 
     assert mine["status"] == djangos["status"] == 200
     assert mine["body"] == djangos["body"] == b'{"status": "ok"}'
-    # request_started, the chain, and the response's close: Django's own
-    # handler also crosses once for each middleware's request and response hooks.
-    assert mine["hand_offs"] <= 3 < 10 <= djangos["hand_offs"]
+    # request_started, the chain and the response's close, all in one: Django's
+    # own handler crosses for each, and for each middleware's hooks.
+    assert mine["hand_offs"] == 1
+    assert djangos["hand_offs"] >= 10
 
 
 @pytest.mark.django_db(transaction=True)
@@ -123,7 +127,78 @@ def meet(request):
     return where(request)
 
 
-urlpatterns = [route("where/", where), route("meet/", meet)]
+STREAM = {"sent": 0, "closed": False}
+
+
+def endless(request):
+    """A live stream: a line every few milliseconds until its reader leaves."""
+
+    async def lines():
+        try:
+            while True:
+                STREAM["sent"] += 1
+                yield b"tick\n"
+                await asyncio.sleep(0.005)
+        finally:
+            STREAM["closed"] = True
+
+    return StreamingHttpResponse(lines(), content_type="text/plain")
+
+
+urlpatterns = [route("where/", where), route("meet/", meet), route("endless/", endless)]
+
+
+@pytest.fixture
+def signalled():
+    """The request_started and request_finished signals sent, in order."""
+    sent = []
+
+    def started(**kwargs):
+        sent.append("started")
+
+    def finished(**kwargs):
+        sent.append("finished")
+
+    request_started.connect(started)
+    request_finished.connect(finished)
+    yield sent
+    request_started.disconnect(started)
+    request_finished.disconnect(finished)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_whole_response_is_closed_once_with_the_signals_paired(ours, signalled):
+    answer = get(ours(), "/healthz")
+    # A query string that is not UTF-8: no request is made of it (Django's 400).
+    refused = asyncio.run(request(ours(), "/healthz", query=b"\xff"))
+
+    assert answer["status"] == 200
+    assert refused["status"] == 400
+    assert signalled == ["started", "finished", "started", "finished"]
+
+
+@pytest.mark.urls(__name__)
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_stops_and_closes_when_its_reader_leaves(ours, signalled):
+    STREAM.update(sent=0, closed=False)
+
+    async def read_then_leave():
+        leaves = asyncio.Event()
+        reading = asyncio.create_task(request(ours(), "/endless/", leaves=leaves))
+        while STREAM["sent"] < 3:
+            await asyncio.sleep(0.005)
+        leaves.set()
+        return await asyncio.wait_for(reading, timeout=10)
+
+    answer = asyncio.run(read_then_leave())
+    sent = STREAM["sent"]
+
+    assert answer["status"] == 200
+    assert answer["body"].startswith(b"tick\ntick\n")
+    assert STREAM["closed"]
+    assert signalled == ["started", "finished"]
+    time.sleep(0.05)
+    assert STREAM["sent"] == sent  # nothing more once it closed
 
 
 def threads_of(handler, *rounds: list[str]) -> list[list[int]]:
