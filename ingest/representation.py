@@ -34,9 +34,9 @@ def when(value: datetime | None) -> str | None:
     """
     if value is None:
         return None
-    if value.utcoffset():
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat() + "Z"
+    if value.tzinfo is not UTC:  # the database's times mostly are
+        value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return f"{value.isoformat()[:-6]}Z"  # its "+00:00" written the short way
 
 
 def job_path(job: IngestJob) -> str:

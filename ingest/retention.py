@@ -19,7 +19,7 @@ def purge_after() -> timedelta | None:
 
 def purge_at(job: Job) -> datetime | None:
     """When the reaper purges this job: None while it is not deleted, or with no purge."""
-    age = purge_after()
-    if job.deleted_at is None or age is None:
+    if job.deleted_at is None:  # most jobs: the setting is not read
         return None
-    return job.deleted_at + age
+    age = purge_after()
+    return None if age is None else job.deleted_at + age

@@ -245,13 +245,18 @@ class JobOutput(serializers.ModelSerializer):
     def get_result(self, job) -> ResultOutput:
         return job.build_result()
 
+    with_result = True
+
     def to_representation(self, instance):
-        with_result = "result" in self.Meta.fields
-        return representation.job(instance, url=self.get_url(instance), with_result=with_result)
+        return representation.job(
+            instance, url=self.get_url(instance), with_result=self.with_result
+        )
 
 
 class JobSummaryOutput(JobOutput):
     """The list's rows: no per-file result and no retries (each costs a query per job)."""
+
+    with_result = False
 
     class Meta(JobOutput.Meta):
         fields = [f for f in JobOutput.Meta.fields if f not in ("result", "retries")]

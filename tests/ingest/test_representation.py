@@ -16,6 +16,7 @@ def test_a_time_is_written_in_utc_with_z_as_drf_writes_it():
     assert when(at) == serializers.DateTimeField().to_representation(at)
     assert when(at.replace(microsecond=0)) == "2026-11-30T19:46:37Z"
     assert when(at.replace(tzinfo=ZoneInfo("UTC"))) == "2026-11-30T19:46:37.140123Z"
+    assert when(at.replace(tzinfo=None)) == "2026-11-30T19:46:37.140123Z"  # read as UTC
     assert when(None) is None
 
 
