@@ -30,7 +30,7 @@ class SyncMiddlewareASGIHandler(ASGIHandler):
     ``process_response`` through a ``sync_to_async`` of its own: 16 thread
     hand-offs for one request, 1.8 ms of the 1.9 ms a health check took in
     process. Here the chain is built synchronous, as under WSGI, and a request
-    crosses to the sync thread once for all of it (``get_response_async``).
+    crosses to the sync thread once for all of it (``respond``).
     An async view still runs on the event loop (Django's sync chain calls it
     through ``async_to_sync``), and its streaming response is still sent
     asynchronously by ``handle``: the live event streams keep working.
@@ -64,6 +64,8 @@ class SyncMiddlewareASGIHandler(ASGIHandler):
             self.threads.give_back(executor)
 
     async def get_response_async(self, request):
+        # Not called by handle below (see respond), but Django's own callers
+        # of it get the synchronous chain run on the request's thread.
         return await sync_to_async(self.get_response, thread_sensitive=True)(request)
 
     async def handle(self, scope, receive, send):
