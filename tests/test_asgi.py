@@ -114,12 +114,17 @@ def test_middleware_still_shapes_the_answer(ours):
 
 
 # Views for the thread tests below (``pytest.mark.urls`` points here): each
-# answers with the thread it ran on.
+# answers with the thread it ran on, as its place in THREADS. The thread
+# objects are kept there: a thread's id can be reused once it has stopped.
+THREADS: list[threading.Thread] = []
 MEETING = threading.Barrier(2, timeout=10)
 
 
 def where(request):
-    return JsonResponse({"thread": threading.get_ident()})
+    current = threading.current_thread()
+    if current not in THREADS:
+        THREADS.append(current)
+    return JsonResponse({"thread": THREADS.index(current)})
 
 
 def meet(request):
@@ -184,11 +189,12 @@ def test_a_stream_stops_and_closes_when_its_reader_leaves(ours, signalled):
 
     async def read_then_leave():
         leaves = asyncio.Event()
-        reading = asyncio.create_task(request(ours(), "/endless/", leaves=leaves))
-        while STREAM["sent"] < 3:
-            await asyncio.sleep(0.005)
-        leaves.set()
-        return await asyncio.wait_for(reading, timeout=10)
+        async with asyncio.timeout(10):
+            reading = asyncio.create_task(request(ours(), "/endless/", leaves=leaves))
+            while STREAM["sent"] < 3:
+                await asyncio.sleep(0.005)
+            leaves.set()
+            return await reading
 
     answer = asyncio.run(read_then_leave())
     sent = STREAM["sent"]
@@ -202,8 +208,9 @@ def test_a_stream_stops_and_closes_when_its_reader_leaves(ours, signalled):
 
 
 def threads_of(handler, *rounds: list[str]) -> list[list[int]]:
-    """The threads ``handler`` ran each request on; the paths of a round are
-    sent at once, the rounds one after the other, all on one event loop."""
+    """The threads ``handler`` ran each request on (places in THREADS); the
+    paths of a round are sent at once, the rounds one after the other, all on
+    one event loop."""
 
     async def serve():
         answers = []
@@ -224,7 +231,7 @@ def test_requests_one_after_another_reuse_a_thread(ours):
     rounds = threads_of(ours(), ["/where/"], ["/where/"], ["/where/"])
 
     assert len({thread for (thread,) in rounds}) == 1
-    assert rounds[0][0] != threading.get_ident()  # not the event loop's
+    assert THREADS[rounds[0][0]] is not threading.current_thread()  # not the event loop's
     (first,), (second,) = threads_of(ASGIHandler(), ["/where/"], ["/where/"])
     assert first != second
 
