@@ -208,7 +208,7 @@ def main() -> None:
         "--search-requests",
         type=int,
         default=40,
-        help="per client and query",
+        help="per client, query and round",
     )
     parser.add_argument(
         "--baseline", metavar="DIR", help="a checkout of another commit, measured beside this one"

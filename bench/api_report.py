@@ -39,6 +39,10 @@ def verdicts(one: dict, many: dict, search: dict, scale: dict | None) -> dict:
     return found
 
 
+def rounds(row: dict) -> str:
+    return ", ".join(f"{p99:.1f}" for p99 in row.get("p99_ms_rounds", []))
+
+
 def print_cpu(cpu: dict, clients: int) -> None:
     """CPU ms per request, part by part, in the concurrent phases: what bounds a
     throughput on this machine (its cores over the total)."""
@@ -89,16 +93,30 @@ def report(figures: dict, path) -> None:
                 f"{row['p99_ms']:8.1f} {many[name]['p99_ms'] / row['p99_ms']:9.2f}"
             )
     search = figures["search"]
-    print(f"search, {config['clients']} clients, with {search['chunks_before']:,} chunks: p99 ms")
+    print(
+        f"search, {config['clients']} clients, with {search['chunks_before']:,} chunks: "
+        "p99 ms, the middle round's (every round's)"
+    )
     for name, row in search["before"].items():
-        print(f"  {name:30} {row['p99_ms']:8.1f}  hits {search['hits_before'].get(name, '')}")
+        print(
+            f"  {name:30} {row['p99_ms']:8.1f}  hits {search['hits_before'].get(name, '')}"
+            f"  ({rounds(row)})"
+        )
     if "ratio_p99" in search:
         print(f"  grown to {search['chunks_after']:,} chunks in {search['grow_seconds']} s:")
         for name, ratio in search["ratio_p99"].items():
             before, after = search["before"][name], search["after"][name]
             print(
                 f"  {name:30} {before['p99_ms']:8.1f} -> {after['p99_ms']:8.1f}  x{ratio}  "
-                f"hits {search['hits_after'].get(name, '')}"
+                f"hits {search['hits_after'].get(name, '')}  ({rounds(after)})"
+            )
+    if queries := search.get("queries_ms"):
+        print("  in process (count and first page, the database's share): p50 / p99 ms")
+        for name, before in queries["before"].items():
+            after = queries["after"][name]
+            print(
+                f"  {name:30} {before['p50_ms']:6.2f} / {before['p99_ms']:6.2f} -> "
+                f"{after['p50_ms']:6.2f} / {after['p99_ms']:6.2f}"
             )
     if scale := figures["scale"]:
         print(

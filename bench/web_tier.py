@@ -25,6 +25,7 @@ CHUNKS_PER_DOCUMENT = 20
 # Terms planted in a fixed number of chunks of the searched project: the
 # growth adds none, so a search for them has the same answer before and after.
 PLANTED = {"zephyrquill": 20, "marmotine": 200}
+SEARCH_ROUNDS = 3  # each search timed this many times, before and after the growth
 SEARCHES = {
     "rare word": "zephyrquill",
     "word on many pages": "marmotine",
@@ -280,6 +281,27 @@ def search_path(project, q: str) -> str:
     return f"/api/projects/{project.pk}/documents/?{urlencode({'q': q})}"
 
 
+def search_query_ms(project, rounds: int = 200) -> dict:
+    """Each search's queries as the API runs them (the count and the first
+    page, with the passages), in this process, one search after the other:
+    the database's share, free of HTTP and of 16 clients' queueing."""
+    from ingest import selectors
+
+    timings = {name: [] for name in SEARCHES}
+    for _ in range(rounds):
+        for name, q in SEARCHES.items():
+            started = time.perf_counter()
+            pages = selectors.document_pages(project=project, q=q)
+            pages.count()
+            pages[0:25]
+            timings[name].append((time.perf_counter() - started) * 1000)
+    figures = {}
+    for name, values in timings.items():
+        p50, p99 = common.percentiles(values, 50, 99)
+        figures[name] = {"p50_ms": round(p50, 2), "p99_ms": round(p99, 2)}
+    return figures
+
+
 def measure_search(args, *, project, urls: list[str], token: str) -> dict:
     """Each search's p99 with the database at ``--search-chunks`` chunks, then
     again once the searched project grew to ``--search-scale`` (the growth
@@ -289,15 +311,27 @@ def measure_search(args, *, project, urls: list[str], token: str) -> dict:
     count = args.clients * args.search_requests
 
     def timed() -> dict:
-        figures = {}
-        for name, q in [("healthz", None), *SEARCHES.items()]:
-            path = "/healthz" if q is None else search_path(project, q)
-            requests = [(name, "GET", path, None)] * count
-            samples, seconds = run_phase(
-                urls=urls, token=token, requests=requests, clients=args.clients
-            )
-            figures[name] = summary(samples[name], {200}, seconds)
-        return figures
+        """Each query's figures from the middle one of SEARCH_ROUNDS rounds
+        (by p99): with one round each, a disturbance of this shared machine
+        (/healthz's own p99 grew 3.5 times in one round) decided a ratio, and
+        the lowest of three was as often one lucky round. Every round's p99
+        is kept."""
+        rounds = {}
+        for _ in range(SEARCH_ROUNDS):
+            for name, q in [("healthz", None), *SEARCHES.items()]:
+                path = "/healthz" if q is None else search_path(project, q)
+                requests = [(name, "GET", path, None)] * count
+                samples, seconds = run_phase(
+                    urls=urls, token=token, requests=requests, clients=args.clients
+                )
+                rounds.setdefault(name, []).append(summary(samples[name], {200}, seconds))
+        return {
+            name: {
+                **sorted(figures, key=lambda f: f["p99_ms"])[len(figures) // 2],
+                "p99_ms_rounds": [f["p99_ms"] for f in figures],
+            }
+            for name, figures in rounds.items()
+        }
 
     def hits() -> dict:
         return {
@@ -306,12 +340,14 @@ def measure_search(args, *, project, urls: list[str], token: str) -> dict:
         }
 
     chunks_before, hits_before, before = chunk_count(), hits(), timed()
+    queries_before = search_query_ms(project)
     if args.search_scale <= chunks_before:
         return {"chunks_before": chunks_before, "hits_before": hits_before, "before": before}
     grow_seconds = grow_search_project(
         project=project, to_chunks=args.search_scale, have=chunks_before
     )
     chunks_after, hits_after, after = chunk_count(), hits(), timed()
+    queries_after = search_query_ms(project)
     plan = selectors.document_list(project=project, q=SEARCHES["rare word"])[:25].explain()
     return {
         "chunks_before": chunks_before,
@@ -323,6 +359,7 @@ def measure_search(args, *, project, urls: list[str], token: str) -> dict:
         "ratio_p99": {
             name: round(after[name]["p99_ms"] / before[name]["p99_ms"], 3) for name in before
         },
+        "queries_ms": {"before": queries_before, "after": queries_after},
         "grow_seconds": round(grow_seconds, 1),
         "plan_after_growth": plan,
     }
