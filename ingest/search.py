@@ -68,12 +68,10 @@ def matching(documents: QuerySet[Document], q: str) -> QuerySet[Document]:
     if not full_text():
         return _matching_words(documents, q)
     query = _query(q)
-    best_chunk = (
-        Chunk.objects.filter(document=OuterRef("pk"), search=query)
-        .annotate(rank=SearchRank(F("search"), query))
-        .order_by("-rank")
-        .values("rank")[:1]
+    chunks = Chunk.objects.filter(document=OuterRef("pk"), search=query).annotate(
+        rank=SearchRank(F("search"), query)
     )
+    best_chunk = chunks.order_by("-rank").values("rank")[:1]
     rank = Coalesce(Subquery(best_chunk), Value(0.0)) + Coalesce(
         SearchRank(F("search"), query), Value(0.0)
     )
@@ -81,10 +79,7 @@ def matching(documents: QuerySet[Document], q: str) -> QuerySet[Document]:
     # only: PostgreSQL evaluates a costly output column after the sort and
     # the LIMIT. It was a query of its own (see attach_snippets).
     headline = (
-        Chunk.objects.filter(document=OuterRef("pk"), search=query)
-        .annotate(rank=SearchRank(F("search"), query), passage=_headline(query))
-        .order_by("-rank", "index")
-        .values("passage")[:1]
+        chunks.annotate(passage=_headline(query)).order_by("-rank", "index").values("passage")[:1]
     )
     return (
         hits(documents, q)

@@ -1,5 +1,7 @@
 """Input and output serializers, kept apart: input validates, output presents."""
 
+import functools
+
 from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
@@ -245,7 +247,10 @@ class JobOutput(serializers.ModelSerializer):
     def get_result(self, job) -> ResultOutput:
         return job.build_result()
 
-    with_result = True
+    @functools.cached_property
+    def with_result(self) -> bool:
+        # Read once per serializer, not for each row of a list.
+        return "result" in self.Meta.fields
 
     def to_representation(self, instance):
         return representation.job(
@@ -255,8 +260,6 @@ class JobOutput(serializers.ModelSerializer):
 
 class JobSummaryOutput(JobOutput):
     """The list's rows: no per-file result and no retries (each costs a query per job)."""
-
-    with_result = False
 
     class Meta(JobOutput.Meta):
         fields = [f for f in JobOutput.Meta.fields if f not in ("result", "retries")]

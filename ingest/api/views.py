@@ -252,11 +252,8 @@ class DocumentViewSet(ProjectScoped, viewsets.GenericViewSet):
     """The project's canonical documents, searchable by title and text."""
 
     serializer_class = s.DocumentOutput
-    queryset = Document.objects.none()  # for the schema only
+    queryset = Document.objects.none()  # for the schema only; the selectors scope to the project
     lookup_value_regex = "[^/]+"
-
-    def get_queryset(self):
-        return selectors.document_list(project=self.project, q=self.search_query())
 
     def get_serializer_class(self):
         return s.DocumentHitOutput if self.action == "list" else s.DocumentOutput
