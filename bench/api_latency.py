@@ -46,6 +46,7 @@ under the same load. Search and the deleted-rows scaling are this commit's.
 """
 
 import argparse
+import functools
 import os
 import random
 import time
@@ -402,19 +403,13 @@ def list_query_ms(projects, rounds: int = 200) -> dict:
     project after the other: the database's share, free of HTTP and queueing."""
     from ingest import selectors
 
-    timings = {project.pk: [] for project in projects}
-    for _ in range(rounds):
-        for project in projects:
-            started = time.perf_counter()
-            jobs = selectors.job_list(project=project)
-            jobs.count()
-            list(jobs[:25])
-            timings[project.pk].append((time.perf_counter() - started) * 1000)
-    figures = {}
-    for pk, values in timings.items():
-        p50, p99 = common.percentiles(values, 50, 99)
-        figures[pk] = {"p50_ms": round(p50, 2), "p99_ms": round(p99, 2)}
-    return figures
+    def page(project):
+        jobs = selectors.job_list(project=project)
+        jobs.count()
+        list(jobs[:25])
+
+    calls = {project.pk: functools.partial(page, project) for project in projects}
+    return common.in_process_ms(calls, rounds)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 import json
 
+from bench.cpu_share import PARTS
+
 TARGET_P99_MS = 100.0
 TARGET_SCALE_RATIO = 1.2
 # The issue's goals, as ratios to /healthz measured in the same run.
@@ -46,14 +48,13 @@ def rounds(row: dict) -> str:
 def print_cpu(cpu: dict, clients: int) -> None:
     """CPU ms per request, part by part, in the concurrent phases: what bounds a
     throughput on this machine (its cores over the total)."""
-    parts = [part for part in next(iter(cpu.values())) if part != "total"]
     health = cpu["healthz"]["total"]
     print(f"CPU ms per request, {clients} clients (every part on this machine's cores):")
     print(
-        f"{'endpoint':26} " + " ".join(f"{part:>9}" for part in (*parts, "total")) + "  x healthz"
+        f"{'endpoint':26} " + " ".join(f"{part:>9}" for part in (*PARTS, "total")) + "  x healthz"
     )
     for name, row in cpu.items():
-        cells = " ".join(f"{row[part]:9.3f}" for part in (*parts, "total"))
+        cells = " ".join(f"{row[part]:9.3f}" for part in (*PARTS, "total"))
         print(f"{name:26} {cells} {row['total'] / health:10.2f}")
 
 

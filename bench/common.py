@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
@@ -358,6 +359,22 @@ def percentiles(values, *points: int) -> list[float]:
         return [values[0] if values else math.nan for _ in points]
     cuts = statistics.quantiles(values, n=100, method="inclusive")
     return [cuts[point - 1] for point in points]
+
+
+def in_process_ms(calls: dict, rounds: int) -> dict:
+    """p50 and p99 ms of each of ``calls`` (a name's callable), run ``rounds``
+    times in this process, one after the other in each round."""
+    timings = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            started = time.perf_counter()
+            call()
+            timings[name].append((time.perf_counter() - started) * 1000)
+    figures = {}
+    for name, values in timings.items():
+        p50, p99 = percentiles(values, 50, 99)
+        figures[name] = {"p50_ms": round(p50, 2), "p99_ms": round(p99, 2)}
+    return figures
 
 
 def load_note() -> str:

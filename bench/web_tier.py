@@ -287,19 +287,13 @@ def search_query_ms(project, rounds: int = 200) -> dict:
     the database's share, free of HTTP and of 16 clients' queueing."""
     from ingest import selectors
 
-    timings = {name: [] for name in SEARCHES}
-    for _ in range(rounds):
-        for name, q in SEARCHES.items():
-            started = time.perf_counter()
-            pages = selectors.document_pages(project=project, q=q)
-            pages.count()
-            pages[0:25]
-            timings[name].append((time.perf_counter() - started) * 1000)
-    figures = {}
-    for name, values in timings.items():
-        p50, p99 = common.percentiles(values, 50, 99)
-        figures[name] = {"p50_ms": round(p50, 2), "p99_ms": round(p99, 2)}
-    return figures
+    def search(q):
+        pages = selectors.document_pages(project=project, q=q)
+        pages.count()
+        pages[0:25]
+
+    calls = {name: functools.partial(search, q) for name, q in SEARCHES.items()}
+    return common.in_process_ms(calls, rounds)
 
 
 def measure_search(args, *, project, urls: list[str], token: str) -> dict:
