@@ -11,6 +11,8 @@ and each writes an admin log entry.
 from django.contrib import admin, messages
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.db.models import QuerySet
+from django.shortcuts import redirect
+from django.urls import path
 from django_rq.admin import QueueAdmin
 from django_rq.models import Dashboard
 
@@ -240,14 +242,28 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["role"]
 
 
-class StaffQueueAdmin(QueueAdmin):
-    """django-rq's dashboard, listed on the admin index for every staff user
-    (django-rq itself shows it only to holders of its own permission)."""
+class QueueDashboardAdmin(QueueAdmin):
+    """The admin index's entry for django-rq's dashboard, shown to every staff
+    user (django-rq itself shows it only to holders of its own permission).
+
+    django-rq's ``QueueAdmin`` serves all of its views a second time under
+    ``/admin/django_rq/dashboard/``, where only staff status is checked: an
+    auditor could stop jobs and empty queues there. The dashboard has one
+    mount, ``/admin/django-rq/``, whose guard lets only superusers act; this
+    entry leads there and serves nothing else.
+    """
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_staff
 
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_changelist"
+        return [path("", self.admin_site.admin_view(self.changelist_view), name=name)]
+
+    def changelist_view(self, request, extra_context=None):
+        return redirect("django_rq:home")
+
 
 if admin.site.is_registered(Dashboard):
     admin.site.unregister(Dashboard)
-admin.site.register(Dashboard, StaffQueueAdmin)
+admin.site.register(Dashboard, QueueDashboardAdmin)

@@ -197,7 +197,7 @@ def test_staff_reach_the_queue_dashboard_from_the_admin(auditor):
     client = browser(auditor)
     dashboard = reverse("admin:django_rq_dashboard_changelist")
     assert dashboard in client.get("/admin/").content.decode()
-    assert client.get(dashboard).status_code == 200
+    assert client.get(dashboard, follow=True).redirect_chain == [("/admin/django-rq/", 302)]
     assert client.get("/admin/django-rq/").status_code == 200
 
 
