@@ -5,7 +5,7 @@ Inputs are made at bench time by real tools (python-docx, python-pptx,
 openpyxl, the email package; PDFs are real corpus pages, from pdfTeX,
 LibreOffice and Google Docs, concatenated by PDFium). Figures:
 
-- extraction alone: MB/s (and pages/s for PDFs) of ``extract.extract`` in
+- extraction alone: MB/s (and pages/s for PDFs) of ``readers.extract`` in
   this process, fully consumed;
 - pipeline per worker: MB/s (and pages/s) from the job's ``started_at`` to
   ``finished_at`` with one real rqworker: copy, extract, canonicalize,
@@ -166,14 +166,14 @@ def big_json(path: Path, mb: float, seed: int) -> Path:
 
 
 def kind_of(path: Path) -> str:
-    from ingest.pipeline import extract
+    from ingest.pipeline import readers
 
     with path.open("rb") as raw:
-        return extract.detect_file_kind(path.name, raw)
+        return readers.detect_file_kind(path.name, raw)
 
 
 def extract_alone(path: Path) -> dict:
-    from ingest.pipeline import extract
+    from ingest.pipeline import readers
 
     kind = kind_of(path)
     info: dict = {}
@@ -181,7 +181,7 @@ def extract_alone(path: Path) -> dict:
     characters = 0
     with path.open("rb") as raw:
         reader = io.BufferedReader(raw, 64 * 1024)
-        fragments = extract.extract(kind, reader, checkpoint=lambda: None, info=info, path=path)
+        fragments = readers.extract(kind, reader, checkpoint=lambda: None, info=info, path=path)
         for fragment in fragments:
             characters += len(fragment)
     seconds = time.perf_counter() - started

@@ -9,7 +9,7 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
-from ingest.pipeline import extract
+from ingest.pipeline import readers
 
 
 class ErrorOutput(serializers.Serializer):
@@ -79,6 +79,6 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     ),
 )
 FILE_KINDS = (
-    f"One or more files: {extract.SUPPORTED}, judged by content first and name second. "
+    f"One or more files: {readers.SUPPORTED}, judged by content first and name second. "
     "Each must be non-empty."
 )

@@ -12,7 +12,7 @@ from urllib.parse import quote, urlencode
 from urllib.request import Request, urlopen
 
 from ingest.client import follow, present
-from ingest.pipeline import extract
+from ingest.pipeline import readers
 
 BLOCK = 256 * 1024
 SNIFF_BYTES = 4096
@@ -252,8 +252,8 @@ def refusal(local: follow.LocalFile) -> str | None:
     with local.path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
     try:
-        extract.detect_kind(local.name, head)
-    except extract.UnsupportedType as exc:
+        readers.detect_kind(local.name, head)
+    except readers.UnsupportedType as exc:
         return str(exc)
     return None
 

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from django.conf import settings
 
 from ingest.models import FileStatus, IngestFile
-from ingest.pipeline import extract, office, store
+from ingest.pipeline import office, readers, store
 from ingest.pipeline.blocks import COPY_BYTES
 from ingest.pipeline.reading import read_canonical
 from jobs.runner import JobContext
@@ -51,7 +51,7 @@ def process_zip(job, ingest_file, local: Path, ctx: JobContext, progress) -> Non
     try:
         archive = zipfile.ZipFile(local)
     except zipfile.BadZipFile as exc:
-        raise extract.ExtractionError(f"the zip archive is damaged ({exc}).") from exc
+        raise readers.ExtractionError(f"the zip archive is damaged ({exc}).") from exc
     with archive:
         infos = [info for info in archive.infolist() if not info.is_dir()]
         expanded = sum(info.file_size for info in infos)
@@ -79,12 +79,12 @@ def process_zip(job, ingest_file, local: Path, ctx: JobContext, progress) -> Non
 def _check_total(expanded: int, before: int) -> None:
     limit = settings.INGEST_MAX_TOTAL_BYTES
     if expanded > limit:
-        raise extract.ExtractionError(
+        raise readers.ExtractionError(
             f"the zip expands to {expanded} bytes, over the limit of {limit} bytes for one "
             "job (INGEST_MAX_TOTAL_BYTES); it was not unpacked."
         )
     if before + expanded > limit:
-        raise extract.ExtractionError(
+        raise readers.ExtractionError(
             f"the zip expands to {expanded} bytes; with the job's files before it "
             f"({before} bytes unpacked) that passes the limit of {limit} bytes for one job "
             "(INGEST_MAX_TOTAL_BYTES), so it was not unpacked."
@@ -114,7 +114,7 @@ def process_attachments(job, ingest_file, local: Path, ctx: JobContext) -> None:
     with local.open("rb") as raw:
         try:
             attachments.extend(office.eml_attachments(raw))
-        except extract.ExtractionError as exc:
+        except readers.ExtractionError as exc:
             # The message itself is still read; the attachments before the
             # undecodable one too. The failure is listed among the members.
             if "attachments" not in done:
@@ -162,11 +162,11 @@ def process_member(
         local = unpack(member_dir / "source")
         try:
             with local.open("rb") as raw:
-                kind = extract.detect_file_kind(name, raw)
-        except extract.UnsupportedType as exc:
+                kind = readers.detect_file_kind(name, raw)
+        except readers.UnsupportedType as exc:
             return {**_failed(name, str(exc)), "status": unsupported_status}
         if kind in NOT_NESTED:
-            raise extract.UnsupportedType(NOT_NESTED[kind])
+            raise readers.UnsupportedType(NOT_NESTED[kind])
         details: dict = {"kind": kind}
         canonical = read_canonical(
             kind,
@@ -186,7 +186,7 @@ def process_member(
             record=lambda w: _record_member(ingest_file, _member_result(name, w, details)),
         )
         return _member_result(name, written, details)
-    except (extract.UnsupportedType, extract.ExtractionError, zipfile.BadZipFile) as exc:
+    except (readers.UnsupportedType, readers.ExtractionError, zipfile.BadZipFile) as exc:
         return _failed(name, str(exc))
     finally:
         shutil.rmtree(member_dir, ignore_errors=True)
@@ -195,7 +195,7 @@ def process_member(
 def _unpack(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> Path:
     """Unpack one member; whatever makes it unreadable is that member's failure."""
     if info.flag_bits & 0x1:
-        raise extract.ExtractionError("the member is encrypted; send it without a password.")
+        raise readers.ExtractionError("the member is encrypted; send it without a password.")
     # The header's size may lie: stop reading past it rather than trust it.
     limit = min(info.file_size, settings.INGEST_MAX_FILE_BYTES)
     written = 0
@@ -204,16 +204,16 @@ def _unpack(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> Pa
             while block := src.read(COPY_BYTES):
                 written += len(block)
                 if written > limit:
-                    raise extract.ExtractionError(
+                    raise readers.ExtractionError(
                         "the member is larger than the zip says or allowed."
                     )
                 dst.write(block)
     except NotImplementedError as exc:
-        raise extract.ExtractionError(
+        raise readers.ExtractionError(
             f"the member uses a compression method that cannot be read ({exc})."
         ) from exc
     except (zlib.error, lzma.LZMAError, EOFError) as exc:
-        raise extract.ExtractionError(f"the member's data is damaged ({exc}).") from exc
+        raise readers.ExtractionError(f"the member's data is damaged ({exc}).") from exc
     return target
 
 

@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ingest.pipeline import extract, text
+from ingest.pipeline import canonical, readers
 from ingest.pipeline.blocks import EXTRACT_READ_BYTES
 from jobs.runner import JobContext
 
@@ -51,14 +51,14 @@ class ProgressReader(io.RawIOBase):
 
 def read_canonical(
     kind: str, local: Path, path: Path, ctx: JobContext, *, info: dict, on_read, on_share=None
-) -> text.CanonicalText:
+) -> canonical.CanonicalText:
     """The file's text, extracted and canonicalized into ``path``."""
     with local.open("rb") as raw:
         reader = io.BufferedReader(ProgressReader(raw, on_read), EXTRACT_READ_BYTES)
-        fragments = extract.extract(
+        fragments = readers.extract(
             kind, reader, checkpoint=ctx.checkpoint, info=info, path=local, progress=on_share
         )
-        canonical = text.canonicalize(fragments, path)
-    if not canonical.length:
-        raise extract.ExtractionError("no text could be extracted from it; the file is empty.")
-    return canonical
+        written = canonical.canonicalize(fragments, path)
+    if not written.length:
+        raise readers.ExtractionError("no text could be extracted from it; the file is empty.")
+    return written

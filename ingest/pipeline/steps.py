@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ingest import storage
 from ingest.models import FileStatus, IngestFile, IngestJob
-from ingest.pipeline import extract, members
+from ingest.pipeline import members, readers
 from ingest.pipeline.reading import read_canonical
 from ingest.pipeline.store import mark_file, write_document
 from jobs.runner import JobContext, JobFailed
@@ -72,7 +72,7 @@ def process_file(job: IngestJob, ingest_file: IngestFile, ctx: JobContext, progr
             members.process_zip(job, ingest_file, local, ctx, progress)
         else:
             process_document(job, ingest_file, local, work_dir, ctx, progress)
-    except (extract.UnsupportedType, extract.ExtractionError, OSError) as exc:
+    except (readers.UnsupportedType, readers.ExtractionError, OSError) as exc:
         mark_file(ingest_file, status=FileStatus.FAILED, error=str(exc))
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -133,7 +133,7 @@ def copy_to_work_dir(ingest_file: IngestFile, work_dir: Path, ctx: JobContext) -
     try:
         storage.download(ingest_file.storage_path, local, ctx.checkpoint)
     except FileNotFoundError as exc:
-        raise extract.ExtractionError(
+        raise readers.ExtractionError(
             "the uploaded file is no longer in storage (was the job cleaned up?)."
         ) from exc
     except storage.StorageUnavailable as exc:

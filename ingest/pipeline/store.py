@@ -13,7 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ingest.models import Chunk, Document, DocumentSource, FileStatus, IngestFile
-from ingest.pipeline import text
+from ingest.pipeline import canonical
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def _write_or_reuse(job, ingest_file, canonical, ctx, *, title) -> Written:
 
 
 def _write_chunks(document, path, job, ctx) -> int:
-    pieces = text.chunks(path, size=job.chunk_size, overlap=job.chunk_overlap)
+    pieces = canonical.chunks(path, size=job.chunk_size, overlap=job.chunk_overlap)
     if connection.vendor == "postgresql":
         return _copy_chunks(document, pieces, ctx)
     return _insert_chunks(document, pieces, ctx)

@@ -18,7 +18,7 @@ from ingest.models import (
     IngestJob,
     Project,
 )
-from ingest.pipeline import extract
+from ingest.pipeline import readers
 from ingest.services.errors import IdempotencyConflict, IdempotencyMismatch, InvalidInput
 from ingest.services.queue import job_enqueue
 from jobs import lifecycle
@@ -64,8 +64,8 @@ def check_uploads(uploads) -> list[CheckedUpload]:
             )
         total += upload.size
         try:
-            kind = extract.detect_file_kind(name, upload)
-        except extract.UnsupportedType as exc:
+            kind = readers.detect_file_kind(name, upload)
+        except readers.UnsupportedType as exc:
             raise InvalidInput(str(exc), code="unsupported_type") from exc
         checked.append(CheckedUpload(upload=upload, name=name[:255], kind=kind))
     if total > settings.INGEST_MAX_TOTAL_BYTES:
@@ -137,7 +137,7 @@ def job_create(
                         position=position,
                         name=item.name,
                         size=item.upload.size,
-                        content_type=extract.CONTENT_TYPES[item.kind],
+                        content_type=readers.CONTENT_TYPES[item.kind],
                         kind=item.kind,
                         sha256=item.sha256,
                         storage_path=path,

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections, transaction
 
 from ingest.models import Chunk
-from ingest.pipeline import steps, store, text
+from ingest.pipeline import canonical, steps, store
 from jobs.models import JobStatus
 from jobs.runner import JobContext
 from tests.conftest import postgres_only
@@ -45,7 +45,7 @@ def stored(document) -> list[tuple]:
 def test_copy_writes_every_character_as_it_is():
     job = IngestJobFactory(status=JobStatus.RUNNING)
     document = DocumentFactory(project=job.project)
-    pieces = [text.Piece(i, i * 10, i * 10 + len(AWKWARD), AWKWARD[i:]) for i in range(450)]
+    pieces = [canonical.Piece(i, i * 10, i * 10 + len(AWKWARD), AWKWARD[i:]) for i in range(450)]
 
     with transaction.atomic():
         count = store._copy_chunks(document, iter(pieces), context_for(job))
@@ -64,10 +64,10 @@ def test_ingested_file_has_the_chunks_of_its_canonical_text(tmp_path, size):
 
     ingest_file.refresh_from_db()
     document = ingest_file.sources.get().document
-    canonical = text.canonicalize([content], tmp_path / "canonical.txt")
-    expected = list(text.chunks(canonical.path, size=size, overlap=size // 10))
+    written = canonical.canonicalize([content], tmp_path / "canonical.txt")
+    expected = list(canonical.chunks(written.path, size=size, overlap=size // 10))
     assert ingest_file.status == "done"
-    assert document.sha256 == canonical.sha256
+    assert document.sha256 == written.sha256
     assert stored(document) == [(p.index, p.start, p.end, p.text) for p in expected]
     assert ingest_file.chunks == len(expected) > 1
 
@@ -94,7 +94,7 @@ def test_a_connection_dropped_during_the_copy_is_a_database_error_django_knows()
     # RUNNING until the reaper's heartbeat timeout.
     job = IngestJobFactory(status=JobStatus.RUNNING)
     document = DocumentFactory(project=job.project)
-    pieces = [text.Piece(i, i, i + 1, "x" * 1000) for i in range(5000)]
+    pieces = [canonical.Piece(i, i, i + 1, "x" * 1000) for i in range(5000)]
     work_dir = Path(settings.INGEST_WORK_DIR) / str(job.pk)
     work_dir.mkdir(parents=True, exist_ok=True)
     ctx = DroppingContext(job, work_dir=work_dir, using=settings.JOB_STATE_DB)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from ingest.pipeline import extract, textual
-from ingest.pipeline.extract import ExtractionError, UnsupportedType, detect_kind
+from ingest.pipeline import readers, text_formats
+from ingest.pipeline.readers import ExtractionError, UnsupportedType, detect_kind
 
 
 def reader(data: bytes) -> io.BufferedReader:
@@ -19,7 +19,7 @@ def reader(data: bytes) -> io.BufferedReader:
 
 
 def extracted(kind: str, data: bytes, checkpoint=lambda: None, info=None) -> str:
-    return "".join(extract.extract(kind, reader(data), checkpoint=checkpoint, info=info))
+    return "".join(readers.extract(kind, reader(data), checkpoint=checkpoint, info=info))
 
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "pdf"
@@ -250,10 +250,10 @@ def test_text_in_any_common_encoding_is_decoded_and_its_encoding_recorded(encodi
 def test_large_text_streams_in_blocks():
     text = "word " * 60_000  # 300 000 characters, several blocks
 
-    fragments = list(extract.extract("txt", reader(text.encode()), checkpoint=lambda: None))
+    fragments = list(readers.extract("txt", reader(text.encode()), checkpoint=lambda: None))
 
     assert len(fragments) > 1
-    assert max(len(f) for f in fragments) <= textual.TEXT_FRAGMENT_CHARS
+    assert max(len(f) for f in fragments) <= text_formats.TEXT_FRAGMENT_CHARS
     assert "".join(fragments) == text
 
 
@@ -299,7 +299,7 @@ def test_html_with_no_head_tags_at_all_keeps_text():
 
 
 def test_html_split_across_blocks_is_parsed_whole():
-    filler = "<p>" + "x" * (textual.TEXT_FRAGMENT_CHARS - 10) + "</p>"
+    filler = "<p>" + "x" * (text_formats.TEXT_FRAGMENT_CHARS - 10) + "</p>"
     html = f"{filler}<scr" + "ipt>hidden()</script><p>after &eacute;t&eacute;</p>"
 
     text = extracted("html", html.encode())
@@ -369,7 +369,7 @@ def test_pdf_text_comes_out_page_by_page_with_a_checkpoint_before_each():
     info = {}
 
     text = "".join(
-        extract.extract(
+        readers.extract(
             "pdf",
             reader(corpus_pdf("pdflatex-4-pages.pdf")),
             checkpoint=lambda: calls.append(1),
@@ -395,7 +395,7 @@ def test_pdfs_of_real_producers_give_their_text(name, words):
     path = CORPUS / name
 
     with path.open("rb") as raw:
-        text = "".join(extract.extract("pdf", raw, checkpoint=lambda: None, path=path))
+        text = "".join(readers.extract("pdf", raw, checkpoint=lambda: None, path=path))
 
     assert words in text
 
@@ -405,7 +405,7 @@ def test_pdf_opened_from_its_path_reads_the_file_itself():
     info = {}
 
     with path.open("rb") as raw:
-        text = "".join(extract.extract("pdf", raw, checkpoint=lambda: None, info=info, path=path))
+        text = "".join(readers.extract("pdf", raw, checkpoint=lambda: None, info=info, path=path))
 
     assert "Lorem ipsum" in text
     assert info == {"pages": 1}

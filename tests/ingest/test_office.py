@@ -15,7 +15,6 @@ import pptx
 import pytest
 from pptx.util import Inches
 
-from ingest.pipeline.extract import ExtractionError
 from ingest.pipeline.office import (
     container_kind,
     eml_attachments,
@@ -25,6 +24,7 @@ from ingest.pipeline.office import (
     extract_pptx,
     extract_xlsx,
 )
+from ingest.pipeline.readers import ExtractionError
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "office"
 

@@ -20,7 +20,7 @@ from django.db import connections
 
 from ingest.models import Chunk, Document, DocumentSource, FileStatus, IngestFile, IngestJob
 from ingest.pipeline import steps, store
-from ingest.pipeline.extract import detect_kind
+from ingest.pipeline.readers import detect_kind
 from jobs.models import JobStatus as S
 from jobs.runner import JobCancelled, JobContext, JobFailed
 from tests.conftest import postgres_only

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.pipeline import extract, text
+from ingest.pipeline import canonical, readers
 
 # --- the oracle: the line-by-line code, unchanged but for names ----------------------
 
@@ -131,9 +131,9 @@ CHUNK_SETTINGS = [(1000, 100), (200, 20), (64, 0), (37, 36), (5, 4), (1, 0)]
 
 
 def assert_same_canonical(tmp_path, fragments: list[str], *, chunked=True) -> str:
-    expected, expected_sha = old_canonical(fragments, text.MAX_LINE)
+    expected, expected_sha = old_canonical(fragments, canonical.MAX_LINE)
 
-    result = text.canonicalize(iter(fragments), tmp_path / "canonical.txt")
+    result = canonical.canonicalize(iter(fragments), tmp_path / "canonical.txt")
 
     written = result.path.read_bytes().decode("utf-8")
     assert written == expected
@@ -146,8 +146,13 @@ def assert_same_canonical(tmp_path, fragments: list[str], *, chunked=True) -> st
 
 
 def assert_same_chunks(path: Path, content: str, *, size: int, overlap: int) -> None:
-    new = [(p.index, p.start, p.end, p.text) for p in text.chunks(path, size=size, overlap=overlap)]
-    old = list(old_chunks(content, size=size, overlap=overlap, read_block=text.CHUNK_READ_CHARS))
+    new = [
+        (p.index, p.start, p.end, p.text)
+        for p in canonical.chunks(path, size=size, overlap=overlap)
+    ]
+    old = list(
+        old_chunks(content, size=size, overlap=overlap, read_block=canonical.CHUNK_READ_CHARS)
+    )
 
     assert new == old, (size, overlap)
 
@@ -167,8 +172,8 @@ def test_the_white_space_sets_are_all_of_pythons_white_space():
     every = {chr(c) for c in range(0x110000) if chr(c).isspace()}
     regex = {chr(c) for c in range(0x110000) if re.match(r"\s", chr(c))}
 
-    assert set(text._UNICODE_SPACES) | {" ", "\n"} == every == regex
-    assert set(text._ASCII_SPACES) == {c for c in every if c.isascii()} - {" ", "\n"}
+    assert set(canonical._UNICODE_SPACES) | {" ", "\n"} == every == regex
+    assert set(canonical._ASCII_SPACES) == {c for c in every if c.isascii()} - {" ", "\n"}
 
 
 # --- real documents ---------------------------------------------------------------------
@@ -195,12 +200,12 @@ def fragments_of(path: Path) -> list[str] | None:
         raw = gzip.decompress(raw)
     name = path.name.removesuffix(".gz")
     try:
-        kind = extract.detect_kind(name if "." in name else "plain.txt", raw[:4096])
+        kind = readers.detect_kind(name if "." in name else "plain.txt", raw[:4096])
         if kind not in ("txt", "md", "html"):
             return None
         reader = io.BufferedReader(io.BytesIO(raw), 64 * 1024)
-        return list(extract.extract(kind, reader, checkpoint=lambda: None))
-    except (extract.UnsupportedType, extract.ExtractionError):
+        return list(readers.extract(kind, reader, checkpoint=lambda: None))
+    except (readers.UnsupportedType, readers.ExtractionError):
         return None
 
 
@@ -217,7 +222,7 @@ def test_real_documents_have_the_same_canonical_form_and_chunks(tmp_path):
 
 
 def test_real_documents_split_anywhere_have_the_same_canonical_form(tmp_path, monkeypatch):
-    monkeypatch.setattr(text, "CANONICAL_BLOCK_CHARS", 97)  # many block edges per document
+    monkeypatch.setattr(canonical, "CANONICAL_BLOCK_CHARS", 97)  # many block edges per document
     rng = random.Random(15)
     for path in real_documents()[:60]:
         fragments = fragments_of(path)
@@ -243,7 +248,7 @@ EDGE_CHARACTERS = [
     *"abcdefghij  ..,",
     *["e", "A", "\u0301", "\u0308", "\u0327", "\u0323", "\u031b", "\u1100", "\u1161", "\u11a8"],
     *["\u212b", "\u2000", "\u2001", "\u0344", "\u0f73"],
-    *text._UNICODE_SPACES,
+    *canonical._UNICODE_SPACES,
     *["\n", "\r", "\r\n", "\n\n", "\x00", "\ud800", "\udfff", "\udbff\udc00"],
     *["日", "本", "☃", "\U0001f600", "\ufeff", "\u200b"],
 ]
@@ -256,7 +261,7 @@ def generated_text(rng: random.Random, length: int) -> str:
 @pytest.mark.parametrize("seed", range(40))
 def test_generated_text_in_random_fragments(tmp_path, monkeypatch, seed):
     rng = random.Random(seed)
-    monkeypatch.setattr(text, "CANONICAL_BLOCK_CHARS", rng.choice([1, 3, 16, 200, 64 * 1024]))
+    monkeypatch.setattr(canonical, "CANONICAL_BLOCK_CHARS", rng.choice([1, 3, 16, 200, 64 * 1024]))
     raw = generated_text(rng, rng.randint(0, 3000))
 
     assert_same_canonical(tmp_path, random_split(raw, rng, rng.randint(0, 80)))
@@ -267,8 +272,8 @@ def test_generated_text_with_short_line_limit(tmp_path, monkeypatch, seed):
     # Long lines are cut before anything else, at a space or at the limit,
     # which may fall inside a combining sequence or a CRLF's line.
     rng = random.Random(1000 + seed)
-    monkeypatch.setattr(text, "MAX_LINE", rng.choice([1, 2, 5, 17, 60]))
-    monkeypatch.setattr(text, "CANONICAL_BLOCK_CHARS", rng.choice([1, 7, 50, 4096]))
+    monkeypatch.setattr(canonical, "MAX_LINE", rng.choice([1, 2, 5, 17, 60]))
+    monkeypatch.setattr(canonical, "CANONICAL_BLOCK_CHARS", rng.choice([1, 7, 50, 4096]))
     raw = generated_text(rng, 1500)
 
     assert_same_canonical(tmp_path, random_split(raw, rng, rng.randint(0, 60)))
@@ -294,7 +299,7 @@ def test_generated_text_with_short_line_limit(tmp_path, monkeypatch, seed):
     ],
 )
 def test_edge_cases_split_at_every_position(tmp_path, monkeypatch, raw):
-    monkeypatch.setattr(text, "CANONICAL_BLOCK_CHARS", 1)
+    monkeypatch.setattr(canonical, "CANONICAL_BLOCK_CHARS", 1)
     for cut in range(len(raw) + 1):
         assert_same_canonical(tmp_path, [raw[:cut], raw[cut:]], chunked=False)
     assert_same_canonical(tmp_path, list(raw))
@@ -302,7 +307,7 @@ def test_edge_cases_split_at_every_position(tmp_path, monkeypatch, raw):
 
 def test_combining_mark_across_the_real_block_edge(tmp_path):
     # The base letter ends one 64K fragment, its accent starts the next.
-    head = "x" * (text.CANONICAL_BLOCK_CHARS - 1) + "e"
+    head = "x" * (canonical.CANONICAL_BLOCK_CHARS - 1) + "e"
     expected = assert_same_canonical(tmp_path, [head, "\u0301 and more\n"], chunked=False)
 
     assert "e\u0301" not in expected
@@ -310,7 +315,7 @@ def test_combining_mark_across_the_real_block_edge(tmp_path):
 
 
 def test_crlf_across_the_real_block_edge(tmp_path):
-    head = "word " * (text.CANONICAL_BLOCK_CHARS // 5 - 1) + "end\r"
+    head = "word " * (canonical.CANONICAL_BLOCK_CHARS // 5 - 1) + "end\r"
     expected = assert_same_canonical(tmp_path, [head, "\nnext\r\n\r\n\rafter"], chunked=False)
 
     assert expected.endswith("end\nnext\n\nafter")
@@ -319,14 +324,14 @@ def test_crlf_across_the_real_block_edge(tmp_path):
 def test_very_long_lines_at_the_real_limit(tmp_path):
     rng = random.Random(3)
     spaced = " ".join("w" * rng.randint(1, 30) for _ in range(180_000))  # ~3M characters
-    solid = "é" * (text.MAX_LINE * 2 + 5)  # no space: cut at the limit
-    accents = ("e\u0301" * (text.MAX_LINE // 2 + 3)).replace("\u0301", "\u0301 ", 1)
+    solid = "é" * (canonical.MAX_LINE * 2 + 5)  # no space: cut at the limit
+    accents = ("e\u0301" * (canonical.MAX_LINE // 2 + 3)).replace("\u0301", "\u0301 ", 1)
     raw = spaced + "\n" + solid + "\r\n" + accents + "\n\n tail"
 
     fragments = [raw[i : i + 64 * 1024] for i in range(0, len(raw), 64 * 1024)]
     expected = assert_same_canonical(tmp_path, fragments, chunked=False)
 
-    assert max(map(len, expected.split("\n"))) <= text.MAX_LINE
+    assert max(map(len, expected.split("\n"))) <= canonical.MAX_LINE
     assert_same_canonical(tmp_path, [raw], chunked=False)
 
 
@@ -349,7 +354,7 @@ def test_csv_json_and_html_fragments(tmp_path):
     for kind, content in [("csv", buffer.getvalue()), ("json", json.dumps(data)), ("html", page)]:
         raw = codecs.BOM_UTF8 + content.encode("utf-8", "surrogatepass")
         reader = io.BufferedReader(io.BytesIO(raw), 64 * 1024)
-        fragments = list(extract.extract(kind, reader, checkpoint=lambda: None))
+        fragments = list(readers.extract(kind, reader, checkpoint=lambda: None))
 
         assert_same_canonical(tmp_path, fragments)
 
@@ -359,7 +364,7 @@ def test_csv_json_and_html_fragments(tmp_path):
 
 @pytest.mark.parametrize("read_block", [7, 1000, 256 * 1024])
 def test_chunks_of_a_long_canonical_text_match(tmp_path, monkeypatch, read_block):
-    monkeypatch.setattr(text, "CHUNK_READ_CHARS", read_block)
+    monkeypatch.setattr(canonical, "CHUNK_READ_CHARS", read_block)
     rng = random.Random(read_block)
     words = ["a", "bb", "ccc", "dddd", "ééééé", "日本語", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"]
     content = "".join(

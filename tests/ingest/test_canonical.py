@@ -6,18 +6,18 @@ import random
 
 import pytest
 
-from ingest.pipeline import text
-from ingest.pipeline.text import canonicalize, chunks, lines
+from ingest.pipeline import canonical
+from ingest.pipeline.canonical import canonicalize, chunks, lines
 
 
-def canonical(tmp_path, fragments, name="canonical.txt"):
+def canonical_of(tmp_path, fragments, name="canonical.txt"):
     result = canonicalize(fragments, tmp_path / name)
     written = result.path.read_text(encoding="utf-8")
     return result, written
 
 
 def canonical_str(tmp_path, raw: str) -> str:
-    return canonical(tmp_path, [raw])[1]
+    return canonical_of(tmp_path, [raw])[1]
 
 
 def write(tmp_path, content: str, name="chunk-source.txt"):
@@ -67,14 +67,14 @@ def test_canonical_form_is_nfc(tmp_path):
     ],
 )
 def test_canonical_whitespace(tmp_path, raw, expected):
-    result, written = canonical(tmp_path, [raw])
+    result, written = canonical_of(tmp_path, [raw])
 
     assert written == expected
     assert result.length == len(expected)
 
 
 def test_sha256_is_that_of_the_canonical_utf8_text(tmp_path):
-    result, written = canonical(tmp_path, ["Ünïcode  text\r\n\r\n\r\nsecond  paragraph\n"])
+    result, written = canonical_of(tmp_path, ["Ünïcode  text\r\n\r\n\r\nsecond  paragraph\n"])
 
     assert written == "Ünïcode text\n\nsecond paragraph"
     assert result.sha256 == hashlib.sha256(written.encode("utf-8")).hexdigest()
@@ -82,33 +82,33 @@ def test_sha256_is_that_of_the_canonical_utf8_text(tmp_path):
 
 
 def test_same_text_with_different_whitespace_has_same_identity(tmp_path):
-    a, _ = canonical(tmp_path, ["Title\n\nBody text here.\n"], "a.txt")
-    b, _ = canonical(tmp_path, ["  Title  \r\n\r\n\r\n\r\nBody   text\there.   \n\n\n"], "b.txt")
-    c, _ = canonical(tmp_path, ["Title\n\nBody text here, changed.\n"], "c.txt")
+    a, _ = canonical_of(tmp_path, ["Title\n\nBody text here.\n"], "a.txt")
+    b, _ = canonical_of(tmp_path, ["  Title  \r\n\r\n\r\n\r\nBody   text\there.   \n\n\n"], "b.txt")
+    c, _ = canonical_of(tmp_path, ["Title\n\nBody text here, changed.\n"], "c.txt")
 
     assert a.sha256 == b.sha256
     assert a.sha256 != c.sha256
 
 
 def test_nfc_and_nfd_inputs_have_same_identity(tmp_path):
-    nfc, _ = canonical(tmp_path, ["é à ñ"], "nfc.txt")
-    nfd, _ = canonical(tmp_path, ["e\u0301 a\u0300 n\u0303"], "nfd.txt")
+    nfc, _ = canonical_of(tmp_path, ["é à ñ"], "nfc.txt")
+    nfd, _ = canonical_of(tmp_path, ["e\u0301 a\u0300 n\u0303"], "nfd.txt")
 
     assert nfc.sha256 == nfd.sha256
 
 
 def test_fragment_boundaries_do_not_matter(tmp_path):
     raw = "first  line\r\nsecond e\u0301 line\n\n\nthird\tline  end\n"
-    whole, whole_text = canonical(tmp_path, [raw], "whole.txt")
+    whole, whole_text = canonical_of(tmp_path, [raw], "whole.txt")
     # Split everywhere: inside CRLF, inside a combining sequence, inside runs.
-    pieces, pieces_text = canonical(tmp_path, list(raw), "pieces.txt")
+    pieces, pieces_text = canonical_of(tmp_path, list(raw), "pieces.txt")
 
     assert pieces_text == whole_text
     assert pieces.sha256 == whole.sha256
 
 
 def test_canonicalize_of_no_fragments_is_empty(tmp_path):
-    result, written = canonical(tmp_path, [])
+    result, written = canonical_of(tmp_path, [])
 
     assert (written, result.length) == ("", 0)
     assert result.sha256 == hashlib.sha256(b"").hexdigest()
@@ -133,7 +133,7 @@ def test_lines_split_cr_alone_as_a_newline():
 
 
 def test_long_line_in_small_fragments_is_cut_at_a_space(monkeypatch):
-    monkeypatch.setattr(text, "MAX_LINE", 50)
+    monkeypatch.setattr(canonical, "MAX_LINE", 50)
     words = [f"word{i:02d}" for i in range(40)]  # 6-letter words, 279 characters
     raw = " ".join(words)
 
@@ -147,7 +147,7 @@ def test_long_line_in_small_fragments_is_cut_at_a_space(monkeypatch):
 @pytest.mark.parametrize("newline", ["", "\n"], ids=["last line", "inside fragment"])
 def test_long_line_in_one_fragment_is_bounded(monkeypatch, newline):
     """A single fragment can hold a huge line (a JSON string value, for one)."""
-    monkeypatch.setattr(text, "MAX_LINE", 50)
+    monkeypatch.setattr(canonical, "MAX_LINE", 50)
     raw = "x" * 500 + newline + "short"
 
     out = list(lines([raw]))
@@ -157,7 +157,7 @@ def test_long_line_in_one_fragment_is_bounded(monkeypatch, newline):
 
 
 def test_long_line_without_spaces_is_cut_at_the_limit(monkeypatch):
-    monkeypatch.setattr(text, "MAX_LINE", 10)
+    monkeypatch.setattr(canonical, "MAX_LINE", 10)
 
     out = list(lines(["abcdefghij", "klmnopqrst", "uvwxyz"]))
 
@@ -166,7 +166,7 @@ def test_long_line_without_spaces_is_cut_at_the_limit(monkeypatch):
 
 
 def test_long_lines_are_cut_the_same_whatever_the_fragments(monkeypatch):
-    monkeypatch.setattr(text, "MAX_LINE", 40)
+    monkeypatch.setattr(canonical, "MAX_LINE", 40)
     rng = random.Random(7)
     raw = " ".join("w" * rng.randint(1, 12) for _ in range(200))
 
@@ -291,7 +291,7 @@ def test_chunk_offsets_count_characters_not_bytes(tmp_path):
 
 
 def test_chunks_across_read_blocks(tmp_path, monkeypatch):
-    monkeypatch.setattr(text, "CHUNK_READ_CHARS", 7)
+    monkeypatch.setattr(canonical, "CHUNK_READ_CHARS", 7)
     content = " ".join(f"token{i}" for i in range(500))
 
     pieces = chunked(tmp_path, content, size=50, overlap=12)
@@ -311,7 +311,7 @@ def test_chunks_refuse_invalid_arguments(tmp_path, size, overlap):
 def test_canonical_text_is_always_storable(tmp_path):
     # NUL no database text column takes; a lone surrogate (from a JSON
     # "\ud800" escape) has no UTF-8 form at all.
-    result, written = canonical(tmp_path, ["a\x00b \ud800 c\udfff"])
+    result, written = canonical_of(tmp_path, ["a\x00b \ud800 c\udfff"])
 
     assert written == "ab \ufffd c\ufffd"
     assert result.sha256 == hashlib.sha256(written.encode("utf-8")).hexdigest()
@@ -322,8 +322,8 @@ def test_a_huge_fragment_is_canonicalized_in_bounded_blocks():
     # canonicalized (and the copies made of each) stay about CANONICAL_BLOCK_CHARS long.
     raw = ("word " * 20 + "\r\n") * 50_000
 
-    blocks = list(text.line_blocks([raw]))
+    blocks = list(canonical.line_blocks([raw]))
 
     assert len(blocks) > 50
-    assert max(map(len, blocks)) <= text.CANONICAL_BLOCK_CHARS
+    assert max(map(len, blocks)) <= canonical.CANONICAL_BLOCK_CHARS
     assert "\n".join(blocks) == raw.replace("\r\n", "\n")

@@ -1,11 +1,11 @@
-"""Streaming a file's text out, by kind.
+"""The reader for each kind of file, and the one call that streams its text out.
 
 Every extractor is a generator of text fragments read from a seekable binary
 file, so a large file is never whole in memory. What an extractor learns on
 the way (the encoding of a text, the page count of a PDF, a table's
 delimiter) goes into ``info``, which the pipeline keeps in the file's result.
 
-Kind detection lives in ``kinds``, the readers in ``textual``, ``html``,
+Kind detection lives in ``kinds``, the readers in ``text_formats``, ``html``,
 ``pdf`` and ``office``; the names other modules use are re-exported here.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from ingest.pipeline import encodings, html, office, textual
+from ingest.pipeline import encodings, html, office, text_formats
 from ingest.pipeline.errors import ExtractionError, UnsupportedType
 from ingest.pipeline.kinds import (
     ACCEPT,
@@ -43,12 +43,12 @@ __all__ = [
 ]
 
 TEXT_READERS = {
-    "txt": textual.extract_plain,
-    "md": textual.extract_plain,
-    "csv": textual.extract_csv,
-    "tsv": lambda raw, encoding, info: textual.extract_csv(raw, encoding, info, default="\t"),
-    "json": textual.extract_json,
-    "jsonl": textual.extract_jsonl,
+    "txt": text_formats.extract_plain,
+    "md": text_formats.extract_plain,
+    "csv": text_formats.extract_csv,
+    "tsv": lambda raw, encoding, info: text_formats.extract_csv(raw, encoding, info, default="\t"),
+    "json": text_formats.extract_json,
+    "jsonl": text_formats.extract_jsonl,
     "html": html.extract_html,
 }
 OFFICE_READERS = ("docx", "pptx", "xlsx", "epub", "eml")
