@@ -75,7 +75,7 @@ def run_in_process(*, user, path: Path, context_class, label: str) -> dict:
 
     from ingest.models import IngestJob
     from ingest.pipeline.steps import ingest
-    from ingest.services import remove_from_queue
+    from ingest.services.queue import remove_from_queue
     from jobs import lifecycle
     from jobs.runner import HOSTNAME, Heartbeat, remove_work_dir, work_dir_for
 

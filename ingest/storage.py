@@ -11,7 +11,9 @@ turn the storage's own errors into one sentence a person can act on.
 
 import contextlib
 import os
+import re
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -33,6 +35,30 @@ CREDENTIAL_CODES = {
     "InvalidToken",
     "ExpiredToken",
 }
+
+
+def upload_dir(job) -> str:
+    """Where a job's uploads are stored, one folder per job."""
+    return f"jobs/{job.project_id}/{job.pk}"
+
+
+def upload_path(job, position: int, name: str) -> str:
+    """The stored name of the job's file at ``position``: its folder, the
+    position (so that two files of one name never meet) and the name made safe."""
+    return f"{upload_dir(job)}/{position:04d}-{safe_name(name)}"
+
+
+def streamed_upload_path(name: str) -> str:
+    """Where a file streamed to the bucket goes while its request is still
+    arriving, before any job exists (``ingest.uploads.S3UploadHandler``)."""
+    return f"uploads/{uuid.uuid4().hex}/{safe_name(name)}"
+
+
+def safe_name(name: str) -> str:
+    """A file's name fit for a path: its last part, letters, digits and
+    ``._-`` only, at most 120 characters."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", base)[:120] or "file"
 
 
 class StorageUnavailable(Exception):

@@ -13,8 +13,6 @@ temporary file first, as Django does (:class:`LimitedUploadHandler`).
 import hashlib
 import io
 import logging
-import re
-import uuid
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -99,7 +97,7 @@ class StreamedUpload(UploadedFile):
 
     def __init__(self, name, content_type, charset, content_type_extra):
         super().__init__(io.BytesIO(), name, content_type, 0, charset, content_type_extra)
-        self.storage_path = f"uploads/{uuid.uuid4().hex}/{_safe_name(name)}"
+        self.storage_path = storage.streamed_upload_path(name)
         self.sha256 = ""
         self.claimed = False
         self.peak_buffered = 0  # the most bytes held in memory at once
@@ -212,8 +210,3 @@ def raise_refusal(request) -> None:
     Call it once the body was read (``request.POST``, ``request.data``)."""
     if refusal := getattr(request, "upload_refusal", None):
         raise refusal
-
-
-def _safe_name(name: str) -> str:
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", base)[:120] or "file"

@@ -97,7 +97,7 @@ def _remove_paths(paths, job: IngestJob) -> tuple[int, int]:
             removed += 1
     # The job's upload directory, once empty (local storage only).
     with contextlib.suppress(NotImplementedError, OSError):
-        os.rmdir(default_storage.path(f"jobs/{job.project_id}/{job.pk}"))
+        os.rmdir(default_storage.path(storage.upload_dir(job)))
     return removed, freed
 
 

@@ -4,7 +4,6 @@ Nothing half-created is left behind by a refused or failed upload."""
 
 import hashlib
 import logging
-import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -34,11 +33,6 @@ class CheckedUpload:
     name: str
     kind: str
     sha256: str = ""
-
-
-def _safe_name(name: str) -> str:
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", base)[:120] or "file"
 
 
 def check_uploads(uploads) -> list[CheckedUpload]:
@@ -220,9 +214,8 @@ def _store(job: IngestJob, position: int, item: CheckedUpload) -> str:
     if streamed := getattr(item.upload, "storage_path", ""):
         return streamed  # already in the bucket (ingest.uploads.S3UploadHandler)
     item.upload.seek(0)
-    path = f"jobs/{job.project_id}/{job.pk}/{position:04d}-{_safe_name(item.name)}"
     with storage.translated():  # a bucket that cannot be written says so in words
-        return default_storage.save(path, item.upload)
+        return default_storage.save(storage.upload_path(job, position, item.name), item.upload)
 
 
 def _sha256(upload) -> str:

@@ -1,4 +1,6 @@
-"""A job's place in the RQ queue, and the user's cancel and delete."""
+"""The RQ client: the ingest queue, a job put on it and taken off it.
+
+The user's writes to a job (cancel, delete) are in ``ingest.services.jobs``."""
 
 import functools
 import logging
@@ -6,16 +8,11 @@ import logging
 import django_rq
 import redis
 from django.conf import settings
-from django.db import transaction
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
 
-from ingest.models import (
-    IngestJob,
-)
-from jobs import lifecycle
-from jobs.models import JobStatus
+from ingest.models import IngestJob
 
 logger = logging.getLogger(__name__)
 
@@ -61,47 +58,6 @@ def job_enqueue(*, job: IngestJob) -> bool:
         logger.warning("job %s not enqueued (Redis unavailable: %s); the reaper will", job.pk, exc)
         return False
     return True
-
-
-def job_cancel(
-    *, job: IngestJob, actor=None, reason: str = "", version: int | None = None
-) -> lifecycle.Outcome:
-    """Cancel a job: a queued one is CANCELLED at once and leaves the queue; a
-    running one becomes CANCELLING and its worker stops at the next checkpoint.
-    Idempotent for a job already cancelling; a finished job raises
-    ``lifecycle.InvalidTransition``. With ``version`` (an If-Match), a job
-    changed since then raises ``lifecycle.VersionMismatch`` and is left alone."""
-    outcome = lifecycle.request_cancel(job, actor=actor, reason=reason, version=version)
-    if outcome.from_status == JobStatus.QUEUED:
-        transaction.on_commit(lambda: remove_from_queue(job_id=str(job.pk)))
-    return outcome
-
-
-def job_delete(
-    *,
-    job: IngestJob,
-    actor=None,
-    force: bool = False,
-    reason: str = "",
-    version: int | None = None,
-) -> lifecycle.Outcome:
-    """Soft-delete a finished job (status CANCELLED, ``deleted_at`` set, audited).
-
-    An active job raises ``lifecycle.InvalidTransition`` unless ``force``: then
-    it is cancelled now and soft-deleted as soon as it is CANCELLED. A job
-    deleted meanwhile by someone else gives a falsy outcome; ``version`` is as
-    for :func:`job_cancel`.
-    """
-    if job.is_terminal:
-        return lifecycle.soft_delete(job, actor=actor, reason=reason, version=version)
-    if not force:
-        raise lifecycle.InvalidTransition(
-            job, "delete", f"job is {job.status}: cancel the job first, or repeat with ?force=true."
-        )
-    outcome = lifecycle.request_delete(job, actor=actor, reason=reason, version=version)
-    if outcome.from_status == JobStatus.QUEUED:
-        transaction.on_commit(lambda: remove_from_queue(job_id=str(job.pk)))
-    return outcome
 
 
 def remove_from_queue(*, job_id: str) -> None:

@@ -111,7 +111,7 @@ def _create_retry(job: IngestJob, files: list[IngestFile], actor) -> IngestJob:
     copied: list[str] = []
     try:
         for position, original in enumerate(files):
-            target = f"jobs/{retry.project_id}/{retry.pk}/{position:04d}-{_tail(original)}"
+            target = storage.upload_path(retry, position, _tail(original))
             copied.append(storage.copy(original.storage_path, target))
             IngestFile.objects.create(
                 job=retry,

@@ -15,6 +15,7 @@ from rq.job import Job
 
 from config import rq_dashboard
 from ingest import services
+from ingest.services import cleanup
 from jobs.models import JobStatus
 from jobs.worker import Worker
 from tests.factories import IngestJobFactory, UserFactory
@@ -34,7 +35,7 @@ def superuser_client():
 def test_a_job_redis_no_longer_holds_is_a_404(superuser_client, redis_conn, view, method):
     job = IngestJobFactory(status=JobStatus.COMPLETED)
     services.job_enqueue(job=job)
-    services.remove_rq_entries(job_id=str(job.pk))  # what a cleanup does
+    cleanup.remove_rq_entries(job_id=str(job.pk))  # what a cleanup does
 
     for job_id in (str(job.pk), str(uuid.uuid4())):
         url = reverse(f"django_rq:{view}", args=[0, job_id])
@@ -49,7 +50,7 @@ def test_a_job_redis_holds_is_still_deleted_by_a_superuser(superuser_client, red
 
     assert superuser_client.get(url).status_code == 200
     assert superuser_client.post(url, {"post": "yes"}).status_code == 302
-    assert services.remove_rq_entries(job_id=str(job.pk)) == 0
+    assert cleanup.remove_rq_entries(job_id=str(job.pk)) == 0
 
 
 # --- every django-rq URL, for an auditor --------------------------------------------

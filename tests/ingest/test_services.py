@@ -13,7 +13,7 @@ from rq.job import Job as RQJob
 
 from ingest import services
 from ingest.models import IdempotencyKey, IngestFile, IngestJob, Membership, Role
-from ingest.services import intake
+from ingest.services import intake, queue
 from jobs import lifecycle
 from jobs.models import JobEvent, JobStatus
 from tests.conftest import member
@@ -149,7 +149,7 @@ def test_job_create_defaults_and_bounds_chunking(project, user, settings):
 )
 def test_check_chunking_refuses_out_of_range_values(size, overlap, field):
     with pytest.raises(services.InvalidInput) as refused:
-        services.check_chunking(size, overlap)
+        intake.check_chunking(size, overlap)
     assert refused.value.field == field
 
 
@@ -309,13 +309,13 @@ def test_remove_from_queue_of_a_job_a_killed_worker_left_behind_is_harmless(redi
     services.job_enqueue(job=job)
     redis_conn.zadd(f"rq:executions:{job.pk}", {"gone-execution": time.time() + 3600})
 
-    services.remove_from_queue(job_id=str(job.pk))
+    queue.remove_from_queue(job_id=str(job.pk))
 
     assert str(job.pk) not in django_rq.get_queue("ingest").job_ids
 
 
 def test_remove_from_queue_of_an_unknown_job_is_harmless(redis_conn):
-    services.remove_from_queue(job_id="00000000-0000-0000-0000-000000000000")
+    queue.remove_from_queue(job_id="00000000-0000-0000-0000-000000000000")
     assert redis_conn.llen("rq:queue:ingest") == 0
 
 
@@ -325,7 +325,7 @@ def test_remove_from_queue_leaves_nothing_of_the_job_in_redis(redis_conn):
     other = IngestJobFactory(status=JobStatus.QUEUED)
     services.job_enqueue(job=other)
 
-    services.remove_from_queue(job_id=str(job.pk))
+    queue.remove_from_queue(job_id=str(job.pk))
 
     assert django_rq.get_queue("ingest").job_ids == [str(other.pk)]
     assert not redis_conn.exists(f"rq:job:{job.pk}")
@@ -338,6 +338,6 @@ def test_remove_from_queue_of_a_job_whose_record_is_gone_still_unlists_it(redis_
     services.job_enqueue(job=job)
     redis_conn.delete(f"rq:job:{job.pk}")
 
-    services.remove_from_queue(job_id=str(job.pk))
+    queue.remove_from_queue(job_id=str(job.pk))
 
     assert django_rq.get_queue("ingest").job_ids == []
