@@ -260,7 +260,6 @@ if INGEST_UPLOAD_STORAGE == "s3":
         "default": {"BACKEND": "storages.backends.s3.S3Storage"},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-    FILE_UPLOAD_HANDLERS = ["ingest.uploads.S3UploadHandler"]
 
 # Redis: the queue and live events. The job row in the database is the source
 # of truth, so losing Redis loses no job state.

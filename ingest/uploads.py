@@ -5,9 +5,14 @@ INGEST_MAX_TOTAL_BYTES, stops the upload at that point: nothing more is
 written, the rest of the body is drained, and the view raises the refusal
 left on the request (:func:`raise_refusal`; 413).
 
-With ``INGEST_UPLOAD_STORAGE=s3`` the files go straight to the bucket while
-the request comes in (:class:`S3UploadHandler`); on disk they go to a
-temporary file first, as Django does (:class:`LimitedUploadHandler`).
+Every request's files go to a temporary file first, as Django does
+(:class:`LimitedUploadHandler`): Django's CSRF check reads a form's body
+before any view runs, so a request not yet known to be allowed must not
+reach the object storage. With ``INGEST_UPLOAD_STORAGE=s3`` a request
+authenticated by its API token, which needs no CSRF check, is known to be
+allowed before its body is read: its files go straight to the bucket while
+they arrive (:func:`stream_to_storage`, :class:`S3UploadHandler`). The files
+of a session's request go to the bucket once it has passed both checks.
 """
 
 import hashlib
@@ -202,6 +207,16 @@ class S3UploadHandler(UploadLimits, FileUploadHandler):
         except storage.STORAGE_ERRORS as exc:
             logger.warning("upload refused: object storage failed (%s)", exc)
             self.refuse(storage.StorageUnavailable(storage.describe(exc)))
+
+
+def stream_to_storage(request) -> None:
+    """Send ``request``'s files straight to the bucket as they arrive.
+
+    Call it only for a request that is authenticated and needs no CSRF
+    check (an API token), before its body is read; elsewhere the files wait
+    in temporary files until a view has passed both checks."""
+    if storage.is_s3():
+        request.upload_handlers = [S3UploadHandler(request)]
 
 
 def raise_refusal(request) -> None:

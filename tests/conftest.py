@@ -225,7 +225,6 @@ def s3(moto_server, settings):
         **settings.STORAGES,
         "default": {"BACKEND": "storages.backends.s3.S3Storage"},
     }
-    settings.FILE_UPLOAD_HANDLERS = ["ingest.uploads.S3UploadHandler"]
     return Bucket(name=name, env=env, client=client)
 
 

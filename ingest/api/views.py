@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import permissions, status, viewsets
+from rest_framework import authentication, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -153,10 +153,12 @@ class JobViewSet(ProjectScoped, viewsets.GenericViewSet):
         parameters=[IDEMPOTENCY_KEY, LOCATION, etag(200, 201)],
     )
     def create(self, request, project_id):
+        if isinstance(request.successful_authenticator, authentication.TokenAuthentication):
+            uploads.stream_to_storage(request)  # no CSRF check will read the body first
         # Reading request.data is what streams the body through the upload
         # handler, so the refusal it records is known only afterwards.
         data = s.JobCreateInput(data=request.data)
-        uploads.raise_refusal(request._request)
+        uploads.raise_refusal(request)
         data.is_valid(raise_exception=True)
         job, created = services.job_create(
             project=self.project,

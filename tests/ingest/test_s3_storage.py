@@ -260,3 +260,78 @@ def test_a_dashboard_upload_with_the_bucket_gone_answers_503(project, user, s3):
     assert "ingest:refused" in response["HX-Trigger"]
     assert "The upload storage is unavailable" in response.content.decode()
     assert "does not exist" in response.content.decode()
+
+
+# --- nothing reaches the bucket before a request is allowed ----------------------
+
+
+@pytest.fixture
+def s3_calls(s3):
+    """The S3 API calls this process makes, as botocore announces them."""
+    calls = []
+    storage.s3_client().meta.events.register(
+        "before-call.s3", lambda model, **_: calls.append(model.name)
+    )
+    return calls
+
+
+def forged_form_post(path: str, files: list):
+    """A multipart POST with a self-made CSRF cookie and a same-site Referer:
+    what passes Django's CSRF check up to the point where it reads the form."""
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.cookies["csrftoken"] = "x" * 32
+    return browser.post(
+        path, {"files": files, "csrfmiddlewaretoken": "y" * 32}, HTTP_REFERER="http://testserver/"
+    )
+
+
+def test_anonymous_form_posts_write_nothing_to_the_bucket(project, s3, s3_calls):
+    from django.urls import reverse
+
+    create = reverse("ingest:job-create", kwargs={"project_id": project.pk})
+    for path in ("/login/", "/healthz", create, jobs_url(project)):
+        files = [text_file(f"{n}.txt", n, 2_000) for n in range(5)]
+        assert forged_form_post(path, files).status_code in (302, 403, 404, 405), path
+
+    assert s3_calls == []
+    assert s3.keys() == []
+
+
+def test_a_session_post_failing_csrf_writes_nothing_to_the_bucket(project, user, s3, s3_calls):
+    from django.test import Client
+    from django.urls import reverse
+
+    for path in (
+        reverse("ingest:job-create", kwargs={"project_id": project.pk}),
+        jobs_url(project),
+    ):
+        browser = Client(enforce_csrf_checks=True)
+        browser.force_login(user)
+        browser.cookies["csrftoken"] = "x" * 32
+        response = browser.post(path, {"files": [text_file("a.txt", 1, 2_000)]})
+        assert response.status_code == 403, path
+
+    assert s3_calls == []
+    assert s3.keys() == []
+
+
+def test_a_dashboard_upload_goes_to_the_bucket_once_allowed(project, user, s3):
+    from django.test import Client
+    from django.urls import reverse
+
+    browser = Client()
+    browser.force_login(user)
+    content = prose(4, 5_000)
+
+    response = browser.post(
+        reverse("ingest:job-create", kwargs={"project_id": project.pk}),
+        {"files": [text_file("d.txt", 4, 5_000)], "chunk_size": 1000, "chunk_overlap": 100},
+    )
+
+    assert response.status_code == 302
+    job = IngestJob.objects.get()
+    assert s3.keys() == stored_keys(job)
+    key = storage.s3_key(job.files.get().storage_path)
+    assert s3.client.get_object(Bucket=s3.name, Key=key)["Body"].read() == content
