@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "axes",
     "django_rq",
     "django_htmx",
@@ -334,6 +335,11 @@ SPECTACULAR_SETTINGS = {
     },
     # The schema describes the API; the schema endpoint itself is not part of it.
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's script and styles from the app's own static files, not a
+    # CDN: the API docs work offline and behind a strict firewall.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "logfmt")
