@@ -34,6 +34,10 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
 
 
+# Longer is the same as never, and dates that far off overflow.
+MAX_DAYS = 36_525
+
+
 def env_days(name: str, default: float) -> float | None:
     """Days as a number (fractions allowed); an empty value means None (off)."""
     value = os.environ.get(name)
@@ -45,8 +49,11 @@ def env_days(name: str, default: float) -> float | None:
         days = float(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number of days, not {value!r}.") from None
-    if not days > 0 or days == float("inf"):
-        raise ImproperlyConfigured(f"{name} must be more than 0 days (empty turns it off).")
+    if not 0 < days <= MAX_DAYS:
+        raise ImproperlyConfigured(
+            f"{name} must be more than 0 days and at most {MAX_DAYS} (a hundred years); "
+            "empty turns it off."
+        )
     return days
 
 

@@ -52,7 +52,8 @@ def exists(job) -> bool:
 
 
 @pytest.mark.parametrize(
-    ("raw", "days"), [(None, 30), ("7", 7.0), ("0.5", 0.5), ("", None), ("  ", None)]
+    ("raw", "days"),
+    [(None, 30), ("7", 7.0), ("0.5", 0.5), ("36525", 36525.0), ("", None), ("  ", None)],
 )
 def test_purge_after_days_reads_numbers_fractions_and_empty(monkeypatch, raw, days):
     if raw is None:
@@ -62,7 +63,7 @@ def test_purge_after_days_reads_numbers_fractions_and_empty(monkeypatch, raw, da
     assert env_days("INGEST_PURGE_AFTER_DAYS", 30) == days
 
 
-@pytest.mark.parametrize("raw", ["soon", "0", "-1", "nan", "inf"])
+@pytest.mark.parametrize("raw", ["soon", "0", "-1", "nan", "inf", "1e9", "36526"])
 def test_purge_after_days_refuses_what_is_not_a_positive_number(raw):
     env = {**os.environ, "INGEST_PURGE_AFTER_DAYS": raw}
     done = subprocess.run(

@@ -4,9 +4,10 @@ manage.py purge_deleted_jobs --older-than 30d [--dry-run]
 """
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from ingest import services
 
@@ -19,12 +20,18 @@ def parse_age(value: str) -> timedelta:
         raise CommandError(
             f"--older-than {value!r}: give a number and a unit (s, m, h, d or w), e.g. 30d."
         )
+    # The age is subtracted from now: it may reach back to the year 1, no further.
+    longest = timezone.now() - datetime.min.replace(tzinfo=UTC)
     try:
-        return timedelta(**{UNITS[match[2]]: int(match[1])})
+        age = timedelta(**{UNITS[match[2]]: int(match[1])})
     except OverflowError:
+        age = timedelta.max
+    if age > longest:
         raise CommandError(
-            f"--older-than {value!r} is too large: give at most {timedelta.max.days} days."
-        ) from None
+            f"--older-than {value!r} is too large: it reaches back before the year 1; "
+            f"give at most {longest.days} days."
+        )
+    return age
 
 
 class Command(BaseCommand):
