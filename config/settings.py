@@ -102,7 +102,7 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_PROXY_SSL_HEADER = env_proxy_header("SECURE_PROXY_SSL_HEADER")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.admin_site.IngestAdminConfig",  # django.contrib.admin, see there
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
