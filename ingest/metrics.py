@@ -183,7 +183,9 @@ def metrics(request):
     token = settings.INGEST_METRICS_TOKEN
     if token:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
+        # Compared as bytes: compare_digest refuses a str that is not ASCII.
+        given = given.strip().encode()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given, token.encode()):
             response = JsonResponse(
                 {
                     "detail": "send the metrics token as 'Authorization: Bearer <token>'.",

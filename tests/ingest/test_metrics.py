@@ -72,6 +72,7 @@ def test_metrics_token_is_required_once_set(client, settings):
     assert refused.json()["code"] == "not_authenticated"
     assert refused["WWW-Authenticate"].startswith("Bearer")
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer nope").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer \xe9\xe9").status_code == 401
     assert figures(client, HTTP_AUTHORIZATION="Bearer t0ken")
 
 
