@@ -47,6 +47,7 @@ def build_server(user_for: Callable[[Context], Any]) -> MCPServer:
 
     def call(ctx: Context, tool: Callable[..., dict], **arguments) -> CallToolResult:
         try:
+            tools.refuse_nul(arguments)
             data = tool(user_for(ctx), **arguments)
         except tools.Refusal as refusal:
             return _result(refusal.as_dict(), error=True)

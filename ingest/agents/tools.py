@@ -43,6 +43,19 @@ def refusal_for(exc: Exception) -> Refusal | None:
     return Refusal(refusal.detail, refusal.code)
 
 
+def refuse_nul(arguments: dict, within: str = "") -> None:
+    """Refuse a tool's arguments when any text in them holds a NUL character:
+    no name, id, reason or query here can hold one (PostgreSQL stores none)."""
+    for key, value in arguments.items():
+        where = f"{within}{key}"
+        if isinstance(value, str) and "\x00" in value:
+            raise Refusal(f"{where}: cannot hold a NUL character.", "invalid")
+        if isinstance(value, dict):
+            refuse_nul(value, f"{where}.")
+        if isinstance(value, list):
+            refuse_nul({f"[{i}]": item for i, item in enumerate(value)}, where)
+
+
 # --- lookups -------------------------------------------------------------------
 
 
@@ -120,6 +133,7 @@ def _upload(index: int, item: dict) -> SimpleUploadedFile:
     where = f"files[{index}]"
     if not name:
         raise Refusal(f"files: {where} needs a name.", "invalid")
+    services.check_file_name(name)
     if (text is None) == (encoded is None):
         raise Refusal(
             f"files: {where} ({name}) needs content or content_base64, not both.", "invalid"
@@ -128,7 +142,8 @@ def _upload(index: int, item: dict) -> SimpleUploadedFile:
         data = text.encode("utf-8")
     else:
         try:
-            data = base64.b64decode(encoded, validate=True)
+            # Line breaks are allowed, as MIME writes base64 (RFC 2045).
+            data = base64.b64decode("".join(encoded.split()), validate=True)
         except (binascii.Error, ValueError):
             raise Refusal(
                 f"files: {where} ({name}) content_base64 is not valid base64.", "invalid"

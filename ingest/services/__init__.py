@@ -20,7 +20,7 @@ from ingest.services.errors import (
     InvalidInput,
     PermissionRefused,
 )
-from ingest.services.intake import check_uploads, job_create
+from ingest.services.intake import check_file_name, check_uploads, job_create
 from ingest.services.jobs import job_cancel, job_delete
 from ingest.services.projects import membership_add, project_create
 from ingest.services.queue import QUEUE_NAME, ingest_queue, job_enqueue
@@ -36,6 +36,7 @@ __all__ = [
     "InvalidInput",
     "PermissionRefused",
     "Refusal",
+    "check_file_name",
     "check_uploads",
     "ingest_queue",
     "job_cancel",

@@ -4,6 +4,7 @@ Nothing half-created is left behind by a refused or failed upload."""
 
 import hashlib
 import logging
+import unicodedata
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -47,7 +48,7 @@ def check_uploads(uploads) -> list[CheckedUpload]:
     total = 0
     checked = []
     for upload in uploads:
-        name = upload.name or "file"
+        name = check_file_name(upload.name or "file")
         if upload.size == 0:
             raise InvalidInput(f"{name} is empty.", code="invalid")
         if upload.size > settings.INGEST_MAX_FILE_BYTES:
@@ -69,6 +70,15 @@ def check_uploads(uploads) -> list[CheckedUpload]:
             code="too_large",
         )
     return checked
+
+
+def check_file_name(name: str) -> str:
+    """``name`` if a file can be stored and shown under it; refused otherwise."""
+    if any(unicodedata.category(character) == "Cc" for character in name):
+        raise InvalidInput(f"{name!r}: a file name cannot hold control characters.")
+    if name.replace("\\", "/").rsplit("/", 1)[-1].strip() in ("", ".", ".."):
+        raise InvalidInput(f"{name!r} is not a file name: give each file a name of its own.")
+    return name
 
 
 def check_chunking(chunk_size: int | None, chunk_overlap: int | None) -> tuple[int, int]:
@@ -101,6 +111,8 @@ def job_create(
     job with ``created = False`` and stores nothing.
     """
     check_idempotency_key(idempotency_key)
+    if "\x00" in name:
+        raise InvalidInput(field="name", rule="cannot hold a NUL character.")
     size, overlap = check_chunking(chunk_size, chunk_overlap)
     checked = check_uploads(uploads)
     for item in checked:

@@ -3,6 +3,7 @@
 live uvicorn at /mcp/, with real rqworker processes doing the work."""
 
 import base64
+import hashlib
 import json
 import os
 import signal
@@ -194,6 +195,37 @@ def test_stdio_refusals_read_as_the_api_words_them(project, user, worker_env, st
                     files=[{"name": "a.txt", "content": "hello"}],
                 ),
                 "unknown_project": await call(client, "get_job", project="nope", job=job["id"]),
+                "nul_project": await call(client, "get_job", project="a\x00b", job=job["id"]),
+                "nul_reason": await call(
+                    client, "cancel_job", project=project.name, job=job["id"], reason="a\x00"
+                ),
+                "nul_file": await call(
+                    client,
+                    "create_job",
+                    project=project.name,
+                    files=[{"name": "a\x00.txt", "content": "hello"}],
+                ),
+                "dot_files": [
+                    await call(
+                        client,
+                        "create_job",
+                        project=project.name,
+                        files=[{"name": name, "content": "hello"}],
+                    )
+                    for name in (".", "..")
+                ],
+                # MIME writes base64 in lines of 76 (RFC 2045).
+                "base64_lines": await call(
+                    client,
+                    "create_job",
+                    project=project.name,
+                    files=[
+                        {
+                            "name": "lines.txt",
+                            "content_base64": base64.encodebytes(prose(2, 3000)).decode(),
+                        }
+                    ],
+                ),
                 "unknown_job": await call(client, "get_job", project=project.name, job="12"),
             }
 
@@ -245,6 +277,32 @@ def test_stdio_refusals_read_as_the_api_words_them(project, user, worker_env, st
         },
     )
     assert owner["unknown_project"] == (True, {"detail": NOT_FOUND, "code": "not_found"})
+    assert owner["nul_project"] == (
+        True,
+        {"detail": "project: cannot hold a NUL character.", "code": "invalid"},
+    )
+    assert owner["nul_reason"] == (
+        True,
+        {"detail": "reason: cannot hold a NUL character.", "code": "invalid"},
+    )
+    assert owner["nul_file"] == (
+        True,
+        {"detail": "files[0].name: cannot hold a NUL character.", "code": "invalid"},
+    )
+    assert owner["dot_files"] == [
+        (
+            True,
+            {
+                "detail": f"files: {name!r} is not a file name: give each file a name of its own.",
+                "code": "invalid",
+            },
+        )
+        for name in (".", "..")
+    ]
+    lines_error, lines_job = owner["base64_lines"]
+    assert not lines_error, lines_job
+    stored = IngestJob.objects.get(pk=lines_job["id"]).files.get()
+    assert stored.sha256 == hashlib.sha256(prose(2, 3000)).hexdigest()
     assert owner["unknown_job"] == (True, {"detail": NOT_FOUND, "code": "not_found"})
     assert seen_by_viewer["read"][1]["status"] == "completed"
     api_delete = client_for(viewer).delete(job_url(project, job_id)).json()
