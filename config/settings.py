@@ -338,7 +338,7 @@ SPECTACULAR_SETTINGS = {
     # Two choice sets are called "status": each gets a stable name of its own.
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "jobs.models.JobStatus",
-        "FileResultStatusEnum": "ingest.api.serializers.FILE_RESULT_STATUSES",
+        "FileResultStatusEnum": "ingest.results.FILE_STATES",
     },
     # The schema describes the API; the schema endpoint itself is not part of it.
     "SERVE_INCLUDE_SCHEMA": False,

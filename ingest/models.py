@@ -18,6 +18,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from ingest import results
 from jobs.models import Job, JobStatus
 
 # PostgreSQL's "simple" text search configuration: lower-cased words, no
@@ -171,24 +172,30 @@ class IngestJob(Job):
         return dict(_settled_progress())
 
     def build_result(self) -> dict:
-        """The job's result as the API shows it, from its files (the source of truth)."""
-        # Two queries whatever the number of files (the files with their own
-        # documents, and a count of the documents); none when job_get already
-        # read both with the job (a job just created or changed comes without).
-        if "files" not in getattr(self, "_prefetched_objects_cache", {}):
-            prefetch_related_objects([self], self.files_with_documents())
-        files = [f.build_result() for f in self.files.all()]
-        partial = self.status in (JobStatus.CANCELLING, JobStatus.CANCELLED) and any(
-            f["status"] == "not_reached" for f in files
+        """The job's result as the API shows it (``ingest.results.RESULT``)."""
+        return results.RESULT(self)
+
+    def result_files(self) -> list["IngestFile"]:
+        """The job's files, each with its own document's id: read in one
+        query unless they were read with the job already (``selectors.job_get``)."""
+        # Does nothing when the files are prefetched (with or without the
+        # documents' ids, which own_document_pk then asks for itself).
+        prefetch_related_objects([self], self.files_with_documents())
+        return list(self.files.all())
+
+    def result_is_partial(self) -> bool:
+        """Whether the job kept only some of its files: cancelled before it
+        reached them all, now or when its result was stored."""
+        cut_short = self.status in (JobStatus.CANCELLING, JobStatus.CANCELLED) and any(
+            f.status == FileStatus.PENDING for f in self.result_files()
         )
-        documents = getattr(self, "documents_created", None)  # selectors.job_get reads it
-        if documents is None:
-            documents = Document.objects.filter(job=self).count()
-        return {
-            "partial": partial or bool(self.result.get("partial")) if self.result else partial,
-            "documents_created": documents,
-            "files": files,
-        }
+        return cut_short or bool((self.result or {}).get("partial"))
+
+    def documents_created_count(self) -> int:
+        """How many documents the job created; read with the job by
+        ``selectors.job_get`` (``documents_created``), else counted."""
+        documents = getattr(self, "documents_created", None)
+        return Document.objects.filter(job=self).count() if documents is None else documents
 
     @staticmethod
     def count_of_documents_created() -> Coalesce:
@@ -204,13 +211,11 @@ class IngestJob(Job):
 
     @staticmethod
     def files_with_documents() -> Prefetch:
-        """A job's files, each with the id of its own document (``own_document_id``):
-        what ``build_result`` reads. The source of a file's own document is a
+        """A job's files, each with the id of its own document (``own_document_id``),
+        which ``IngestFile.own_document_pk`` reads. The source of a file's own document is a
         message's, not its attachments'; for a zip, which has none of its own,
         its first member's."""
-        own = DocumentSource.objects.filter(file=OuterRef("pk")).order_by(
-            Case(When(member="", then=0), default=1), "id"
-        )
+        own = _own_document_sources(OuterRef("pk"))
         # The output field named, so that SQLite's text comes back as a UUID.
         document_id = Subquery(own.values("document_id")[:1], output_field=models.UUIDField())
         files = IngestFile.objects.annotate(own_document_id=document_id)
@@ -254,20 +259,25 @@ class IngestFile(models.Model):
     def __str__(self):
         return self.name
 
-    def build_result(self) -> dict:
-        """The file's entry in its job's result (see ``IngestJob.build_result``)."""
-        return {
-            "name": self.name,
-            "size": self.size,
-            "status": "not_reached" if self.status == FileStatus.PENDING else self.status,
-            "document": str(self.own_document_id) if self.own_document_id else None,
-            "chunks": self.chunks,
-            "error": self.error or None,
-            "kind": self.kind,
-            "encoding": self.details.get("encoding"),
-            "pages": self.details.get("pages"),
-            **({"members": self.members} if self.kind in ("zip", "eml") else {}),
-        }
+    def result_status(self) -> str:
+        """The file's state in its job's result (``ingest.results.FILE_STATES``)."""
+        return "not_reached" if self.status == FileStatus.PENDING else self.status
+
+    def own_document_pk(self):
+        """The id of the file's own document, or None: from the annotation
+        ``IngestJob.files_with_documents`` adds, else asked for (one query)."""
+        if hasattr(self, "own_document_id"):
+            return self.own_document_id
+        return _own_document_sources(self.pk).values_list("document_id", flat=True).first()
+
+
+def _own_document_sources(file):
+    """The sources of ``file`` (an id or an ``OuterRef``), its own document's
+    first: a message's own source before its attachments'; for a zip, which
+    has none of its own, its first member's."""
+    return DocumentSource.objects.filter(file=file).order_by(
+        Case(When(member="", then=0), default=1), "id"
+    )
 
 
 class Document(models.Model):

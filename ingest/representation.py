@@ -2,20 +2,35 @@
 that the HTTP API, the agents' tools (MCP) and the management commands all
 answer with.
 
-It lives in the domain so that neither interface imports the other: the API's
-output serializers delegate their ``to_representation`` here (and keep their
-declared fields for the OpenAPI schema), and the MCP tools call it directly.
-Values are formatted as DRF formats them: ids as strings, times in ISO 8601
-with ``Z`` for UTC.
+Each output shape is declared here once (see ``ingest.shapes``): the same
+declaration builds the answer and, through ``ingest.api.shapes``, the OpenAPI
+schema's component. A new field is one entry in one shape. It lives in the
+domain so that neither interface imports the other. Values are formatted as
+DRF formats them: ids as strings, times in ISO 8601 with ``Z`` for UTC.
 """
-
-from datetime import UTC, datetime
 
 from django.urls import reverse
 
 from ingest import retention
 from ingest.models import Document, IngestJob, Project
+from ingest.results import RESULT
+from ingest.shapes import (
+    BOOLEAN,
+    DATETIME,
+    INTEGER,
+    NUMBER,
+    STRING,
+    UUID,
+    Choice,
+    Field,
+    ListOf,
+    Shape,
+    same,
+    when,
+)
 from jobs.models import JobEvent, JobStatus
+
+__all__ = ["CLEANUP", "DOCUMENT", "DOCUMENT_HIT", "EVENT", "JOB", "JOB_SUMMARY", "PROJECT", "when"]
 
 # What a status means for the job now, where a person needs telling. Said here
 # once: the API and the agents' tools answer with it, the dashboard and the
@@ -25,123 +40,188 @@ STATUS_NOTES = {
 }
 
 
-def when(value: datetime | None) -> str | None:
-    """A time in UTC, ISO 8601 with ``Z``, whatever zone a page shows it in.
-
-    Not DRF's ``timezone.localtime``: with the settings' zone UTC it gave the
-    same text, but looked the active zone up for each value, a fifth of a
-    job list page's time in process.
-    """
-    if value is None:
-        return None
-    if value.tzinfo is not UTC:  # the database's times mostly are
-        value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    return f"{value.isoformat()[:-6]}Z"  # its "+00:00" written the short way
-
-
 def job_path(job: IngestJob) -> str:
     return reverse("api:job-detail", kwargs={"project_id": job.project_id, "pk": job.pk})
 
 
-def job_progress(job: IngestJob) -> dict:
-    return {
-        "files_total": job.items_total,
-        "files_done": job.items_done,
-        "bytes_total": job.bytes_total,
-        "bytes_done": job.bytes_done,
-        "percent": job.percent,
-    }
+PROGRESS = Shape(
+    "Progress",
+    {
+        "files_total": Field(INTEGER, "items_total"),
+        "files_done": Field(INTEGER, "items_done"),
+        "bytes_total": Field(INTEGER),
+        "bytes_done": Field(INTEGER),
+        "percent": Field(
+            INTEGER, reads=("bytes_total", "bytes_done", "items_total", "items_done", "status")
+        ),
+    },
+)
+
+JOB = Shape(
+    "Job",
+    {
+        "id": Field(UUID, "pk", reads=("id",)),
+        "url": Field(STRING, job_path, reads=("project_id", "id")),
+        "project": Field(UUID, "project_id"),
+        "name": Field(STRING),
+        "status": Field(Choice(tuple(JobStatus.choices))),
+        "status_note": Field(
+            STRING,
+            lambda job: STATUS_NOTES.get(job.status),
+            null=True,
+            help="what the status means for the job now, in words (null when nothing needs saying)",
+            reads=("status",),
+        ),
+        "retry_of": Field(UUID, "retry_of_id", null=True),
+        "version": Field(INTEGER),
+        "chunk_size": Field(INTEGER),
+        "chunk_overlap": Field(INTEGER),
+        "created_at": Field(DATETIME),
+        "started_at": Field(DATETIME, null=True),
+        "finished_at": Field(DATETIME, null=True),
+        "cancel_requested_at": Field(DATETIME, null=True),
+        "delete_requested_at": Field(DATETIME, null=True),
+        "purge_at": Field(
+            DATETIME,
+            retention.purge_at,
+            null=True,
+            help="when a deleted job is purged for good (null unless deleted, or with no purge)",
+            reads=("deleted_at",),
+        ),
+        "error": Field(STRING, lambda job: job.error or None, null=True, reads=("error",)),
+        "progress": Field(PROGRESS, same),
+        # The detail's extras, each a query: the jobs retrying this one, oldest
+        # first, and the per-file result.
+        "retries": Field(
+            ListOf(UUID), lambda job: job.retry_ids(), help="the jobs retrying this one", reads=()
+        ),
+        "result": Field(RESULT, same),
+    },
+)
+
+JOB_SUMMARY = JOB.without(
+    "retries",
+    "result",
+    name="JobSummary",
+    doc="The list's rows: no per-file result and no retries (each costs a query per job).",
+)
 
 
 def job(job: IngestJob, *, url: str | None = None, with_result: bool = True) -> dict:
-    """A job as the API shows it; ``url`` defaults to the API path of the job.
+    """A job as the API shows it (``JOB``, or ``JOB_SUMMARY`` without its
+    result); ``url`` defaults to the API path of the job."""
+    shape = JOB if with_result else JOB_SUMMARY
+    return shape(job, url=url) if url else shape(job)
 
-    ``status_note`` says what the status means for the job now (null when
-    nothing needs saying). ``purge_at`` is when the reaper purges a deleted job (null for a job that
-    is not deleted, or when the automatic purge is off).
-    """
-    data = {
-        "id": str(job.pk),
-        "url": url or job_path(job),
-        "project": str(job.project_id),
-        "name": job.name,
-        "status": job.status,
-        "status_note": STATUS_NOTES.get(job.status),
-        "retry_of": str(job.retry_of_id) if job.retry_of_id else None,
-        "version": job.version,
-        "chunk_size": job.chunk_size,
-        "chunk_overlap": job.chunk_overlap,
-        "created_at": when(job.created_at),
-        "started_at": when(job.started_at),
-        "finished_at": when(job.finished_at),
-        "cancel_requested_at": when(job.cancel_requested_at),
-        "delete_requested_at": when(job.delete_requested_at),
-        "purge_at": when(retention.purge_at(job)),
-        "error": job.error or None,
-        "progress": job_progress(job),
-    }
-    if with_result:
-        # The detail's extras, each a query: the jobs retrying this one, oldest
-        # first, and the per-file result.
-        data["retries"] = job.retry_ids()
-        data["result"] = job.build_result()
-    return data
+
+def job_progress(job: IngestJob) -> dict:
+    return PROGRESS(job)
+
+
+EVENT = Shape(
+    "Event",
+    {
+        "action": Field(STRING),
+        "to": Field(STRING, "to_status"),
+        "actor": Field(
+            STRING,
+            lambda event: event.actor.username if event.actor else None,
+            null=True,
+            reads=("actor",),
+        ),
+        # The reason followed by what the event counted (a cleanup's counts).
+        "reason": Field(STRING, "summary", reads=("reason", "extra")),
+        "at": Field(DATETIME),
+        # Null for the creation event.
+        "from": Field(STRING, lambda event: event.from_status or None, null=True),
+    },
+    doc="One entry of a job's audit trail.",
+)
 
 
 def event(event: JobEvent) -> dict:
-    """One entry of a job's audit trail; ``from`` is null for the creation event."""
-    return {
-        "action": event.action,
-        "to": event.to_status,
-        "actor": event.actor.username if event.actor else None,
-        "reason": event.summary,
-        "at": when(event.at),
-        "from": event.from_status or None,
-    }
+    return EVENT(event)
+
+
+PROJECT = Shape(
+    "Project",
+    {
+        "id": Field(UUID, "pk", reads=("id",)),
+        "name": Field(STRING),
+        "created_at": Field(DATETIME),
+        # The caller's role: annotated by selectors.project_list, or given.
+        "role": Field(STRING, lambda project: getattr(project, "role", None), null=True, reads=()),
+    },
+)
 
 
 def project(project: Project, *, role: str | None) -> dict:
-    return {
-        "id": str(project.pk),
-        "name": project.name,
-        "created_at": when(project.created_at),
-        "role": role,
-    }
+    return PROJECT(project, role=role)
+
+
+DOCUMENT = Shape(
+    "Document",
+    {
+        "id": Field(UUID, "pk", reads=("id",)),
+        "title": Field(STRING),
+        "sha256": Field(STRING),
+        "size": Field(INTEGER, help="characters of canonical text"),
+        "chunk_count": Field(INTEGER),
+        # The plain provenance values: still there once the job was purged.
+        "source_job": Field(UUID, "origin_job_id", null=True),
+        "source_file": Field(
+            STRING,
+            lambda document: document.origin_file_name or None,
+            null=True,
+            reads=("origin_file_name",),
+        ),
+        "created_at": Field(DATETIME),
+    },
+)
+
+DOCUMENT_HIT = DOCUMENT.extended(
+    {
+        "rank": Field(NUMBER, lambda hit: getattr(hit, "rank", None), null=True, reads=()),
+        "snippet": Field(
+            STRING,
+            lambda hit: getattr(hit, "snippet", None),
+            null=True,
+            help="HTML: the document's best matching passage, its text escaped and "
+            "the matched words in <mark>; null without a search",
+            reads=(),
+        ),
+    },
+    name="DocumentHit",
+    doc="A document in the list: with a search, its rank and a snippet.",
+)
 
 
 def document(document: Document) -> dict:
-    return {
-        "id": str(document.pk),
-        "title": document.title,
-        "sha256": document.sha256,
-        "size": document.size,
-        "chunk_count": document.chunk_count,
-        # The plain provenance values: still there once the job was purged.
-        "source_job": str(document.origin_job_id) if document.origin_job_id else None,
-        "source_file": document.origin_file_name or None,
-        "created_at": when(document.created_at),
-    }
+    return DOCUMENT(document)
 
 
 def document_hit(hit: Document) -> dict:
     """A document in a list: with a search, its rank and snippet (see
     ``selectors.document_snippets``); both null without one."""
-    return {
-        **document(hit),
-        "rank": getattr(hit, "rank", None),
-        "snippet": getattr(hit, "snippet", None),
-    }
+    return DOCUMENT_HIT(hit)
+
+
+CLEANUP = Shape(
+    "Cleanup",
+    {
+        "files_removed": Field(INTEGER),
+        "bytes_freed": Field(INTEGER),
+        "work_dirs_removed": Field(INTEGER),
+        "rq_entries_removed": Field(INTEGER),
+        "documents_removed": Field(INTEGER),
+        "chunks_removed": Field(INTEGER),
+        "removed_anything": Field(BOOLEAN),
+        "detail": Field(STRING),
+    },
+    doc="Counts of what was really removed; a second cleanup reports zeros.",
+)
 
 
 def cleanup(report) -> dict:
     """A :class:`~ingest.services.CleanupReport` with its verdict."""
-    return {
-        "files_removed": report.files_removed,
-        "bytes_freed": report.bytes_freed,
-        "work_dirs_removed": report.work_dirs_removed,
-        "rq_entries_removed": report.rq_entries_removed,
-        "documents_removed": report.documents_removed,
-        "chunks_removed": report.chunks_removed,
-        "removed_anything": report.removed_anything,
-        "detail": report.detail,
-    }
+    return CLEANUP(report)

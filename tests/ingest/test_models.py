@@ -2,7 +2,7 @@
 
 import pytest
 
-from ingest.models import DocumentSource
+from ingest.models import DocumentSource, IngestJob
 from jobs.models import JobStatus
 from tests.factories import DocumentFactory, IngestFileFactory, IngestJobFactory
 
@@ -39,3 +39,31 @@ def test_job_result_lists_zip_members(project):
     IngestFileFactory(job=job, kind="zip", members=members, status="done")
     (entry,) = job.build_result()["files"]
     assert entry["members"] == members
+
+
+def test_job_result_works_whatever_its_caller_read_of_the_files(project):
+    """build_result reads each file's own document whether the caller read the
+    files with their documents' ids (files_with_documents), plainly, or not at
+    all: bench.soak prefetched them plainly and build_result crashed."""
+    job = IngestJobFactory(project=project, status=JobStatus.COMPLETED)
+    done = IngestFileFactory(job=job, position=0, status="done", chunks=2)
+    document = DocumentFactory(project=project, job=job, source_file=done)
+    DocumentSource.objects.create(document=document, file=done)
+    plain = IngestJob.objects.prefetch_related("files").get(pk=job.pk)
+    annotated = IngestJob.objects.prefetch_related(IngestJob.files_with_documents()).get(pk=job.pk)
+    unread = IngestJob.objects.get(pk=job.pk)
+
+    results = [j.build_result() for j in (plain, annotated, unread)]
+    assert results[0] == results[1] == results[2]
+    assert results[0]["files"][0]["document"] == str(document.pk)
+
+
+def test_job_result_stays_partial_once_stored_partial(project):
+    """A job whose stored result says partial (a cancel cut it short) stays
+    partial, whatever its status now; an empty stored result adds nothing."""
+    job = IngestJobFactory(project=project, status=JobStatus.FAILED, result={"partial": True})
+    IngestFileFactory(job=job, status="done")
+    assert job.build_result()["partial"] is True
+    job = IngestJobFactory(project=project, status=JobStatus.FAILED, result={})
+    IngestFileFactory(job=job, status="done")
+    assert job.build_result()["partial"] is False
