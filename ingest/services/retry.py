@@ -38,9 +38,8 @@ def job_retry(*, job: IngestJob, actor) -> IngestJob:
 
     Refused (``lifecycle.InvalidTransition``, 409) when ``job`` is still
     active, when nothing is left to do, when its uploads were removed by a
-    cleanup, or when an earlier retry is active or finished everything (the
-    message names it). When an earlier retry itself ended unfinished, the new
-    one takes what is still unfinished after it. A COMPLETED job with failed
+    cleanup, or when it was retried already: only the newest job of a chain of
+    retries can be retried (the message names it). A COMPLETED job with failed
     files can be retried too: its failed files are what a retry is for.
 
     A zip that stopped part-way keeps the members already written: the new
@@ -76,7 +75,9 @@ def job_retry(*, job: IngestJob, actor) -> IngestJob:
 
 
 def _source_of(job: IngestJob) -> IngestJob:
-    """The job whose unfinished files a retry of ``job`` takes."""
+    """The job whose unfinished files a retry of ``job`` takes: ``job`` itself,
+    and only while it is the newest job of its chain. Two retries of one
+    chain at once would be two live jobs for the same files."""
     if not job.is_terminal:
         raise lifecycle.InvalidTransition(
             job, "retry", f"job is {job.status}: wait until it finishes, or cancel it, then retry."
@@ -94,7 +95,12 @@ def _source_of(job: IngestJob) -> IngestJob:
             "retry",
             f"job {attempt.pk} already retried it and finished every file; nothing is left to retry.",
         )
-    return attempt
+    raise lifecycle.InvalidTransition(
+        job,
+        "retry",
+        f"job {attempt.pk} retried it and ended {attempt.status}: retry that job, "
+        "the newest of the chain, to take what is left.",
+    )
 
 
 def _create_retry(job: IngestJob, files: list[IngestFile], actor) -> IngestJob:

@@ -181,20 +181,35 @@ def test_a_second_retry_names_the_one_that_finished_everything(api, project):
     )
 
 
-def test_a_second_retry_after_an_unfinished_one_takes_what_is_still_left(api, project):
+def test_only_the_newest_job_of_a_chain_is_retried(api, project):
     job = end(make_job(api, project), 0)  # f1, f2 unfinished
     first = IngestJob.objects.get(pk=api.post(retry_url(project, job)).json()["id"])
     end(first, 0, status=JobStatus.CANCELLED)  # f1 done, f2 not reached
 
-    again = api.post(retry_url(project, job))
+    refused = api.post(retry_url(project, job))
+    again = api.post(retry_url(project, first))
 
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == (
+        f"job {first.pk} retried it and ended cancelled: retry that job, "
+        "the newest of the chain, to take what is left."
+    )
     assert again.status_code == 201
-    assert again.json()["retry_of"] == str(job.pk)
+    assert again.json()["retry_of"] == str(first.pk)
     assert [f["name"] for f in again.json()["result"]["files"]] == ["f2.txt"]
-    assert api.get(f"{jobs_url(project)}{job.pk}/").json()["retries"] == [
-        str(first.pk),
-        again.json()["id"],
-    ]
+    assert api.get(f"{jobs_url(project)}{job.pk}/").json()["retries"] == [str(first.pk)]
+    assert api.get(f"{jobs_url(project)}{first.pk}/").json()["retries"] == [again.json()["id"]]
+
+
+def test_a_chain_of_retries_never_forks(api, project):
+    job = end(make_job(api, project), 0)
+    first = IngestJob.objects.get(pk=api.post(retry_url(project, job)).json()["id"])
+    end(first, status=JobStatus.FAILED)
+
+    answers = [api.post(retry_url(project, j)).status_code for j in (job, first, job, first)]
+
+    assert answers == [409, 201, 409, 409]
+    assert IngestJob.objects.filter(status=JobStatus.QUEUED).count() == 1
 
 
 def test_viewers_get_403_and_non_members_404(api, project):
