@@ -19,6 +19,7 @@ from django.http.request import split_domain_port, validate_host
 from mcp.server.transport_security import TransportSecuritySettings
 from rest_framework.authtoken.models import Token
 
+from config import auth
 from ingest.agents.server import build_server
 
 PATH = "/mcp/"
@@ -38,7 +39,7 @@ def token_user(key: str):
         token = Token.objects.select_related("user").filter(key=key).first()
     finally:
         close_old_connections()
-    if token is None or not token.user.is_active:
+    if token is None or not token.user.is_active or auth.refused_demo(token.user):
         return None
     return token.user
 

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
+from django.contrib.auth import get_user_model
 from django.db import close_old_connections
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
@@ -40,6 +41,22 @@ class FileArg(BaseModel):
     content_base64: str | None = Field(
         default=None, description="the file's bytes in base64, for PDF, Office, zip..."
     )
+
+
+def acting_as(pk) -> Callable[[Context], Any]:
+    """``user_for`` for a server that acts as one user (stdio): the user is read
+    again for each call, so one deactivated meanwhile is refused from then on."""
+
+    def user_for(ctx: Context):
+        user = get_user_model().objects.filter(pk=pk, is_active=True).first()
+        if user is None:
+            raise tools.Refusal(
+                "this user is no longer active, so no tool acts for it; ask an administrator.",
+                "not_authenticated",
+            )
+        return user
+
+    return user_for
 
 
 def build_server(user_for: Callable[[Context], Any]) -> MCPServer:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
+from config import auth
 from ingest import selectors
 from ingest.prepared import PreparedQuery
 
@@ -55,6 +56,8 @@ def token_user(key: str):
 def refuse_inactive(user) -> None:
     if not user.is_active:
         raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+    if auth.refused_demo(user):
+        raise exceptions.AuthenticationFailed(auth.DEMO_REFUSED)
 
 
 def project_membership(request):

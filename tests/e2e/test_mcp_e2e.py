@@ -15,6 +15,7 @@ import anyio
 import anyio.to_thread
 import httpx2
 import pytest
+from django.db import connection
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
@@ -312,6 +313,36 @@ def test_stdio_refusals_read_as_the_api_words_them(project, user, worker_env, st
     assert seen_by_outsider["get"] == (True, {"detail": NOT_FOUND, "code": "not_found"})
     assert seen_by_outsider["search"] == seen_by_outsider["get"]
     assert IngestJob.objects.get(pk=job_id).status == "completed"
+
+
+def test_stdio_refuses_a_user_deactivated_while_it_serves(project, user, worker_env):
+    def deactivate():
+        type(user).objects.filter(pk=user.pk).update(is_active=False)
+        connection.close()  # this thread's own
+
+    async def session():
+        async with stdio(worker_env, user.username) as client:
+            before = await call(client, "list_projects")
+            await anyio.to_thread.run_sync(deactivate)
+            after = await call(
+                client,
+                "create_job",
+                project=project.name,
+                files=[{"name": "a.txt", "content": prose(1, 3000).decode()}],
+            )
+            return {"before": before, "after": after}
+
+    seen = run(session)
+
+    assert seen["before"][0] is False and seen["before"][1]["count"] == 1
+    assert seen["after"] == (
+        True,
+        {
+            "detail": "this user is no longer active, so no tool acts for it; ask an administrator.",
+            "code": "not_authenticated",
+        },
+    )
+    assert not IngestJob.objects.exists()
 
 
 def test_mcp_command_refuses_an_unknown_user(worker_env):

@@ -69,3 +69,48 @@ def test_the_demo_login_is_not_created_with_debug_off(settings):
     with pytest.raises(CommandError, match="DEBUG is off"):
         ensure_demo()
     assert not get_user_model().objects.filter(username="demo").exists()
+
+
+def test_a_token_made_in_development_opens_nothing_once_debug_is_off(demo, settings, project):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from tests.factories import MembershipFactory
+
+    MembershipFactory(project=project, user=demo)
+    key = Token.objects.create(user=demo).key
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    for url in ("/api/projects/", f"/api/projects/{project.pk}/ingest/jobs/"):
+        assert api.get(url).status_code == 200, url  # DEBUG on: development as usual
+
+    settings.DEBUG = False
+    for url in ("/api/projects/", f"/api/projects/{project.pk}/ingest/jobs/"):
+        refused = api.get(url)
+        assert refused.status_code == 403, url
+        assert (
+            refused.json()["detail"] == "the demo login is for development only, and DEBUG is off."
+        )
+    with pytest.raises(CommandError, match="DEBUG is off"):
+        call_command("mcp", "--user", "demo")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_mcp_over_http_acts_for_no_demo_token_once_debug_is_off(settings):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rest_framework.authtoken.models import Token
+
+    from ingest.agents.http import token_user
+
+    settings.DEBUG = True
+    ensure_demo()
+    key = Token.objects.create(user=get_user_model().objects.get(username="demo")).key
+
+    def as_mcp_reads_it():  # on a thread of its own, as /mcp/ reads the token
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(token_user, key).result()
+
+    assert as_mcp_reads_it().username == "demo"
+    settings.DEBUG = False
+    assert as_mcp_reads_it() is None
