@@ -342,6 +342,10 @@ SPECTACULAR_SETTINGS = {
     },
     # The schema describes the API; the schema endpoint itself is not part of it.
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",  # the default hook, kept
+        "ingest.api.schema.closed_request_bodies",
+    ],
     # Swagger UI's script and styles from the app's own static files, not a
     # CDN: the API docs work offline and behind a strict firewall.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -82,3 +82,13 @@ FILE_KINDS = (
     f"One or more files: {readers.SUPPORTED}, judged by content first and name second. "
     "Each must be non-empty."
 )
+
+
+def closed_request_bodies(result, generator, request, public):
+    """drf-spectacular's postprocessing hook: every request body here is an
+    ``Input`` serializer, which refuses keys it does not name, so its schema
+    says so (``additionalProperties: false``) and a client can rely on it."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and component.get("type") == "object":
+            component["additionalProperties"] = False
+    return result

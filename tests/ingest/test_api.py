@@ -9,7 +9,15 @@ from rest_framework.test import APIClient
 from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
 
-from ingest.models import Chunk, DocumentSource, IdempotencyKey, IngestFile, IngestJob, Role
+from ingest.models import (
+    Chunk,
+    DocumentSource,
+    IdempotencyKey,
+    IngestFile,
+    IngestJob,
+    Project,
+    Role,
+)
 from jobs import lifecycle
 from jobs.models import JobEvent, JobStatus
 from tests.conftest import client_for, member
@@ -105,6 +113,39 @@ def test_project_create_without_a_name_is_a_field_error(api):
     body = assert_error(api.post("/api/projects/", {}, format="json"), 400, "invalid")
     assert body["detail"].startswith("name:")
     assert "name" in body["errors"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/projects/", {"name": "extra", "errors": {}}),
+        ("members/", {"username": "someone", "nickname": "x"}),
+        ("cancel/", {"reason": "r", "force": True}),
+        ("cleanup/", {"documents": True, "everything": True}),
+    ],
+)
+def test_a_body_with_a_key_it_does_not_take_is_refused_naming_it(api, project, path, body):
+    job = IngestJobFactory(project=project, status=JobStatus.COMPLETED)
+    urls = {
+        "members/": f"/api/projects/{project.pk}/members/",
+        "cancel/": f"/api/projects/{project.pk}/ingest/jobs/{job.pk}/cancel/",
+        "cleanup/": f"/api/projects/{project.pk}/ingest/jobs/{job.pk}/cleanup/",
+    }
+    extra = next(key for key in body if key not in ("name", "username", "reason", "documents"))
+
+    response = api.post(urls.get(path, path), body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {extra: [response.json()["errors"][extra][0]]}
+    assert response.json()["detail"].startswith(f"{extra}: not a field of this request")
+    assert Project.objects.count() == 1
+
+
+def test_the_schema_says_request_bodies_take_no_other_keys(api):
+    components = api.get("/api/schema/?format=json").json()["components"]["schemas"]
+    bodies = {name: c for name, c in components.items() if name.endswith("Request")}
+    assert len(bodies) >= 5
+    assert all(c["additionalProperties"] is False for c in bodies.values())
 
 
 def test_project_list_shows_only_the_callers_projects(api, project):
