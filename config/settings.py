@@ -311,6 +311,11 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 API_THROTTLE_REDIS = {"URL": REDIS_URL, "KEY_PREFIX": "throttle", "TIMEOUT": 0.5}
 
 REST_FRAMEWORK = {
+    # A caller's address is REMOTE_ADDR, which the web server sets from
+    # X-Forwarded-For only when the request comes from a proxy it was told to
+    # trust (FORWARDED_ALLOW_IPS, see the Procfile). DRF's default (None)
+    # would read the header from anyone, so a caller could pick its address.
+    "NUM_PROXIES": 0,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "ingest.api.authentication.TokenAuthentication",
