@@ -10,12 +10,16 @@ serve the API. The SDK's own DNS-rebinding check only knows loopback names;
 Django's ``ALLOWED_HOSTS`` is applied instead, as for every other page.
 """
 
+import io
 import json
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
 from django.db import close_old_connections
+from django.http import HttpResponse
 from django.http.request import split_domain_port, validate_host
+from django.middleware.security import SecurityMiddleware
 from mcp.server.transport_security import TransportSecuritySettings
 from rest_framework.authtoken.models import Token
 
@@ -44,6 +48,57 @@ def token_user(key: str):
     return token.user
 
 
+class AllowedHosts:
+    """ASGI middleware: 400 in the API's error shape for a host name Django's
+    ``ALLOWED_HOSTS`` does not allow."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            domain, _ = split_domain_port(_headers(scope).get("host", ""))
+            if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+                return await _refuse(
+                    send, 400, "this host name is not allowed here.", "invalid_host"
+                )
+        await self.app(scope, receive, send)
+
+
+class DjangoSecurity:
+    """ASGI middleware: Django's own ``SecurityMiddleware`` for ``/mcp/``, which
+    Django's handler does not serve. A plain-HTTP request is redirected to
+    HTTPS as every page is (``SECURE_SSL_REDIRECT``), and every answer carries
+    the headers Django adds to a page's: HSTS over HTTPS, nosniff, the
+    referrer and cross-origin opener policies."""
+
+    def __init__(self, app):
+        self.app = app
+        self.security = SecurityMiddleware(
+            lambda request: None
+        )  # settings read once, as Django does
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        request = ASGIRequest(scope, io.BytesIO())
+        if redirect := self.security.process_request(request):
+            return await _send_whole(redirect, send)
+        added = self.security.process_response(request, HttpResponse()).headers
+        extra = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in added.items()
+            if name.lower() != "content-type"
+        ]
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 class TokenAuth:
     """ASGI middleware: 401 in the API's error shape without a valid token."""
 
@@ -53,11 +108,7 @@ class TokenAuth:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        domain, _ = split_domain_port(headers.get("host", ""))
-        if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
-            return await _refuse(send, 400, "this host name is not allowed here.", "invalid_host")
-        scheme, _, key = headers.get("authorization", "").partition(" ")
+        scheme, _, key = _headers(scope).get("authorization", "").partition(" ")
         user = None
         if scheme.lower() in ("bearer", "token") and key.strip():
             user = await sync_to_async(token_user)(key.strip())
@@ -70,6 +121,16 @@ class TokenAuth:
             )
         state = {**scope.get("state", {}), USER_KEY: user}
         await self.app({**scope, "state": state}, receive, send)
+
+
+def _headers(scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+async def _send_whole(response, send) -> None:
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.items()]
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": response.content})
 
 
 async def _refuse(send, status: int, detail: str, code: str) -> None:
@@ -90,5 +151,8 @@ def mcp_app():
         max_request_body_size=min(MAX_BODY_BYTES, settings.INGEST_MAX_TOTAL_BYTES * 4 // 3 + 2**20),
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
+    # The last added runs first: the host, then Django's security, then the token.
     app.add_middleware(TokenAuth)
+    app.add_middleware(DjangoSecurity)
+    app.add_middleware(AllowedHosts)
     return app
