@@ -281,6 +281,9 @@ INGEST_WORK_DIR = Path(os.environ.get("INGEST_WORK_DIR", VAR_DIR / "work"))
 INGEST_MAX_FILE_BYTES = env_int("INGEST_MAX_FILE_BYTES", 200 * 1024 * 1024)
 INGEST_MAX_FILES = env_int("INGEST_MAX_FILES", 100)
 INGEST_MAX_TOTAL_BYTES = env_int("INGEST_MAX_TOTAL_BYTES", 1024 * 1024 * 1024)
+# /mcp/ takes files inline in JSON, held in memory while a call is read:
+# larger uploads belong on the API's streamed multipart.
+INGEST_MCP_MAX_BODY_BYTES = env_int("INGEST_MCP_MAX_BODY_BYTES", 16 * 1024 * 1024)
 INGEST_CHUNK_SIZE = env_int("INGEST_CHUNK_SIZE", 1000)
 INGEST_CHUNK_OVERLAP = env_int("INGEST_CHUNK_OVERLAP", 100)
 INGEST_CANCEL_GRACE_SECONDS = env_int("INGEST_CANCEL_GRACE_SECONDS", 10)

@@ -8,10 +8,18 @@ Stateless, with JSON answers: no session lives in one web process, so any
 number of uvicorn processes behind a balancer serve ``/mcp/`` alike, as they
 serve the API. The SDK's own DNS-rebinding check only knows loopback names;
 Django's ``ALLOWED_HOSTS`` is applied instead, as for every other page.
+
+Bounded as the API is: the API's rate limits, in the same counts; a body of
+at most ``INGEST_MCP_MAX_BODY_BYTES`` (refused as it streams in, past its
+Content-Length or the limit), and only so many bodies read at once per
+process; no stream left open.
 """
 
+import asyncio
 import io
 import json
+import math
+from types import SimpleNamespace
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -21,16 +29,20 @@ from django.http import HttpResponse
 from django.http.request import split_domain_port, validate_host
 from django.middleware.security import SecurityMiddleware
 from mcp.server.transport_security import TransportSecuritySettings
+from rest_framework import exceptions
 from rest_framework.authtoken.models import Token
+from rest_framework.settings import api_settings
 
 from config import auth
 from ingest.agents.server import build_server
 
 PATH = "/mcp/"
 USER_KEY = "ingest_user"
-# Files come inline in the JSON (base64 adds a third) and the SDK holds a
-# request in memory: larger uploads belong on the API's streamed multipart.
-MAX_BODY_BYTES = 64 * 1024 * 1024
+# The bodies one web process reads at once, in units of the largest body:
+# a call's body is held whole, parsed and decoded (several copies of it),
+# so this bounds what concurrent calls can take (bench.mcp_memory).
+BODIES_IN_FLIGHT = 2
+BUSY_WAIT_SECONDS = 30
 
 
 def user_for(ctx):
@@ -99,6 +111,75 @@ class DjangoSecurity:
         await self.app(scope, receive, send_with_headers)
 
 
+class NoStream:
+    """ASGI middleware: ``GET /mcp/`` (a stream for messages from the server)
+    is answered 405, as the MCP specification lets a server that offers no
+    such stream answer. This server answers each POST with JSON and never
+    sends a message of its own, so an open stream would only hold a
+    connection (and a task) until the client left."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "GET":
+            return await _refuse(
+                send,
+                405,
+                "this server keeps no stream open: POST each JSON-RPC message, "
+                "and read its answer from the response.",
+                "method_not_allowed",
+                [(b"allow", b"POST, DELETE")],
+            )
+        await self.app(scope, receive, send)
+
+
+class BodyBudget:
+    """ASGI middleware: at most ``BODIES_IN_FLIGHT`` largest bodies' worth of
+    request bodies read at once in this process. A call whose body does not
+    fit waits for others to finish, up to ``BUSY_WAIT_SECONDS``, then is
+    answered 503 with ``Retry-After``. Its size is its Content-Length (the
+    SDK refuses a body longer than it says, or over the limit, as it streams
+    in), or the largest allowed when it does not say."""
+
+    def __init__(self, app):
+        self.app = app
+        self.limit = settings.INGEST_MCP_MAX_BODY_BYTES
+        self.budget = BODIES_IN_FLIGHT * self.limit
+        self.in_flight = 0
+        self.changed = asyncio.Condition()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        size = self.size_of(scope)
+        try:
+            async with asyncio.timeout(BUSY_WAIT_SECONDS), self.changed:
+                await self.changed.wait_for(lambda: self.in_flight + size <= self.budget)
+                self.in_flight += size
+        except TimeoutError:
+            return await _refuse(
+                send,
+                503,
+                "the server is reading other large calls; retry in a few seconds.",
+                "busy",
+                [(b"retry-after", b"5")],
+            )
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            async with self.changed:
+                self.in_flight -= size
+                self.changed.notify_all()
+
+    def size_of(self, scope) -> int:
+        try:
+            declared = int(_headers(scope).get("content-length", ""))
+        except ValueError:
+            return self.limit
+        return min(max(declared, 0), self.limit)
+
+
 class TokenAuth:
     """ASGI middleware: 401 in the API's error shape without a valid token."""
 
@@ -119,8 +200,25 @@ class TokenAuth:
                 "send your API token as 'Authorization: Bearer <token>'.",
                 "not_authenticated",
             )
+        if wait := await sync_to_async(throttled)(user):
+            throttle = exceptions.Throttled(wait)
+            retry_after = [(b"retry-after", str(math.ceil(wait)).encode())]
+            return await _refuse(send, 429, str(throttle.detail), "throttled", retry_after)
         state = {**scope.get("state", {}), USER_KEY: user}
         await self.app({**scope, "state": state}, receive, send)
+
+
+def throttled(user) -> float | None:
+    """Seconds to wait when the API's rate limits refuse ``user`` a request
+    now, counted with the API's own throttles, in the same counts: a call
+    here and a request there come out of one allowance. None when allowed."""
+    caller = SimpleNamespace(user=user, META={})
+    waits = []
+    for throttle_class in api_settings.DEFAULT_THROTTLE_CLASSES:
+        throttle = throttle_class()
+        if not throttle.allow_request(caller, None):
+            waits.append(throttle.wait() or 0.0)
+    return max(waits) if waits else None
 
 
 def _headers(scope) -> dict[str, str]:
@@ -133,9 +231,10 @@ async def _send_whole(response, send) -> None:
     await send({"type": "http.response.body", "body": response.content})
 
 
-async def _refuse(send, status: int, detail: str, code: str) -> None:
+async def _refuse(send, status: int, detail: str, code: str, extra=()) -> None:
     body = json.dumps({"detail": detail, "code": code}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers.extend(extra)
     if status == 401:
         headers.append((b"www-authenticate", b'Bearer realm="api"'))
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -148,11 +247,14 @@ def mcp_app():
         streamable_http_path=PATH,
         stateless_http=True,
         json_response=True,
-        max_request_body_size=min(MAX_BODY_BYTES, settings.INGEST_MAX_TOTAL_BYTES * 4 // 3 + 2**20),
+        max_request_body_size=settings.INGEST_MCP_MAX_BODY_BYTES,
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
-    # The last added runs first: the host, then Django's security, then the token.
+    # The last added runs first: the host, Django's security, no stream, the
+    # token and the rate limits, then what a call may hold.
+    app.add_middleware(BodyBudget)
     app.add_middleware(TokenAuth)
+    app.add_middleware(NoStream)
     app.add_middleware(DjangoSecurity)
     app.add_middleware(AllowedHosts)
     return app

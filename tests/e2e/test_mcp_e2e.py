@@ -453,3 +453,31 @@ def test_http_refuses_a_request_without_a_valid_token(user, start_web):
             "code": "not_authenticated",
         }
         assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_http_calls_share_the_apis_rate_limit_and_open_no_stream(user, project, start_web):
+    token = Token.objects.create(user=user).key
+    server = start_web(API_THROTTLE_USER="4/minute", INGEST_MCP_MAX_BODY_BYTES="100000")
+    headers = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {token}"}
+    listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+
+    def mcp(**body):
+        sent = {**headers, "Content-Type": "application/json"}
+        return httpx2.post(f"{server.url}/mcp/", headers=sent, timeout=30, **body)
+
+    stream = httpx2.get(f"{server.url}/mcp/", headers=headers, timeout=30)
+    too_big = mcp(content=b"x" * 100_001)
+    calls = [mcp(content=json.dumps(listing)).status_code for _ in range(3)]
+    api = httpx2.get(
+        f"{server.url}/api/projects/", headers={"Authorization": f"Token {token}"}, timeout=30
+    )
+    after = mcp(content=json.dumps(listing))
+
+    assert (stream.status_code, stream.headers["allow"]) == (405, "POST, DELETE")
+    assert stream.json()["code"] == "method_not_allowed"
+    assert too_big.status_code == 413
+    assert calls == [200, 200, 200]  # with the one too big, four: the allowance
+    assert api.status_code == 429  # the API's count is the same count
+    assert after.status_code == 429
+    assert after.json()["code"] == "throttled"
+    assert int(after.headers["retry-after"]) > 0

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from ingest.agents import http
 from ingest.agents.http import mcp_app
 
 
@@ -70,3 +71,41 @@ def test_answers_over_https_carry_djangos_security_headers(production):
 def test_a_host_not_allowed_is_refused_before_anything_else(production):
     status, _ = call(mcp_app(), host="evil.example.com")
     assert status == 400
+
+
+def test_bodies_past_the_budget_wait_their_turn_then_are_told_to_retry(settings, monkeypatch):
+    settings.INGEST_MCP_MAX_BODY_BYTES = 1000
+    monkeypatch.setattr(http, "BUSY_WAIT_SECONDS", 0.2)
+    release = asyncio.Event()
+
+    async def reading(scope, receive, send):  # holds its body until released
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    budget = http.BodyBudget(reading)
+
+    async def post(length: str | None) -> int:
+        headers = [(b"content-length", length.encode())] if length is not None else []
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        await budget({"type": "http", "method": "POST", "headers": headers}, None, send)
+        return sent[0]["status"]
+
+    async def main():
+        held = [asyncio.create_task(post(n)) for n in ("1000", "999999")]  # both count 1000
+        await asyncio.sleep(0)
+        refused = await asyncio.gather(post("1"), post(None))  # no room, even for 1 byte
+        waiting = asyncio.create_task(post("500"))
+        release.set()
+        return await asyncio.gather(*held), refused, await waiting
+
+    held, refused, waited = asyncio.run(main())
+
+    assert held == [200, 200]
+    assert refused == [503, 503]
+    assert waited == 200
+    assert budget.in_flight == 0
