@@ -9,18 +9,44 @@ Two things plain RQ does not do for a Django project:
   finish, nor kill it mid-file. The worker forwards the request to the horse,
   which stops at its next checkpoint and puts the job back in the queue with
   its finished files kept; a second signal is RQ's usual cold shutdown.
+- A Redis that restarts (and keeps nothing on disk) forgets which workers
+  exist, and RQ registers a worker only once, at its start: readiness would
+  say "no worker is listening" for as long as the workers ran. A heartbeat
+  that finds its worker unregistered registers it again, and the worker
+  waits at most ``max_connection_wait_time`` between tries of a Redis that
+  is down, and heartbeats every ``job_monitoring_interval`` while a horse
+  works: registered again within seconds of Redis returning.
 """
 
 import signal
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
+from rq import worker_registration
 from rq.worker import Worker as RQWorker
 
 from jobs.runner import install_shutdown_handler
 
 
 class Worker(RQWorker):
+    max_connection_wait_time = 2.0  # RQ's 60 s would leave it unregistered for a minute
+
+    def __init__(self, *args, job_monitoring_interval: int = 5, **kwargs):
+        super().__init__(*args, job_monitoring_interval=job_monitoring_interval, **kwargs)
+
+    def heartbeat(self, timeout=None, pipeline=None):
+        super().heartbeat(timeout, pipeline)
+        # On the connection itself: a pipeline's commands answer only once it runs.
+        if not self.connection.sismember(self.redis_workers_keys, self.key):
+            self.log.warning(
+                "worker %s was not registered (Redis restarted?): registering", self.name
+            )
+            with self.connection.pipeline() as again:
+                again.hset(self.key, mapping=self.serialize())
+                worker_registration.register(self, again)
+                again.expire(self.key, timeout or self.worker_ttl + 60)
+                again.execute()
+
     def work(self, *args, **kwargs):
         # A pool keeps connections and a thread that a forked horse would
         # inherit: the same sockets in two processes. DATABASE_POOL is for the

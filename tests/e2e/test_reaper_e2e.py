@@ -134,3 +134,22 @@ def test_queued_job_survives_redis_stopping(
 
     job = wait_for(lambda: finished(job_id), timeout=30, message="the job to be enqueued again")
     assert job.status == JobStatus.COMPLETED
+
+
+def test_readiness_returns_once_a_restarted_redis_is_back(private_redis, start_worker, client):
+    # Redis keeps nothing on disk: a restart forgets that the worker exists.
+    start_worker(REDIS_URL=private_redis.url)
+    wait_for(lambda: client.get("/readyz").status_code == 200, timeout=30, message="a worker")
+
+    private_redis.stop()
+    assert client.get("/readyz").json()["checks"]["workers"]["ok"] is False
+    private_redis.start()
+
+    # The worker's next heartbeat registers it again (it retries a Redis that
+    # is down every few seconds at most, not RQ's minute).
+    ready = wait_for(
+        lambda: (r := client.get("/readyz")).status_code == 200 and r,
+        timeout=20,
+        message="/readyz to answer 200 again",
+    )
+    assert ready.json()["checks"]["workers"] == {"ok": True, "count": 1}
