@@ -284,6 +284,9 @@ INGEST_MAX_TOTAL_BYTES = env_int("INGEST_MAX_TOTAL_BYTES", 1024 * 1024 * 1024)
 # /mcp/ takes files inline in JSON, held in memory while a call is read:
 # larger uploads belong on the API's streamed multipart.
 INGEST_MCP_MAX_BODY_BYTES = env_int("INGEST_MCP_MAX_BODY_BYTES", 16 * 1024 * 1024)
+# What reading one PDF or Office file may add to a work horse's memory; past
+# it, that file fails and the next is read (ingest.pipeline.isolation). 0: unbounded.
+INGEST_READ_MEMORY_MB = env_int("INGEST_READ_MEMORY_MB", 1024)
 INGEST_CHUNK_SIZE = env_int("INGEST_CHUNK_SIZE", 1000)
 INGEST_CHUNK_OVERLAP = env_int("INGEST_CHUNK_OVERLAP", 100)
 INGEST_CANCEL_GRACE_SECONDS = env_int("INGEST_CANCEL_GRACE_SECONDS", 10)

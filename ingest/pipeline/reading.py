@@ -10,7 +10,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ingest.pipeline import canonical, readers
+from django.conf import settings
+
+from ingest.pipeline import canonical, isolation, readers
 from ingest.pipeline.blocks import EXTRACT_READ_BYTES
 from jobs.runner import JobContext
 
@@ -52,13 +54,48 @@ class ProgressReader(io.RawIOBase):
 def read_canonical(
     kind: str, local: Path, path: Path, ctx: JobContext, *, info: dict, on_read, on_share=None
 ) -> canonical.CanonicalText:
-    """The file's text, extracted and canonicalized into ``path``."""
-    with local.open("rb") as raw:
-        reader = io.BufferedReader(ProgressReader(raw, on_read), EXTRACT_READ_BYTES)
-        fragments = readers.extract(
-            kind, reader, checkpoint=ctx.checkpoint, info=info, path=local, progress=on_share
-        )
-        written = canonical.canonicalize(fragments, path)
+    """The file's text, extracted and canonicalized into ``path``. A kind whose
+    reader holds the document in memory is read by a child process with its
+    memory bounded (``ingest.pipeline.isolation``)."""
+    read = (_reader() if kind in isolation.ISOLATED_KINDS else None) or _read
+    written = read(
+        kind, local, path, info=info, on_read=on_read, on_share=on_share, checkpoint=ctx.checkpoint
+    )
     if not written.length:
         raise readers.ExtractionError("no text could be extracted from it; the file is empty.")
     return written
+
+
+def _read(
+    kind, local, path, *, info, on_read, on_share, checkpoint=None
+) -> canonical.CanonicalText:
+    # In the reading child, checkpoint is None: the horse checkpoints while it waits.
+    with local.open("rb") as raw:
+        reader = io.BufferedReader(ProgressReader(raw, on_read), EXTRACT_READ_BYTES)
+        fragments = readers.extract(
+            kind,
+            reader,
+            checkpoint=checkpoint or _no_checkpoint,
+            info=info,
+            path=local,
+            progress=on_share,
+        )
+        return canonical.canonicalize(fragments, path)
+
+
+def _no_checkpoint(force: bool = False) -> None:
+    pass
+
+
+_readers: dict[tuple[int, int], isolation.Reader] = {}
+
+
+def _reader() -> isolation.Reader | None:
+    """This process's reading child for the current limit; None when unbounded."""
+    limit = settings.INGEST_READ_MEMORY_MB
+    if not limit or not isolation.available():
+        return None
+    key = (os.getpid(), limit)  # a forked horse makes its own
+    if key not in _readers:
+        _readers[key] = isolation.Reader(_read, limit)
+    return _readers[key]
