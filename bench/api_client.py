@@ -77,14 +77,21 @@ class Lane(threading.Thread):
 
 
 def run_phase(
-    *, urls: list[str], token: str, requests: list, clients: int
+    *, urls: list[str], token: str | list[str], requests: list, clients: int
 ) -> tuple[dict[str, list], float]:
     """Send ``requests`` (label, method, path, JSON body) from ``clients``
     concurrent connections, spread over the servers at ``urls``; timings per
-    label, and the phase's wall time in seconds."""
+    label, and the phase's wall time in seconds. Given several tokens, each
+    connection sends one of them (its user's own)."""
+    tokens = [token] if isinstance(token, str) else token
     barrier = threading.Barrier(clients)
     lanes = [
-        Lane(url=urls[i % len(urls)], token=token, requests=requests[i::clients], barrier=barrier)
+        Lane(
+            url=urls[i % len(urls)],
+            token=tokens[i % len(tokens)],
+            requests=requests[i::clients],
+            barrier=barrier,
+        )
         for i in range(clients)
     ]
     started = time.perf_counter()

@@ -377,7 +377,7 @@ def measure_scale(data, args, *, urls: list[str], token: str) -> dict:
     both = [("grown", "GET", jobs_path(grown), None), ("steady", "GET", jobs_path(steady), None)]
     after = timed(both * count)
     queries_after = list_query_ms([grown, steady])
-    plan = selectors.job_list(project=grown)[:25].explain()
+    plan = selectors.job_list(project=grown).queryset()[:25].explain()
     small, large = summary(before["grown"], {200}), summary(after["grown"], {200})
     control = summary(after["steady"], {200})
     return {

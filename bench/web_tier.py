@@ -288,7 +288,7 @@ def search_query_ms(project, rounds: int = 200) -> dict:
     from ingest import selectors
 
     def search(q):
-        pages = selectors.document_pages(project=project, q=q)
+        pages = selectors.document_list(project=project, q=q)
         pages.count()
         pages[0:25]
 
@@ -342,7 +342,9 @@ def measure_search(args, *, project, urls: list[str], token: str) -> dict:
     )
     chunks_after, hits_after, after = chunk_count(), hits(), timed()
     queries_after = search_query_ms(project)
-    plan = selectors.document_list(project=project, q=SEARCHES["rare word"])[:25].explain()
+    plan = (
+        selectors.document_list(project=project, q=SEARCHES["rare word"]).queryset()[:25].explain()
+    )
     return {
         "chunks_before": chunks_before,
         "chunks_after": chunks_after,

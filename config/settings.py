@@ -13,6 +13,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from config import versions
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("INGEST_VAR_DIR", BASE_DIR / "var"))
 
@@ -65,6 +67,31 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", True)
+
+# The parts of the web tier that lean on private Django, DRF and psycopg APIs
+# for speed, each listed in docs/internals.md with what it relies on and what
+# it buys (bench/internals.py): "all" (the default), "none" (stock Django:
+# get_asgi_application(), plain querysets, the ORM's writes, DRF's throttles
+# on Django's Redis cache), or a comma-separated list of them.
+PRIVATE_API_PARTS = ("asgi", "prepared", "writes", "throttle")
+
+
+def env_parts(name: str) -> frozenset[str]:
+    value = os.environ.get(name, "all").strip().lower()
+    if value in ("all", ""):
+        return frozenset(PRIVATE_API_PARTS)
+    parts = frozenset() if value == "none" else {p.lower() for p in env_list(name, [])}
+    unknown = parts - set(PRIVATE_API_PARTS)
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{name} names {', '.join(sorted(unknown))}: it takes all, none, or some of "
+            f"{', '.join(PRIVATE_API_PARTS)}."
+        )
+    return parts
+
+
+PRIVATE_APIS = env_parts("PRIVATE_APIS")
+versions.check(PRIVATE_APIS)  # refuses untested versions of what those parts rely on
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
@@ -311,10 +338,23 @@ def env_rate(name: str, default: str) -> str | None:
     return value
 
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # The API's rate limits are counted in Redis, shared by every web process
 # (ingest/api/throttling.py); a Redis slower than TIMEOUT seconds is skipped.
 API_THROTTLE_REDIS = {"URL": REDIS_URL, "KEY_PREFIX": "throttle", "TIMEOUT": 0.5}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Where DRF's own throttles count, with PRIVATE_APIS off for "throttle".
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": API_THROTTLE_REDIS["KEY_PREFIX"],
+        "TIMEOUT": None,
+        "OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+    },
+}
+_THROTTLES = (
+    "ingest.api.throttling" if "throttle" in PRIVATE_APIS else "ingest.api.stock_throttling"
+)
 
 REST_FRAMEWORK = {
     # A caller's address is REMOTE_ADDR, which the web server sets from
@@ -333,8 +373,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "ingest.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "ingest.api.throttling.AnonRateThrottle",
-        "ingest.api.throttling.UserRateThrottle",
+        f"{_THROTTLES}.AnonRateThrottle",
+        f"{_THROTTLES}.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_rate("API_THROTTLE_ANON", "60/minute"),

@@ -49,9 +49,17 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Model, QuerySet, signals
+from django.db.models import (
+    Count,
+    Model,
+    Prefetch,
+    QuerySet,
+    prefetch_related_objects,
+    signals,
+)
 from django.db.models.base import ModelState
 from django.db.models.query import (
     FlatValuesListIterable,
@@ -59,6 +67,12 @@ from django.db.models.query import (
     get_related_populators,
 )
 from psycopg import pq
+
+
+def enabled() -> bool:
+    """Whether queries are prepared; else each is its queryset, run as Django runs it."""
+    return "prepared" in settings.PRIVATE_APIS
+
 
 # How each kind of parameter gets a stand-in value nothing else in a query can equal.
 STAND_INS: dict[type, Callable[[], Any]] = {
@@ -87,6 +101,20 @@ class PreparedQuery:
         # By database alias and slice, the most recently used last.
         self._compiled: OrderedDict[tuple, _Compiled] = OrderedDict()
         self._lock = threading.Lock()
+        self._totals: dict[str, PreparedQuery] = {}
+
+    def totals(self, by: str) -> "PreparedQuery":
+        """This query's rows counted, grouped by the column ``by`` (a flat
+        values_list: no row when there are none)."""
+        if by not in self._totals:
+            build = self.build
+
+            def grouped(**values):
+                rows = build(**values).order_by().values(by).annotate(total=Count("*"))
+                return rows.values_list("total", flat=True)
+
+            self._totals[by] = PreparedQuery(grouped, **self.kinds)
+        return self._totals[by]
 
     def __call__(self, *, using: str | None = None, rows: slice | None = None, **values) -> list:
         """The instances; ``rows``, a slice of them (``queryset[rows]``: each
@@ -95,6 +123,9 @@ class PreparedQuery:
             raise TypeError(f"expected the parameters {sorted(self.kinds)}, got {sorted(values)}")
         if rows is not None and rows.stop is not None and rows.stop <= (rows.start or 0):
             return []  # Django compiles no SQL for an empty slice
+        if not enabled():
+            queryset = self.build(**values).using(using or DEFAULT_DB_ALIAS)
+            return list(queryset if rows is None else queryset[rows])
         compiled = self._compiled_for(using or DEFAULT_DB_ALIAS, rows)
         connection = connections[compiled.alias]
         with connection.cursor() as cursor:
@@ -281,6 +312,17 @@ def _as_hex(value) -> str:
     return _as_uuid(value).hex
 
 
+def prefetch(instance, related_name: str, query: PreparedQuery | None, **values) -> None:
+    """Give ``instance`` the objects ``query`` finds as its prefetched
+    ``related_name`` objects (None: it is known that there are none):
+    prepared, or else by Django's own ``prefetch_related_objects`` of the
+    query's queryset (none: left to be read when asked for)."""
+    if enabled():
+        set_prefetched(instance, related_name, query(**values) if query else [])
+    elif query is not None:
+        prefetch_related_objects([instance], Prefetch(related_name, query.build(**values)))
+
+
 def set_prefetched(instance, related_name: str, objects: list) -> None:
     """Give ``instance`` its reverse foreign key objects as ``prefetch_related``
     does, so that ``instance.<related_name>.all()`` answers without a query."""
@@ -296,19 +338,44 @@ def set_prefetched(instance, related_name: str, objects: list) -> None:
     )
 
 
-class PreparedPages:
-    """What Django's ``Paginator`` pages through: ``count()`` from one prepared
-    query, each page from another (see ``PreparedQuery(rows=...)``)."""
+class Rows:
+    """A list's rows as one queryset declares them (``query.build(**values)``):
+    what Django's ``Paginator``, the commands and the agents' tools read.
+    ``count()`` and each slice (a page) are prepared queries, or the
+    queryset's own with ``prepare=False`` (a query whose SQL changes with its
+    values) or ``PRIVATE_APIS`` without "prepared". ``by`` names a column
+    every row holds the same value of (the list's scope): the count is the
+    rows grouped by it. ``counted``, when given, is counted instead of
+    ``query`` (a search counts its hits, unranked)."""
 
     ordered = True  # the rows' query orders them; Paginator warns otherwise
 
-    def __init__(self, rows: PreparedQuery, count: Callable[[], int], **values):
-        self.rows = rows
-        self._count = count
+    def __init__(self, query: PreparedQuery, *, by: str, counted=None, prepare=True, **values):
+        self.query = query
+        self.by = by
+        self.counted = counted or query
+        self.prepare = prepare
         self.values = values
+        self._all: list | None = None
+
+    def queryset(self) -> QuerySet:
+        """The rows' queryset, as Django runs it (to explain, or to filter further)."""
+        return self.query.build(**self.values)
 
     def count(self) -> int:
-        return self._count()
+        if not (self.prepare and enabled()):
+            return self.counted.build(**self.values).count()
+        return self.counted.totals(self.by).first(**self.values) or 0
 
-    def __getitem__(self, index: slice) -> list:
-        return self.rows(rows=index, **self.values)
+    def __getitem__(self, index: slice | int):
+        if isinstance(index, int):
+            return self[index : index + 1][0]
+        if not self.prepare:
+            return list(self.queryset()[index])
+        return self.query(rows=index, **self.values)
+
+    def __iter__(self):
+        # Read once, as a QuerySet caches its rows: a page iterates a list twice.
+        if self._all is None:
+            self._all = self.query(**self.values) if self.prepare else list(self.queryset())
+        return iter(self._all)

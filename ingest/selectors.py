@@ -1,5 +1,6 @@
 """Reads that encode access rules. Views and commands call these, never raw queries."""
 
+import functools
 import uuid
 
 from django.db.models import (
@@ -10,7 +11,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from ingest import search
+from ingest import prepared, representation, search
 from ingest.models import (
     Chunk,
     Document,
@@ -19,9 +20,8 @@ from ingest.models import (
     Membership,
     Project,
     correlated_total,
-    totals_by,
 )
-from ingest.prepared import PreparedPages, PreparedQuery, set_prefetched
+from ingest.prepared import PreparedQuery, Rows
 from jobs.models import ACTIVE_STATUSES, TERMINAL_STATUSES
 
 
@@ -36,11 +36,13 @@ def _uuid(value) -> uuid.UUID:
         raise NotFound() from None
 
 
-def project_list(*, user, with_counts: bool = True) -> QuerySet[Project]:
-    """The projects ``user`` is a member of, with the user's ``role`` in each
-    and, ``with_counts``, counts of active and finished jobs (they cost a
-    count per project, so lists that do not show them go without)."""
-    projects = _projects_of(user.pk)
+def _projects_of(user_id, with_counts=False):
+    # The annotation reuses the filter's join: the role is this user's.
+    projects = (
+        Project.objects.filter(memberships__user=user_id)
+        .annotate(role=F("memberships__role"))
+        .order_by("name", "created_at")
+    )
     if with_counts:
         projects = projects.annotate(
             active_jobs=_live_job_count(ACTIVE_STATUSES),
@@ -49,34 +51,19 @@ def project_list(*, user, with_counts: bool = True) -> QuerySet[Project]:
     return projects
 
 
-def _projects_of(user_id):
-    # The annotation reuses the filter's join: the role is this user's.
-    return (
-        Project.objects.filter(memberships__user=user_id)
-        .annotate(role=F("memberships__role"))
-        .order_by("name", "created_at")
+_PROJECTS = {
+    with_counts: PreparedQuery(
+        functools.partial(_projects_of, with_counts=with_counts), user_id=int
     )
+    for with_counts in (False, True)
+}
 
 
-def _count(queryset, by: str):
-    """``queryset``'s rows counted, as a one-column values_list (no row: none)."""
-    return totals_by(queryset, by).values_list("total", flat=True)
-
-
-_PROJECT_PAGE = PreparedQuery(_projects_of, user_id=int)
-_PROJECT_COUNT = PreparedQuery(
-    lambda user_id: _count(Membership.objects.filter(user=user_id), by="user"), user_id=int
-)
-
-
-def project_pages(*, user) -> PreparedPages:
-    """``project_list`` without the counts, for a paginator: the count and each
-    page a prepared query."""
-    return PreparedPages(
-        _PROJECT_PAGE,
-        lambda: _PROJECT_COUNT.first(user_id=user.pk) or 0,
-        user_id=user.pk,
-    )
+def project_list(*, user, with_counts: bool = True) -> Rows:
+    """The projects ``user`` is a member of, by name, with the user's ``role``
+    in each and, ``with_counts``, counts of active and finished jobs (a count
+    per project, so the lists that do not show them go without)."""
+    return Rows(_PROJECTS[with_counts], by="memberships__user", user_id=user.pk)
 
 
 def _live_job_count(statuses) -> Coalesce:
@@ -130,15 +117,34 @@ def member_list(*, project: Project) -> QuerySet[Membership]:
 JOB_LIST_ORDER = ("-created_at", "-id")
 
 
+@functools.cache
+def _jobs(include_deleted: bool, by_status: bool, with_result: bool) -> PreparedQuery:
+    """The project's jobs, newest first, with the columns their list row
+    shows (``representation.JOB_SUMMARY``) and, ``with_result``, the stored
+    result (JSON decoded for each row, and no list row of the API shows it)."""
+    columns = representation.JOB_SUMMARY.reads + (("result",) if with_result else ())
+
+    def build(project_id, status=None):
+        manager = IngestJob.all_objects if include_deleted else IngestJob.objects
+        jobs = manager.filter(project_id=project_id).order_by(*JOB_LIST_ORDER).only(*columns)
+        return jobs.filter(status=status) if by_status else jobs
+
+    return PreparedQuery(build, project_id=uuid.UUID, **({"status": str} if by_status else {}))
+
+
 def job_list(
-    *, project: Project, status: str | None = None, include_deleted: bool = False
-) -> QuerySet[IngestJob]:
-    """The project's jobs, newest first; deleted ones only for operators' audits."""
-    manager = IngestJob.all_objects if include_deleted else IngestJob.objects
-    jobs = manager.filter(project=project).order_by(*JOB_LIST_ORDER)
-    if status:
-        jobs = jobs.filter(status=status)
-    return jobs
+    *,
+    project: Project,
+    status: str | None = None,
+    include_deleted: bool = False,
+    with_result: bool = False,
+) -> Rows:
+    """The project's jobs, newest first, ``status`` only if given; deleted
+    ones only for operators' audits. The live jobs' count and pages read the
+    list's partial index, so their cost does not grow with deleted jobs."""
+    query = _jobs(include_deleted, bool(status), with_result)
+    values = {"project_id": project.pk, **({"status": status} if status else {})}
+    return Rows(query, by="project", **values)
 
 
 def _job(project_id, job_id):
@@ -169,44 +175,6 @@ _JOB_RETRIES = PreparedQuery(
 )
 
 
-def _alive_jobs(project_id, status=None):
-    jobs = IngestJob.objects.filter(project_id=project_id)
-    return jobs if status is None else jobs.filter(status=status)
-
-
-# What a list row never shows (see representation.job): the per-file result
-# is JSON decoded for each row, and every column loaded is converted.
-_NOT_IN_A_ROW = ("result", "worker_host", "heartbeat_at", "created_by", "cancel_requested_by")
-
-
-def _job_page(project_id, status=None):
-    return _alive_jobs(project_id, status).order_by(*JOB_LIST_ORDER).defer(*_NOT_IN_A_ROW)
-
-
-def _job_count(project_id, status=None):
-    # By the project given, not correlated to it: PostgreSQL then reads the
-    # list's partial index (a correlated count took the plain project index
-    # and filtered out every deleted job, 12 ms against 5 with 90,000).
-    return _count(_alive_jobs(project_id, status), by="project")
-
-
-_JOB_PAGE = {
-    False: PreparedQuery(_job_page, project_id=uuid.UUID),
-    True: PreparedQuery(_job_page, project_id=uuid.UUID, status=str),
-}
-_JOB_COUNT = {
-    False: PreparedQuery(_job_count, project_id=uuid.UUID),
-    True: PreparedQuery(_job_count, project_id=uuid.UUID, status=str),
-}
-
-
-def job_pages(*, project: Project, status: str | None = None) -> PreparedPages:
-    """``job_list`` for a paginator: the count and each page a prepared query."""
-    values = {"project_id": project.pk, **({"status": status} if status else {})}
-    rows, count = _JOB_PAGE[bool(status)], _JOB_COUNT[bool(status)]
-    return PreparedPages(rows, lambda: count.first(**values) or 0, **values)
-
-
 def job_get(*, project: Project, job_id, with_files: bool = True) -> IngestJob:
     """The project's job; ``with_files``, with all its representation shows
     (its documents, its files and their documents, its retries) in two
@@ -216,77 +184,59 @@ def job_get(*, project: Project, job_id, with_files: bool = True) -> IngestJob:
     if job is None:
         raise NotFound()
     if with_files:
-        set_prefetched(job, "files", _JOB_FILES(job_id=job_id))
-        set_prefetched(job, "retries", _JOB_RETRIES(job_id=job_id) if job.retried else [])
+        prepared.prefetch(job, "files", _JOB_FILES, job_id=job_id)
+        retries = _JOB_RETRIES if job.retried else None  # most jobs have none
+        prepared.prefetch(job, "retries", retries, job_id=job_id)
     return job
 
 
-def document_list(*, project: Project, q: str = "") -> QuerySet[Document]:
-    """The project's documents, newest first; with ``q`` (see ``ingest.search``)
-    only those whose title or text matches, best first."""
-    documents = (
-        Document.objects.filter(project=project)
-        .select_related("job", "source_file")
-        .defer("search")
-        .order_by("-created_at", "id")
+@functools.cache
+def _documents(with_job: bool, searched: bool) -> PreparedQuery:
+    """The project's documents, newest first (``searched``: those matching
+    ``q``, best first), with the columns their representation shows and,
+    ``with_job``, the job each came from."""
+    columns = representation.DOCUMENT_HIT.reads + (("job",) if with_job else ())
+
+    def build(project_id, q=None):
+        documents = Document.objects.filter(project_id=project_id).only(*columns)
+        if with_job:
+            documents = documents.select_related("job")
+        if searched:
+            return search.matching(documents, q)
+        return documents.order_by("-created_at", "id")
+
+    return PreparedQuery(build, project_id=uuid.UUID, **({"q": str} if searched else {}))
+
+
+@functools.cache
+def _document_hits() -> PreparedQuery:
+    # What a search counts: its hits, without their rank or passages.
+    columns = representation.DOCUMENT_HIT.reads
+    return PreparedQuery(
+        lambda project_id, q: search.hits(
+            Document.objects.filter(project_id=project_id).only(*columns), q
+        ),
+        project_id=uuid.UUID,
+        q=str,
     )
-    q = search.clean(q)
-    return search.matching(documents, q) if q else documents
 
 
-# What the API and the agents' tools show of a document (representation.document).
-_DOCUMENT_FIELDS = (
-    "id",
-    "title",
-    "sha256",
-    "size",
-    "chunk_count",
-    "origin_job_id",
-    "origin_file_name",
-    "created_at",
-)
-
-
-def _documents_shown(project_id):
-    return Document.objects.filter(project_id=project_id).only(*_DOCUMENT_FIELDS)
-
-
-_DOCUMENT_PAGE = PreparedQuery(
-    lambda project_id: _documents_shown(project_id).order_by("-created_at", "id"),
-    project_id=uuid.UUID,
-)
-_DOCUMENT_COUNT = PreparedQuery(
-    lambda project_id: _count(_documents_shown(project_id), by="project"), project_id=uuid.UUID
-)
-# A search's: the query is the same SQL whatever the words (they are its
-# parameters) on PostgreSQL only; SQLite's has a condition per word.
-_DOCUMENT_HITS = PreparedQuery(
-    lambda project_id, q: search.matching(_documents_shown(project_id), q),
-    project_id=uuid.UUID,
-    q=str,
-)
-_DOCUMENT_HIT_COUNT = PreparedQuery(
-    lambda project_id, q: _count(search.hits(_documents_shown(project_id), q), by="project"),
-    project_id=uuid.UUID,
-    q=str,
-)
-
-
-def document_pages(*, project: Project, q: str = "") -> PreparedPages | QuerySet[Document]:
-    """``document_list`` for a paginator, with only what a document's
-    representation shows: the count and each page a prepared query (see
-    ``ingest.prepared``), but for a search on SQLite. A search's three ORM
-    queries (count, page, snippets) took 2 ms of its 9 in process to compile.
-    """
+def document_list(*, project: Project, q: str = "", with_job: bool = False) -> Rows:
+    """The project's documents, newest first; with ``q`` (see ``ingest.search``)
+    only those whose title or text matches, best first. A search's SQL is the
+    same whatever its words on PostgreSQL (they are its parameters), so it is
+    prepared there; SQLite's has a condition per word."""
     q = search.clean(q)
     if not q:
-        rows, count, values = _DOCUMENT_PAGE, _DOCUMENT_COUNT, {"project_id": project.pk}
-    elif search.full_text():
-        rows, count = _DOCUMENT_HITS, _DOCUMENT_HIT_COUNT
-        values = {"project_id": project.pk, "q": q}
-    else:
-        return search.matching(_documents_shown(project.pk), q)
-    return PreparedPages(rows, lambda: count.first(**values) or 0, **values)
+        return Rows(_documents(with_job, False), by="project", project_id=project.pk)
+    return Rows(
+        _documents(with_job, True),
+        by="project",
+        counted=_document_hits() if search.full_text() else None,
+        prepare=search.full_text(),
+        project_id=project.pk,
+        q=q,
+    )
 
 
 def search_query(raw: str) -> str:

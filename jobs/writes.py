@@ -23,13 +23,16 @@ guard, its expressions and its column names stay the model's; only the two
 clauses around it are written here.
 """
 
+from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import Model, QuerySet
 from django.db.models.sql import UpdateQuery
 
 
 def supported(using: str) -> bool:
-    return connections[using].vendor == "postgresql"
+    """Whether a transition is one statement: on PostgreSQL, unless
+    ``PRIVATE_APIS`` leaves "writes" out (docs/internals.md)."""
+    return connections[using].vendor == "postgresql" and "writes" in settings.PRIVATE_APIS
 
 
 def update_and_insert(rows: QuerySet, values: dict, record: Model) -> dict | None:

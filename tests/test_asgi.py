@@ -20,13 +20,9 @@ from tests.conftest import ROOT
 
 
 @pytest.fixture
-def ours(monkeypatch):
-    """``config.asgi``'s handler class. Importing that module turns the database
-    pool on for the process it runs in, through ``os.environ``: kept from this
-    one, whose children (the workers the end-to-end tests start) must not
-    inherit it, as a pool's connections must not cross the work horse's fork."""
-    monkeypatch.setenv("DATABASE_POOL", os.environ.get("DATABASE_POOL", "false"))
-    from config.asgi import SyncMiddlewareASGIHandler
+def ours():
+    """The handler class ``config.asgi`` serves (``config.handler``'s)."""
+    from config.handler import SyncMiddlewareASGIHandler
 
     return SyncMiddlewareASGIHandler
 
@@ -250,7 +246,7 @@ def test_requests_at_once_each_have_a_thread_of_their_own(ours):
 
 
 def test_idle_threads_beyond_the_kept_number_stop():
-    from config.asgi import RequestThreads
+    from config.handler import RequestThreads
 
     threads = RequestThreads(keep=1)
     kept, extra = threads.take(), threads.take()

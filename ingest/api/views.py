@@ -59,11 +59,12 @@ class ProjectViewSet(viewsets.GenericViewSet):
 
     def get_queryset(self) -> QuerySet:
         # The list shows no job counts: they cost a count per project.
-        return selectors.project_list(user=self.request.user, with_counts=False)
+        return selectors.project_list(user=self.request.user, with_counts=False).queryset()
 
     @extend_schema(responses={200: s.ProjectOutput(many=True), **errors(404)})
     def list(self, request):
-        page = self.paginate_queryset(selectors.project_pages(user=request.user))
+        projects = selectors.project_list(user=request.user, with_counts=False)
+        page = self.paginate_queryset(projects)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(request=s.ProjectInput, responses={201: s.ProjectOutput, **errors(400, 415)})
@@ -107,7 +108,7 @@ class JobViewSet(ProjectScoped, viewsets.GenericViewSet):
     parser_classes = [MultiPartParser, FormParser, JSONParser]
     # DESIGN.md names django-filter for list filtering, but a FilterSet filters
     # a QuerySet, and this list's count and pages are prepared queries
-    # (selectors.job_pages): its one filter, ?status=, is read by a query
+    # (selectors.job_list): its one filter, ?status=, is read by a query
     # serializer instead, as DELETE reads ?force=.
     filter_backends = []
     lookup_value_regex = "[^/]+"
@@ -138,7 +139,7 @@ class JobViewSet(ProjectScoped, viewsets.GenericViewSet):
     def list(self, request, project_id):
         query = s.JobListQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        jobs = selectors.job_pages(project=self.project, status=query.validated_data.get("status"))
+        jobs = selectors.job_list(project=self.project, status=query.validated_data.get("status"))
         page = self.paginate_queryset(jobs)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
@@ -276,7 +277,7 @@ class DocumentViewSet(ProjectScoped, viewsets.GenericViewSet):
     )
     def list(self, request, project_id):
         q = self.search_query()
-        page = self.paginate_queryset(selectors.document_pages(project=self.project, q=q))
+        page = self.paginate_queryset(selectors.document_list(project=self.project, q=q))
         selectors.document_snippets(documents=page, q=q)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 

@@ -17,7 +17,8 @@ CHUNKS_PER_PAGE = 50
 def document_list(request, project_id):
     membership = project_membership(request, project_id)
     query = selectors.search_query(request.GET.get("q", ""))
-    documents = page_of(request, selectors.document_list(project=membership.project, q=query))
+    found = selectors.document_list(project=membership.project, q=query, with_job=True)
+    documents = page_of(request, found)
     selectors.document_snippets(documents=list(documents), q=query)
     context = {
         "project": membership.project,

@@ -54,7 +54,10 @@ def render_project(request, membership: Membership, form: UploadForm, status: in
     if status_filter not in JobStatus.values:
         status_filter = ""
     jobs = page_of(
-        request, selectors.job_list(project=membership.project, status=status_filter or None)
+        request,
+        selectors.job_list(
+            project=membership.project, status=status_filter or None, with_result=True
+        ),
     )
     context = {
         "project": membership.project,

@@ -250,12 +250,12 @@ def test_the_list_uses_the_partial_index_when_deleted_rows_abound(project):
     IngestJob.all_objects.bulk_create(rows, batch_size=5_000)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE ingest_ingestjob")
-    first_page = selectors.job_list(project=project)[:25]
+    first_page = selectors.job_list(project=project).queryset()[:25]
     assert len(first_page) == 25
     assert "ingestjob_alive_list" in first_page.explain()
-    assert "ingestjob_alive_list" in selectors.job_list(project=project).explain()
-    # The API's list: its count and first page, as the prepared queries send them.
-    pages = selectors.job_pages(project=project)
+    assert "ingestjob_alive_list" in selectors.job_list(project=project).queryset().explain()
+    # The list's count and first page, as the prepared queries send them.
+    pages = selectors.job_list(project=project)
     with CaptureQueriesContext(connection) as sent:
         assert pages.count() == 400
         assert len(pages[0:25]) == 25

@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ingest.models import IngestFile, IngestJob, Membership
-from ingest.prepared import PreparedPages, PreparedQuery, set_prefetched
+from ingest.prepared import PreparedQuery, Rows, set_prefetched
 from tests.conftest import ROOT
 from tests.factories import IngestFileFactory, IngestJobFactory, MembershipFactory
 
@@ -145,12 +145,12 @@ def test_a_slice_is_a_query_of_its_own_compiled_once_and_only_so_many_are_kept(m
     assert [key[1:] for key in ordered._compiled] == [(0, 2), (1, 3)]  # the least used went
 
 
-def test_prepared_pages_are_what_djangos_paginator_pages():
+def test_rows_are_what_djangos_paginator_pages():
     job = IngestJobFactory()
     for _ in range(5):
         IngestFileFactory(job=job)
     ordered = PreparedQuery(lambda job_id: files_of(job_id).order_by("position"), job_id=uuid.UUID)
-    pages = PreparedPages(ordered, lambda: 5, job_id=job.pk)
+    pages = Rows(ordered, by="job", job_id=job.pk)
     everything = [f.pk for f in files_of(job.pk).order_by("position")]
 
     paginator = Paginator(pages, 2)

@@ -163,7 +163,7 @@ def test_the_snippet_is_the_best_chunks_passage_on_every_page(api, project):
 def test_search_reads_the_gin_indexes(project):
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
-        plan = selectors.document_list(project=project, q="harbour")[:25].explain()
+        plan = selectors.document_list(project=project, q="harbour").queryset()[:25].explain()
     assert "ingest_chunk_search_gin" in plan
     assert "ingest_document_search_gin" in plan
 

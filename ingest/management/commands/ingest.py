@@ -156,7 +156,9 @@ def writable_membership(user, project: str):
 
 
 def _membership_by_name(user, name: str):
-    projects = list(selectors.project_list(user=user).filter(name=name)[:2])
+    projects = list(
+        selectors.project_list(user=user, with_counts=False).queryset().filter(name=name)[:2]
+    )
     project = only_project(
         projects,
         several=f"several of {user.username}'s projects are called {name!r}",
