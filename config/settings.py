@@ -137,7 +137,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
-    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
@@ -272,7 +271,7 @@ STATIC_ROOT = VAR_DIR / "static"
 # Uploads stream to temporary files on disk, never whole into memory; on
 # object storage they stream to the bucket, one multipart part at a time.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
-FILE_UPLOAD_HANDLERS = ["ingest.uploads.LimitedUploadHandler"]
+FILE_UPLOAD_HANDLERS = ["ingest.upload_handlers.LimitedUploadHandler"]
 DATA_UPLOAD_MAX_NUMBER_FILES = 10_000
 MEDIA_ROOT = Path(os.environ.get("INGEST_UPLOAD_DIR", VAR_DIR / "uploads"))
 INGEST_UPLOAD_STORAGE = os.environ.get("INGEST_UPLOAD_STORAGE", "local").strip().lower() or "local"
@@ -369,7 +368,6 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "ingest.api.pagination.PageNumbers",
     "PAGE_SIZE": 25,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "ingest.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [

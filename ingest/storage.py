@@ -50,7 +50,7 @@ def upload_path(job, position: int, name: str) -> str:
 
 def streamed_upload_path(name: str) -> str:
     """Where a file streamed to the bucket goes while its request is still
-    arriving, before any job exists (``ingest.uploads.S3UploadHandler``)."""
+    arriving, before any job exists (``ingest.upload_handlers.S3UploadHandler``)."""
     return f"uploads/{uuid.uuid4().hex}/{safe_name(name)}"
 
 

@@ -106,7 +106,7 @@ class JobCreateInput(Input):
 
 
 class JobListQuery(serializers.Serializer):
-    # Blank is no filter, as it was with django-filter.
+    # Blank is no filter, as it was with django-filter, which the lists no longer use.
     status = serializers.ChoiceField(
         choices=JobStatus.choices,
         required=False,

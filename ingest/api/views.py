@@ -7,7 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from ingest import selectors, services, uploads
+from ingest import selectors, services, upload_handlers
 from ingest.api import serializers as s
 from ingest.api.authentication import project_membership
 from ingest.api.schema import IDEMPOTENCY_KEY, IF_MATCH, LOCATION, errors, etag
@@ -106,11 +106,10 @@ class JobViewSet(ProjectScoped, viewsets.GenericViewSet):
     serializer_class = s.JobOutput
     queryset = IngestJob.objects.none()  # for the schema only; the selectors scope to the project
     parser_classes = [MultiPartParser, FormParser, JSONParser]
-    # DESIGN.md names django-filter for list filtering, but a FilterSet filters
-    # a QuerySet, and this list's count and pages are prepared queries
-    # (selectors.job_list): its one filter, ?status=, is read by a query
-    # serializer instead, as DELETE reads ?force=.
-    filter_backends = []
+    # No django-filter (DESIGN.md names it "where a list filters"): a FilterSet
+    # filters a QuerySet, and a list's count and pages are prepared queries
+    # (selectors.job_list). The one filter, ?status=, is a query serializer,
+    # validated and in the schema as DELETE's ?force= is.
     lookup_value_regex = "[^/]+"
 
     def get_serializer_class(self):
@@ -155,11 +154,11 @@ class JobViewSet(ProjectScoped, viewsets.GenericViewSet):
     )
     def create(self, request, project_id):
         if isinstance(request.successful_authenticator, authentication.TokenAuthentication):
-            uploads.stream_to_storage(request)  # no CSRF check will read the body first
+            upload_handlers.stream_to_storage(request)  # no CSRF check will read the body first
         # Reading request.data is what streams the body through the upload
         # handler, so the refusal it records is known only afterwards.
         data = s.JobCreateInput(data=request.data)
-        uploads.raise_refusal(request)
+        upload_handlers.raise_refusal(request)
         data.is_valid(raise_exception=True)
         job, created = services.job_create(
             project=self.project,
@@ -221,7 +220,7 @@ class JobViewSet(ProjectScoped, viewsets.GenericViewSet):
         return self.respond(self.get_job_by_id(retry.pk), status.HTTP_201_CREATED, created=True)
 
     @extend_schema(responses={200: s.EventOutput(many=True), **errors(404)})
-    @action(detail=True, methods=["get"], filter_backends=[])
+    @action(detail=True, methods=["get"])
     def events(self, request, project_id, pk):
         job = self.get_job(with_files=False)
         events = lifecycle.events_for(job)

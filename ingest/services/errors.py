@@ -2,6 +2,8 @@
 refusal means to whoever asked (the API, the dashboard, the agents' tools).
 """
 
+from django.conf import settings
+
 NOT_FOUND = "not found: no such item here, or you are not a member."
 NOT_A_MEMBER = "No such project here, or you are not a member of it."
 VIEWERS_READ_ONLY = "viewers can read this project but not change anything in it."
@@ -27,6 +29,20 @@ class InvalidInput(Exception):
     def sentence(self, label: str = "") -> str:
         """The refusal in words, the field called ``label`` where it names one."""
         return f"{label} {self.rule}" if label and self.rule else self.message
+
+
+def over_file_limit(name: str) -> InvalidInput:
+    """A file refused while it arrives (``ingest.upload_handlers``)."""
+    limit = settings.INGEST_MAX_FILE_BYTES
+    return InvalidInput(f"{name} is over the limit of {limit} bytes per file.", code="too_large")
+
+
+def over_job_limit() -> InvalidInput:
+    """An upload refused while it arrives: its files passed the job's limit."""
+    limit = settings.INGEST_MAX_TOTAL_BYTES
+    return InvalidInput(
+        f"the files add up to more than {limit} bytes, the limit for one job.", code="too_large"
+    )
 
 
 class PermissionRefused(Exception):

@@ -224,7 +224,7 @@ def _default_name(checked: list[CheckedUpload]) -> str:
 
 def _store(job: IngestJob, position: int, item: CheckedUpload) -> str:
     if streamed := getattr(item.upload, "storage_path", ""):
-        return streamed  # already in the bucket (ingest.uploads.S3UploadHandler)
+        return streamed  # already in the bucket (ingest.upload_handlers.S3UploadHandler)
     item.upload.seek(0)
     with storage.translated():  # a bucket that cannot be written says so in words
         return default_storage.save(storage.upload_path(job, position, item.name), item.upload)

@@ -9,7 +9,7 @@ from django.utils import formats, timezone
 from django.views.decorators.http import require_GET
 from django_htmx.http import trigger_client_event
 
-from ingest import representation, retention, selectors, services, uploads
+from ingest import representation, retention, selectors, services, upload_handlers
 from ingest.forms import CancelForm, CleanupForm, UploadForm
 from ingest.models import FileStatus, Membership
 from ingest.storage import StorageUnavailable
@@ -37,7 +37,7 @@ CANNOT_DELETE = "The job is {status}: cancel it first, and delete it once it has
 def job_create(request, membership):
     form = upload_form(request.POST)  # reading POST streams the files in
     try:
-        uploads.raise_refusal(request)
+        upload_handlers.raise_refusal(request)
         job = _create_job(request, membership, form) if form.is_valid() else None
     except (services.InvalidInput, StorageUnavailable) as exc:
         refusal = form_refusal(form, exc)

@@ -13,7 +13,7 @@ from django.http.multipartparser import MultiPartParser
 from django.test import RequestFactory
 from django.utils import timezone
 
-from ingest import services, storage, uploads
+from ingest import services, storage, upload_handlers
 from ingest.models import IngestFile, IngestJob
 from jobs import lifecycle
 from tests.conftest import client_for, member
@@ -21,7 +21,7 @@ from tests.e2e.helpers import prose, text_file
 
 pytestmark = pytest.mark.django_db
 
-BIG = 2 * uploads.PART_SIZE + 12345  # three multipart parts, the last one short
+BIG = 2 * upload_handlers.PART_SIZE + 12345  # three multipart parts, the last one short
 
 
 def jobs_url(project) -> str:
@@ -58,7 +58,7 @@ def test_a_streamed_file_holds_at_most_one_part_in_memory(s3, rf: RequestFactory
     content = prose(3, BIG)
     request = rf.post("/", {"files": io.BytesIO(content)})
     body = request.read()
-    handler = uploads.S3UploadHandler(request)
+    handler = upload_handlers.S3UploadHandler(request)
     parser = MultiPartParser(request.META, io.BytesIO(body), [handler])
 
     _, files = parser.parse()
@@ -67,7 +67,7 @@ def test_a_streamed_file_holds_at_most_one_part_in_memory(s3, rf: RequestFactory
     assert streamed.size == len(content)
     # Multipart, sent part by part as the parts filled up.
     assert len(streamed._parts) >= 2
-    assert streamed.peak_buffered < uploads.PART_SIZE + 64 * 1024
+    assert streamed.peak_buffered < upload_handlers.PART_SIZE + 64 * 1024
     assert streamed.read(10) == content[:10]  # the head, for sniffing
     key = storage.s3_key(streamed.storage_path)
     assert s3.client.head_object(Bucket=s3.name, Key=key)["ContentLength"] == len(content)

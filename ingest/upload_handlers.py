@@ -1,4 +1,7 @@
-"""Upload limits enforced while the request streams in, not after.
+"""Upload limits enforced while the request streams in, not after: Django
+upload handlers, so HTTP plumbing that the API and the dashboard share. The
+domain never calls them (an import-linter contract); the refusals they leave
+are the domain's own (``ingest.services.errors``).
 
 A file over INGEST_MAX_FILE_BYTES, or a request whose files pass
 INGEST_MAX_TOTAL_BYTES, stops the upload at that point: nothing more is
@@ -28,7 +31,7 @@ from django.core.files.uploadhandler import (
 )
 
 from ingest import storage
-from ingest.services.errors import InvalidInput
+from ingest.services.errors import over_file_limit, over_job_limit
 
 logger = logging.getLogger(__name__)
 
@@ -52,21 +55,9 @@ class UploadLimits:
         self.current += len(raw_data)
         self.total += len(raw_data)
         if self.current > settings.INGEST_MAX_FILE_BYTES:
-            self.refuse(
-                InvalidInput(
-                    f"{self.file_name} is over the limit of {settings.INGEST_MAX_FILE_BYTES} "
-                    "bytes per file.",
-                    code="too_large",
-                )
-            )
+            self.refuse(over_file_limit(self.file_name))
         if self.total > settings.INGEST_MAX_TOTAL_BYTES:
-            self.refuse(
-                InvalidInput(
-                    f"the files add up to more than {settings.INGEST_MAX_TOTAL_BYTES} bytes, "
-                    "the limit for one job.",
-                    code="too_large",
-                )
-            )
+            self.refuse(over_job_limit())
 
     def refuse(self, refusal: Exception):
         if self.request is not None:
