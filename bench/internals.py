@@ -3,7 +3,8 @@ in one run (docs/internals.md lists the parts).
 
 The Procfile's web process serves the same data (``bench.peer_data``) with
 ``PRIVATE_APIS=all`` (A), and beside it, one at a time, with each part left
-out and with none at all (stock Django: B). Every endpoint's 16-client
+out and with none at all (stock Django: B), after a B that is A again (the
+run's noise: what two equal sides differ by). Every endpoint's 16-client
 phases run on both in rounds A B B A, so that the machine's drift weighs on
 both alike; reported per endpoint: both throughputs and A's gain over B. A
 part's gain is what the product loses without it. The API's rate limits are
@@ -42,7 +43,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.clients, args.requests = 2, 2
-    variants = {f"without {part}": _without(part) for part in args.parts.split(",") if part}
+    # The same server twice first: how far apart two equal sides land in this
+    # run (its noise), against which the parts' gains are read.
+    variants = {"all again (noise)": "all"}
+    variants.update({f"without {p}": _without(p) for p in args.parts.split(",") if p})
     if not args.no_stock:
         variants["stock Django (none)"] = "none"
     bench = common.setup("internals")

@@ -16,20 +16,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DATABASE_POOL", "true")
 django.setup(set_prefix=False)
 
-from django.conf import settings  # noqa: E402 (needs the settings module named)
-from django.core.handlers.asgi import ASGIHandler  # noqa: E402
+from django.conf import settings  # noqa: E402 (needs Django set up)
 
-from ingest.agents.http import PATH as MCP_PATH  # noqa: E402 (needs Django set up)
+from config.handler import django_handler  # noqa: E402
+from ingest.agents.http import PATH as MCP_PATH  # noqa: E402
 from ingest.agents.http import mcp_app  # noqa: E402
-
-
-def django_handler() -> ASGIHandler:
-    if "asgi" in settings.PRIVATE_APIS:
-        from config.handler import SyncMiddlewareASGIHandler
-
-        return SyncMiddlewareASGIHandler()
-    return ASGIHandler()  # what get_asgi_application() returns, Django set up above
-
 
 django_application = django_handler()
 

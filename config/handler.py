@@ -14,6 +14,7 @@ import functools
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
@@ -152,3 +153,11 @@ class RequestThreads:
             self.idle.append(executor)
         else:
             executor.shutdown(wait=False)
+
+
+def django_handler() -> ASGIHandler:
+    """Django's ASGI handler as ``PRIVATE_APIS`` asks for it: this module's, or
+    stock Django's (what ``get_asgi_application()`` returns once set up)."""
+    if "asgi" in settings.PRIVATE_APIS:
+        return SyncMiddlewareASGIHandler()
+    return ASGIHandler()
