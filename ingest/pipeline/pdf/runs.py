@@ -1,0 +1,330 @@
+"""A page's runs of text and where they stand, read from PDFium's text page.
+
+PDFium gives the page's characters in content order, with the spaces and
+line breaks it inferred and a box per character. A run is a stretch of one
+of PDFium's lines that a reader takes in one sweep: the line, cut where
+PDFium joined a hyphenated word across a line break and where a gap is far
+wider than a space (columns or cells drawn row by row). Layout works on
+runs, never on characters: a box costs a call into PDFium, and a run needs
+two, where a character-by-character layout would need one per character
+(bench/extract.py measures what layout costs against plain extraction).
+
+What a reader would not see is left out here:
+- text outside the page's crop box (a spread cut in halves, a printer's
+  label below the page);
+- glyphs whose font says they carry no text (an empty ToUnicode entry),
+  which PDFium reports as their glyph number;
+- U+FFFE, PDFium's mark for the hyphen it removed where it joined a word
+  across a line break: the word is whole already, and the run ends with it.
+
+Each run is put in the frame of its line's writing direction, so that text
+written at 90, 180 or 270 degrees (a page turned with /Rotate, a ReportLab
+overlay, a label up a chart's axis) reads left to right and top to bottom
+there, and is laid out with the other runs of its direction.
+"""
+
+import ctypes
+import itertools
+import math
+import re
+import unicodedata
+from collections.abc import Iterator
+
+import pypdfium2.raw as pdfium_c
+
+HYPHEN_MARK = "\ufffe"
+_LINE_BREAK = "\r\n"
+_WORD = re.compile(r"\S+")
+_SPACE = re.compile(r"\s+")
+# What GetText leaves out or PDFium uses as a placeholder; never text.
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd\ufffe\uffff]")
+# The right-to-left scripts' letters (Hebrew, Arabic, Syriac, Thaana, NKo...).
+_RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
+CROP_TOLERANCE = 1.0  # points: text centred on the very edge is kept
+# A gap between two of PDFium's rectangles wider than this many line
+# heights cuts a run: word spaces, even a justified narrow column's
+# stretched sentence ends, stay near one line height.
+WIDE_GAP = 2.0
+
+
+class Run:
+    """Text on one baseline, in its line's frame: x along the line, y up."""
+
+    __slots__ = ("line", "order", "text", "x0", "x1", "y0", "y1")
+
+    def __init__(self, text: str, box: tuple, order: int, line: int):
+        self.text = text
+        self.x0, self.y0, self.x1, self.y1 = box
+        self.order = order  # PDFium's content order, used to break ties
+        self.line = line  # the PDFium line it came in
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+
+def page_runs(textpage, crop: tuple) -> dict[int, list[Run]]:
+    """The page's runs grouped by their line's writing direction (degrees
+    counter-clockwise: 0 for ordinary text)."""
+    count = pdfium_c.FPDFText_CountChars(textpage)
+    if count <= 0:
+        return {}
+    reader = _Reader(textpage, _page_text(textpage, count))
+    groups: dict[int, list[Run]] = {}
+    for line, start, end in _lines(reader.text):
+        if start == end:
+            continue
+        angle = reader.angle(start, end)
+        frame = groups.setdefault(angle, [])
+        for piece in reader.pieces(start, end):
+            frame.extend(to_frame(run, angle) for run in reader.runs(piece, line, crop))
+    return {angle: runs for angle, runs in groups.items() if runs}
+
+
+def _page_text(textpage, count: int) -> str:
+    """The page's characters, one per PDFium character index.
+
+    GetText is one call, but it leaves control characters out, so its text
+    lines up with the character indices only when it has ``count``
+    characters; otherwise each character is asked for alone."""
+    buffer = (ctypes.c_ushort * (count + 1))()
+    written = pdfium_c.FPDFText_GetText(textpage, 0, count, buffer)
+    text = bytes(buffer)[: max(written - 1, 0) * 2].decode("utf-16-le", errors="replace")
+    if len(text) == count:
+        return text
+    return "".join(_one_char(pdfium_c.FPDFText_GetUnicode(textpage, i)) for i in range(count))
+
+
+def _one_char(code: int) -> str:
+    if code == 2:
+        return HYPHEN_MARK  # GetText's spelling of the line-break hyphen
+    if (code < 0x20 and code not in (9, 10, 13)) or 0xD800 <= code < 0xE000 or code > 0x10FFFF:
+        return "\x00"  # keeps the indices; removed from the text later
+    return chr(code)
+
+
+def _lines(text: str) -> Iterator[tuple[int, int, int]]:
+    """(number, start, end) of each line PDFium broke the page into."""
+    start = 0
+    for number, line in enumerate(text.split(_LINE_BREAK)):
+        yield number, start, start + len(line)
+        start += len(line) + len(_LINE_BREAK)
+
+
+class _Piece:
+    """Characters [start, end) that lie on one baseline, and the text they
+    stand for (longer when the last word was joined across a line break)."""
+
+    __slots__ = ("end", "start", "text_end")
+
+    def __init__(self, start: int, end: int, text_end: int):
+        self.start, self.end, self.text_end = start, end, text_end
+
+
+class _Reader:
+    def __init__(self, textpage, text: str):
+        self.textpage = textpage
+        self.text = text
+        self._rect = pdfium_c.FS_RECTF()
+        self._rect_ref = ctypes.byref(self._rect)
+        self._edges = [ctypes.c_double() for _ in range(4)]
+        self._edge_refs = [ctypes.byref(edge) for edge in self._edges]
+
+    def angle(self, start: int, end: int) -> int:
+        """The writing direction of a line, to the nearest quarter turn
+        (PDFium gives each character's; the first letter speaks for all)."""
+        first = _WORD.search(self.text, start, end)
+        if first is None:
+            return 0
+        radians = pdfium_c.FPDFText_GetCharAngle(self.textpage, first.start())
+        if radians < 0:
+            return 0
+        return round(math.degrees(radians) / 90) % 4 * 90
+
+    def pieces(self, start: int, end: int) -> Iterator[_Piece]:
+        """The line cut after each word PDFium joined across a line break:
+        the joined word's second half lies on the next baseline, and is
+        left out of both boxes."""
+        text = self.text
+        position = start
+        while True:
+            mark = text.find(HYPHEN_MARK, position, end)
+            if mark < 0:
+                yield _Piece(position, end, end)
+                return
+            word_end = _SPACE.search(text, mark, end)
+            word_end = word_end.start() if word_end else end
+            yield _Piece(position, mark, word_end)
+            position = word_end
+
+    def runs(self, piece: _Piece, line: int, crop: tuple) -> list[Run]:
+        first, last = self._ends(piece.start, piece.end)
+        if first is None:
+            return []
+        box = self._span(first, last)
+        runs = [(piece.start, piece.text_end, box)]
+        height = box[3] - box[1]
+        if last > first and height > 0:
+            runs = self._cut_at_gaps(first, last, piece.text_end, height) or runs
+        out = []
+        for start, text_end, run_box in runs:
+            out.extend(self._visible(start, text_end, run_box, line, crop))
+        return out
+
+    def _ends(self, start: int, end: int) -> tuple[int | None, int]:
+        first = _WORD.search(self.text, start, end)
+        if first is None:
+            return None, start
+        last = end - 1
+        while last > first.start() and self.text[last].isspace():
+            last -= 1
+        return first.start(), last
+
+    def box(self, index: int) -> tuple[float, float, float, float]:
+        """A character's box: the loose one (the font's ascent to descent,
+        so the letters of a line share a height) unless PDFium's loose box
+        is empty, as it is for text set at a right angle."""
+        rect = self._rect
+        pdfium_c.FPDFText_GetLooseCharBox(self.textpage, index, self._rect_ref)
+        if rect.right - rect.left > 0.01 and rect.top - rect.bottom > 0.01:
+            return rect.left, rect.bottom, rect.right, rect.top
+        pdfium_c.FPDFText_GetCharBox(self.textpage, index, *self._edge_refs)
+        left, right, bottom, top = (edge.value for edge in self._edges)
+        return left, bottom, right, top
+
+    def _span(self, first: int, last: int) -> tuple[float, float, float, float]:
+        a = self.box(first)
+        b = a if last == first else self.box(last)
+        return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
+
+    def _cut_at_gaps(self, first: int, last: int, text_end: int, height: float):
+        """The piece cut where PDFium's rectangles (one per text object)
+        leave a wide gap; None when there is none. Left-to-right pieces
+        only: their characters advance along x."""
+        count = pdfium_c.FPDFText_CountRects(self.textpage, first, last - first + 1)
+        if count < 2:
+            return None
+        rects = [self._rect_at(i) for i in range(count)]
+        starts = []
+        for before, after in itertools.pairwise(rects):
+            if after[0] - before[2] > WIDE_GAP * height:
+                cut = self._first_at_or_after(first, last, after[0])
+                if cut is not None and self.text[cut - 1].isspace():
+                    starts.append(cut)
+        if not starts:
+            return None
+        bounds = [first, *starts]
+        runs = []
+        for index, start in enumerate(bounds):
+            end = bounds[index + 1] if index + 1 < len(bounds) else text_end
+            a, b = self._ends(start, end if index + 1 < len(bounds) else last + 1)
+            if a is not None:
+                runs.append((start, end, self._span(a, b)))
+        return runs
+
+    def _rect_at(self, index: int) -> tuple[float, float, float, float]:
+        pdfium_c.FPDFText_GetRect(self.textpage, index, *self._edge_refs)
+        left, top, right, bottom = (edge.value for edge in self._edges)
+        return left, bottom, right, top
+
+    def _first_at_or_after(self, first: int, last: int, x: float) -> int | None:
+        """The first character of [first, last] whose box starts at ``x`` or
+        further right (a binary search: x grows along a left-to-right run)."""
+        low, high = first, last
+        while low < high:
+            middle = (low + high) // 2
+            if self.box(middle)[0] < x - 0.5:
+                low = middle + 1
+            else:
+                high = middle
+        return low if low > first else None
+
+    def _visible(self, start: int, text_end: int, box, line: int, crop) -> list[Run]:
+        """The run as text, without what lies outside the crop box."""
+        if _inside(box, crop):
+            text = self._clean(start, text_end)
+            return [Run(text, box, start, line)] if text else []
+        if not _straddles(box, crop):
+            return []
+        # Across the crop box's edge: word by word, each kept if its middle is inside.
+        runs = []
+        for match in _WORD.finditer(self.text, start, text_end):
+            first, last = match.start(), match.end() - 1
+            mark = self.text.find(HYPHEN_MARK, first, last + 1)
+            word_box = self._span(first, max(mark - 1, first) if mark >= 0 else last)
+            text = self._clean(match.start(), match.end())
+            if text and _inside(word_box, crop):
+                runs.append(Run(text, word_box, first, line))
+        return runs
+
+    def _clean(self, start: int, end: int) -> str:
+        text = self.text[start:end]
+        if not text.isascii():
+            text = self._without_glyph_numbers(text, start)
+        return _NOT_TEXT.sub("", " ".join(text.split()))
+
+    def _without_glyph_numbers(self, text: str, start: int) -> str:
+        """The text without the glyphs PDFium found no text for.
+
+        A font's ToUnicode map may say a glyph carries no text (a ligature's
+        second glyph, a mark drawn apart); PDFium then reports the glyph's
+        number as if it were a character, Greek letters in an Arabic word.
+        Non-ASCII characters are checked, one call each. A spacing modifier
+        glued to right-to-left letters is such a glyph too: those scripts
+        write their marks as combining characters."""
+        kept = []
+        for offset, char in enumerate(text):
+            if not char.isascii():
+                if pdfium_c.FPDFText_HasUnicodeMapError(self.textpage, start + offset):
+                    continue
+                if unicodedata.category(char) == "Sk" and kept and _RTL.match(kept[-1]):
+                    continue
+            kept.append(char)
+        return "".join(kept)
+
+
+def _inside(box: tuple, crop: tuple) -> bool:
+    """Whether the box's middle lies in the crop box."""
+    left, bottom, right, top = crop
+    x = (box[0] + box[2]) / 2
+    y = (box[1] + box[3]) / 2
+    return (
+        left - CROP_TOLERANCE <= x <= right + CROP_TOLERANCE
+        and bottom - CROP_TOLERANCE <= y <= top + CROP_TOLERANCE
+    )
+
+
+def _straddles(box: tuple, crop: tuple) -> bool:
+    left, bottom, right, top = crop
+    return box[0] < right and box[2] > left and box[1] < top and box[3] > bottom
+
+
+def to_frame(run: Run, angle: int) -> Run:
+    """The run's box turned by -angle, so that its line runs left to right."""
+    x0, y0, x1, y1 = run.x0, run.y0, run.x1, run.y1
+    if angle == 90:
+        run.x0, run.y0, run.x1, run.y1 = y0, -x1, y1, -x0
+    elif angle == 180:
+        run.x0, run.y0, run.x1, run.y1 = -x1, -y1, -x0, -y0
+    elif angle == 270:
+        run.x0, run.y0, run.x1, run.y1 = -y1, x0, -y0, x1
+    return run
+
+
+def is_rtl(text: str) -> bool:
+    """Whether right-to-left letters outnumber the others in ``text``."""
+    rtl = len(_RTL.findall(text))
+    return rtl > 0 and rtl * 2 > sum(char.isalpha() for char in text)
+
+
+def crop_box(page) -> tuple[float, float, float, float]:
+    """The part of the page a viewer shows: the crop box within the media box."""
+    rect = pdfium_c.FS_RECTF()
+    if not pdfium_c.FPDF_GetPageBoundingBox(page, ctypes.byref(rect)):
+        return (-math.inf, -math.inf, math.inf, math.inf)
+    return (
+        min(rect.left, rect.right),
+        min(rect.bottom, rect.top),
+        max(rect.left, rect.right),
+        max(rect.bottom, rect.top),
+    )
