@@ -2,6 +2,7 @@
 body as text (the plain part, else the HTML part's visible text), with
 charsets and encoded headers decoded; attachments are handed out apart."""
 
+import codecs
 import email
 import mimetypes
 import re
@@ -13,12 +14,14 @@ from email.policy import default as default_policy
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
+from ingest.pipeline import encodings
 from ingest.pipeline.blocks import TEXT_FRAGMENT_CHARS
 from ingest.pipeline.errors import ExtractionError
 from ingest.pipeline.html import _VisibleText
 from ingest.pipeline.office.container import DAMAGED, converts_damage
 
 HEADERS = ("Subject", "From", "To", "Cc", "Date")
+HEAD_BYTES = 4096  # enough to tell a wide encoding by its zero bytes
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -78,8 +81,21 @@ def eml_attachments(raw: BinaryIO) -> Iterator[Attachment]:
 
 
 def _parse(raw: BinaryIO) -> EmailMessage:
+    """The message, parsed from its bytes. A message saved in UTF-16 or
+    UTF-32 (with or without a byte order mark) is decoded first: its
+    headers are text only once decoded, and the parser reads bytes as
+    ASCII. A UTF-8 byte order mark is skipped for the same reason."""
     raw.seek(0)
-    return email.message_from_binary_file(raw, policy=default_policy)
+    head = raw.read(HEAD_BYTES)
+    raw.seek(0)
+    encoding = encodings.bom_encoding(head) or encodings.wide_encoding(head)
+    if encoding is None:
+        return email.message_from_binary_file(raw, policy=default_policy)
+    if encoding == "utf-8-sig":
+        raw.seek(len(codecs.BOM_UTF8))
+        return email.message_from_binary_file(raw, policy=default_policy)
+    text = raw.read().decode(encoding, errors="replace")
+    return email.message_from_bytes(text.encode("utf-8", errors="replace"), policy=default_policy)
 
 
 def _header(message: EmailMessage, name: str) -> str:

@@ -21,9 +21,11 @@ A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
 MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
 R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 TITLES = {"title", "ctrTitle"}
-# Placeholders filled in by the application, not written by the author.
+# Placeholders the application fills in (the slide number, the date): their
+# fields are left out, but text the author typed into them is kept.
 SLIDE_FURNITURE = frozenset({"sldNum", "dt"})
 NOTES_PAGE_FURNITURE = SLIDE_FURNITURE | {"sldImg", "hdr", "ftr"}
+PARAGRAPH_PROPERTIES = frozenset({f"{A}pPr", f"{A}endParaRPr"})
 
 
 @converts_damage("PowerPoint presentation")
@@ -77,8 +79,8 @@ def _shapes(tree, skip: frozenset) -> Iterator[tuple[str | None, str]]:
             placeholder = shape.find(f"{P}nvSpPr/{P}nvPr/{P}ph")
             kind = placeholder.get("type", "body") if placeholder is not None else None
             body = shape.find(f"{P}txBody")
-            if kind not in skip and body is not None:
-                yield kind, _paragraphs(body)
+            if body is not None:
+                yield kind, _paragraphs(body, fields=kind not in skip)
         elif shape.tag == f"{MC}AlternateContent":
             # Newer shapes with a fallback for older readers: the first choice only.
             choice = shape.find(f"{MC}Choice")
@@ -101,14 +103,16 @@ def _rows(table) -> Iterator[str]:
             yield "\t".join(cells)
 
 
-def _paragraphs(body) -> str:
+def _paragraphs(body, *, fields: bool = True) -> str:
+    """The body's text; without ``fields``, only what was typed (a field's
+    text is the application's: a slide number, today's date)."""
     lines = []
     for paragraph in body.iter(f"{A}p"):
         parts = []
-        for element in paragraph.iter():
-            if element.tag == f"{A}t":
-                parts.append(element.text or "")
-            elif element.tag == f"{A}br":
+        for element in paragraph:
+            if element.tag == f"{A}br":
                 parts.append("\n")
+            elif element.tag not in PARAGRAPH_PROPERTIES and (fields or element.tag != f"{A}fld"):
+                parts.extend(text.text or "" for text in element.iter(f"{A}t"))
         lines.append("".join(parts))
     return "\n".join(lines)

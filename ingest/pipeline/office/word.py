@@ -139,10 +139,26 @@ def _blocks(container) -> Iterator[str]:
 def _rows(table) -> Iterator[str]:
     for row in _wrapped(table, W + "tr"):
         cells = [
-            " ".join(b for b in _blocks(cell) if b.strip()) for cell in _wrapped(row, W + "tc")
+            " ".join(b for b in _blocks(cell) if b.strip())
+            for cell in _wrapped(row, W + "tc")
+            if not _merged_away(cell)
         ]
         if any(cells):
             yield "\t".join(cells)
+
+
+def _merged_away(cell) -> bool:
+    """Whether the cell continues a merge started above or to its left
+    (``vMerge`` without ``restart``, the legacy ``hMerge``): Word shows the
+    first cell's text across the merge and hides what the others hold."""
+    properties = cell.find(W + "tcPr")
+    if properties is None:
+        return False
+    for tag in (W + "vMerge", W + "hMerge"):
+        merge = properties.find(tag)
+        if merge is not None and merge.get(W + "val", "continue") != "restart":
+            return True
+    return False
 
 
 def _wrapped(parent, tag: str) -> Iterator:

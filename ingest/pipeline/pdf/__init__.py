@@ -60,6 +60,7 @@ def extract_pdf(
 
 def _page_text(document, number: int, form) -> str:
     import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
 
     from ingest.pipeline.pdf.page import page_text
 
@@ -68,6 +69,12 @@ def _page_text(document, number: int, form) -> str:
     except pdfium.PdfiumError as exc:
         raise ExtractionError(f"page {number + 1} of the PDF could not be read ({exc}).") from exc
     try:
+        # PDFium orders a line's characters as the page is displayed: on a
+        # page turned 180 degrees by /Rotate each line came out backwards.
+        # The page is read unturned (in memory only); runs.py orients each
+        # line by its own writing direction instead.
+        if pdfium_c.FPDFPage_GetRotation(page.raw):
+            pdfium_c.FPDFPage_SetRotation(page.raw, 0)
         textpage = page.get_textpage()
         try:
             return page_text(page.raw, textpage.raw, form)

@@ -20,7 +20,7 @@ VALUE_FIELDS = (
     pdfium_c.FPDF_FORMFIELD_LISTBOX,
 )
 # Content order for the values: after every character of the page.
-_AFTER_CONTENT = 1 << 30
+FIELD_ORDER = 1 << 30
 
 
 def form_handle(document):
@@ -69,7 +69,7 @@ def _value_runs(form, annot, seen: set, number: int) -> list[Run]:
         Run(
             line,
             (left, top - (i + 1) * height, right, top - i * height),
-            _AFTER_CONTENT + number + i,
+            FIELD_ORDER + number + i,
             -1 - number - i,
         )
         for i, line in enumerate(lines)

@@ -7,7 +7,8 @@ script. Runs further apart stay separate lines: the layout decides whether
 they are columns or a table's cells.
 """
 
-from ingest.pipeline.pdf.runs import Run, is_rtl
+from ingest.pipeline.pdf.forms import FIELD_ORDER
+from ingest.pipeline.pdf.runs import WIDE_GAP, Run, is_rtl
 
 # Runs whose heights overlap by this share of the smaller one share a baseline.
 SAME_ROW = 0.5
@@ -73,8 +74,11 @@ def _joined(row: list[Run]) -> list[Line]:
         previous = lines[-1][-1]
         height = max(previous.height, run.height)
         gap = run.x0 - previous.x1
+        # A form field's value sits in its box, which starts a little after
+        # the label; anything else joins only what it nearly touches.
+        reach = WIDE_GAP if max(run.order, previous.order) >= FIELD_ORDER else TOUCHING
         # Runs that overlap across are on different baselines, not one line.
-        if -TOUCHING * height <= gap <= TOUCHING * height:
+        if -TOUCHING * height <= gap <= reach * height:
             lines[-1].append(run)
         else:
             lines.append([run])

@@ -24,6 +24,11 @@ from ingest.pipeline.pdf.lines import SAME_ROW, Line
 
 # A vertical gap narrower than this many line heights is not a gutter.
 GUTTER = 0.5
+# Share of a line's height above and below its core (see _split).
+CORE = 0.25
+# Gaps between a table's bands this much (in line heights) wider than the
+# narrowest are gaps between rows; the narrowest are a cell's wrapped lines.
+ROW_GAP = 0.25
 # A horizontal gap across the whole region this many line heights high
 # ends a section (cards above, notes below; a picture across columns):
 # what is above it is read before what is below, columns or not.
@@ -66,7 +71,7 @@ def _order(lines: list[Line]) -> list[list[Line]]:
     columns = _split(lines, axis=0, minimum=GUTTER * height)
     if len(columns) > 1:
         if _row_by_row(columns, height):
-            return [_rows_in_order(lines)]
+            return [_table_in_order(columns, height)]
         if _right_to_left(lines):
             columns.reverse()
         return [group for column in columns for group in _order(column)]
@@ -86,8 +91,11 @@ def _split(lines: list[Line], *, axis: int, minimum: float) -> list[list[Line]]:
         spans = sorted(lines, key=lambda line: line.x0)
         start, end = (lambda line: line.x0), (lambda line: line.x1)
     else:
+        # A line's core: loose boxes (ascent to descent) of consecutive
+        # lines overlap in fonts with tall ascenders, leaving no gap to cut.
         spans = sorted(lines, key=lambda line: -line.y1)
-        start, end = (lambda line: -line.y1), (lambda line: -line.y0)
+        start = lambda line: -(line.y1 - CORE * line.height)  # noqa: E731
+        end = lambda line: -(line.y0 + CORE * line.height)  # noqa: E731
     parts: list[list[Line]] = [[spans[0]]]
     reach = end(spans[0])
     for line in spans[1:]:
@@ -203,6 +211,38 @@ def _near(sorted_values: list[float], value: float, tolerance: float) -> bool:
 
 def _right_to_left(lines: list[Line]) -> bool:
     return sum(line.rtl for line in lines) * 2 > len(lines)
+
+
+def _table_in_order(columns: list[list[Line]], height: float) -> list[Line]:
+    """A table's lines row by row, each row's cells left to right (right to
+    left in a right-to-left script), a cell's lines together.
+
+    A row ends at a gap across the table; where a cell's text wraps, the
+    gaps between its lines are narrower than the gaps between rows (cell
+    padding, rules), and do not end the row."""
+    bands = _split([line for column in columns for line in column], axis=1, minimum=0.0)
+    gaps = [_core_gap(above, below) for above, below in itertools.pairwise(bands)]
+    wrapped = max(gaps, default=0.0) > min(gaps, default=0.0) + ROW_GAP * height
+    rows: list[list[Line]] = [list(bands[0])]
+    for band, gap in zip(bands[1:], gaps, strict=True):
+        if wrapped and gap <= min(gaps) + ROW_GAP * height:
+            rows[-1].extend(band)
+        else:
+            rows.append(list(band))
+    ordered: list[Line] = []
+    rtl = _right_to_left([line for row in rows for line in row])
+    for row in rows:
+        # The row's own cells: its lines side by side, each cell's lines top down.
+        cells = _split(row, axis=0, minimum=GUTTER * height)
+        for cell in reversed(cells) if rtl else cells:
+            ordered.extend(sorted(cell, key=lambda line: (-line.y1, line.x0)))
+    return ordered
+
+
+def _core_gap(above: list[Line], below: list[Line]) -> float:
+    bottom = min(line.y0 + CORE * line.height for line in above)
+    top = max(line.y1 - CORE * line.height for line in below)
+    return bottom - top
 
 
 def _rows_in_order(lines: list[Line]) -> list[Line]:

@@ -45,6 +45,9 @@ CROP_TOLERANCE = 1.0  # points: text centred on the very edge is kept
 # heights cuts a run: word spaces, even a justified narrow column's
 # stretched sentence ends, stay near one line height.
 WIDE_GAP = 2.0
+# Letters are about half a line height wide: a piece wider than this many
+# line heights per character has a gap somewhere in it.
+SPARSE = 0.8
 
 
 class Run:
@@ -139,7 +142,8 @@ class _Reader:
         radians = pdfium_c.FPDFText_GetCharAngle(self.textpage, first.start())
         if radians < 0:
             return 0
-        return round(math.degrees(radians) / 90) % 4 * 90
+        # PDFium measures the angle clockwise; the frames here turn counter-clockwise.
+        return -round(math.degrees(radians) / 90) % 4 * 90
 
     def pieces(self, start: int, end: int) -> Iterator[_Piece]:
         """The line cut after each word PDFium joined across a line break:
@@ -165,7 +169,7 @@ class _Reader:
         runs = [(piece.start, piece.text_end, box)]
         height = box[3] - box[1]
         if last > first and height > 0:
-            runs = self._cut_at_gaps(first, last, piece.text_end, height) or runs
+            runs = self._cut_at_gaps(first, last, piece.text_end, box) or runs
         out = []
         for start, text_end, run_box in runs:
             out.extend(self._visible(start, text_end, run_box, line, crop))
@@ -197,20 +201,22 @@ class _Reader:
         b = a if last == first else self.box(last)
         return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
 
-    def _cut_at_gaps(self, first: int, last: int, text_end: int, height: float):
-        """The piece cut where PDFium's rectangles (one per text object)
-        leave a wide gap; None when there is none. Left-to-right pieces
-        only: their characters advance along x."""
+    def _cut_at_gaps(self, first: int, last: int, text_end: int, box: tuple):
+        """The piece cut where it has a wide gap; None when it has none.
+
+        PDFium's rectangles (one per text object) show the gaps between
+        objects. A gap inside one object (a label and the next drawn with
+        one positioning operator) shows only in how sparse the piece is: a
+        piece much wider than its letters are is looked at word by word.
+        Left-to-right pieces only: their characters advance along x."""
+        height = box[3] - box[1]
         count = pdfium_c.FPDFText_CountRects(self.textpage, first, last - first + 1)
-        if count < 2:
+        if count >= 2:
+            starts = self._cuts_between_rects(first, last, count, height)
+        elif box[2] - box[0] > SPARSE * height * (last - first + 1):
+            starts = self._cuts_between_words(first, last + 1, height)
+        else:
             return None
-        rects = [self._rect_at(i) for i in range(count)]
-        starts = []
-        for before, after in itertools.pairwise(rects):
-            if after[0] - before[2] > WIDE_GAP * height:
-                cut = self._first_at_or_after(first, last, after[0])
-                if cut is not None and self.text[cut - 1].isspace():
-                    starts.append(cut)
         if not starts:
             return None
         bounds = [first, *starts]
@@ -221,6 +227,26 @@ class _Reader:
             if a is not None:
                 runs.append((start, end, self._span(a, b)))
         return runs
+
+    def _cuts_between_rects(self, first: int, last: int, count: int, height: float) -> list:
+        rects = [self._rect_at(i) for i in range(count)]
+        starts = []
+        for before, after in itertools.pairwise(rects):
+            if after[0] - before[2] > WIDE_GAP * height:
+                # The gap's middle: rectangles are tight, character boxes loose.
+                cut = self._first_at_or_after(first, last, (before[2] + after[0]) / 2)
+                if cut is not None and self.text[cut - 1].isspace():
+                    starts.append(cut)
+        return starts
+
+    def _cuts_between_words(self, start: int, end: int, height: float) -> list:
+        starts, right = [], None
+        for match in _WORD.finditer(self.text, start, end):
+            left = self.box(match.start())[0]
+            if right is not None and left - right > WIDE_GAP * height:
+                starts.append(match.start())
+            right = self.box(match.end() - 1)[2]
+        return starts
 
     def _rect_at(self, index: int) -> tuple[float, float, float, float]:
         pdfium_c.FPDFText_GetRect(self.textpage, index, *self._edge_refs)
@@ -233,7 +259,7 @@ class _Reader:
         low, high = first, last
         while low < high:
             middle = (low + high) // 2
-            if self.box(middle)[0] < x - 0.5:
+            if self.box(middle)[0] < x:
                 low = middle + 1
             else:
                 high = middle
@@ -259,11 +285,65 @@ class _Reader:
 
     def _clean(self, start: int, end: int) -> str:
         text = self.text[start:end]
-        if not text.isascii():
-            text = self._without_glyph_numbers(text, start)
-        return _NOT_TEXT.sub("", " ".join(text.split()))
+        if text.isascii():
+            return _NOT_TEXT.sub("", " ".join(text.split()))
+        if _RTL.search(text):
+            return self._logical(start, end)
+        return _NOT_TEXT.sub("", " ".join(self._without_glyph_numbers(text, start).split()))
 
-    def _without_glyph_numbers(self, text: str, start: int) -> str:
+    def _logical(self, start: int, end: int) -> str:
+        """A right-to-left run in reading order, from where its words stand.
+
+        PDFium's own reordering leaves some Arabic words with their letters
+        in drawing order and turns runs of Latin words inside Hebrew around.
+        Here each word's letters are put in drawing order by its first and
+        last letter's boxes, words are read from the right, a run of
+        left-to-right words inside keeps its own order, and a mark of
+        punctuation drawn at the left of a number ends it, as the Unicode
+        bidirectional algorithm put it there."""
+        words = []
+        for match in _WORD.finditer(self.text, start, end):
+            kept = self._kept(match.start(), match.end())
+            if not kept:
+                continue
+            text = "".join(self.text[index] for index in kept)
+            # Letters tell the drawing direction; a sentence's final stop
+            # is drawn at the far end whichever way the word was drawn.
+            letters = [index for index in kept if self.text[index].isalpha()] or kept
+            left, right = self.box(letters[0])[0], self.box(letters[-1])[0]
+            if not _RTL.search(text):
+                drawn = text if left <= right else _reversed_clusters(text)
+                words.append((min(left, right), True, _trailing_marks(drawn)))
+            elif right < left:
+                words.append((right, False, _trailing_marks(text)))  # in reading order
+            elif left < right:
+                words.append((left, False, _trailing_marks(_reversed_clusters(text))))
+            else:
+                # One glyph stands for the whole word (its ToUnicode entry is
+                # the word); PDFium turned that string around letter by letter.
+                words.append((left, False, _trailing_marks(text[::-1])))
+        words.sort(key=lambda word: -word[0])
+        ordered: list[str] = []
+        latin: list[str] = []
+        for _x, left_to_right, text in words:
+            if left_to_right:
+                latin.append(text)
+                continue
+            ordered.extend(reversed(latin))
+            latin = []
+            ordered.append(text)
+        ordered.extend(reversed(latin))
+        return _NOT_TEXT.sub("", " ".join(word for word in ordered if word))
+
+    def _kept(self, start: int, end: int) -> list[int]:
+        """Indexes of the characters of [start, end) that are text: not
+        placeholders, not glyphs PDFium found no text for."""
+        text = _NOT_TEXT.sub(
+            "\x00", self._without_glyph_numbers(self.text[start:end], start, mark="\x00")
+        )
+        return [start + offset for offset, char in enumerate(text) if char != "\x00"]
+
+    def _without_glyph_numbers(self, text: str, start: int, *, mark: str = "") -> str:
         """The text without the glyphs PDFium found no text for.
 
         A font's ToUnicode map may say a glyph carries no text (a ligature's
@@ -272,15 +352,32 @@ class _Reader:
         Non-ASCII characters are checked, one call each. A spacing modifier
         glued to right-to-left letters is such a glyph too: those scripts
         write their marks as combining characters."""
-        kept = []
+        kept: list[str] = []
         for offset, char in enumerate(text):
-            if not char.isascii():
-                if pdfium_c.FPDFText_HasUnicodeMapError(self.textpage, start + offset):
-                    continue
-                if unicodedata.category(char) == "Sk" and kept and _RTL.match(kept[-1]):
-                    continue
-            kept.append(char)
+            no_text = not char.isascii() and (
+                pdfium_c.FPDFText_HasUnicodeMapError(self.textpage, start + offset)
+                or (unicodedata.category(char) == "Sk" and kept and _RTL.match(kept[-1]))
+            )
+            kept.append(mark if no_text else char)
         return "".join(kept)
+
+
+def _reversed_clusters(text: str) -> str:
+    """``text`` backwards, each letter kept before its combining marks."""
+    clusters: list[str] = []
+    for char in text:
+        if clusters and unicodedata.combining(char):
+            clusters[-1] += char
+        else:
+            clusters.append(char)
+    return "".join(reversed(clusters))
+
+
+def _trailing_marks(text: str) -> str:
+    """Punctuation at the start of a word in a right-to-left line belongs at
+    its end: a sentence's stop is drawn at the left, ".1897" reads "1897."."""
+    stripped = text.lstrip(".,:;!?")
+    return stripped + text[: len(text) - len(stripped)]
 
 
 def _inside(box: tuple, crop: tuple) -> bool:
