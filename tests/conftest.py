@@ -166,6 +166,15 @@ def _serve_moto(tmp_path_factory, **env: str):
 
 
 @pytest.fixture(scope="session")
+def truth_documents() -> dict:
+    """The documents of known text (tests/truth), by name: made once by
+    Chromium and LibreOffice, then reused by every session."""
+    from tests.truth import corpus
+
+    return {document.name: document for document in corpus()}
+
+
+@pytest.fixture(scope="session")
 def moto_server(tmp_path_factory):
     yield from _serve_moto(tmp_path_factory)
 

@@ -41,6 +41,18 @@ def columns_three() -> dict:
     return {"html": source, "truth": [title, *body]}
 
 
+def columns_drawn_right_first() -> dict:
+    """Two columns whose right one comes first in the page's source, so the
+    PDF draws it first: a reader still starts at the left."""
+    title, left, right = "Ferry timetable notes", paragraphs(14, 3), paragraphs(15, 3)
+    source = page(
+        f"<h1>{title}</h1><div style='display:grid;grid-template-columns:1fr 1fr;gap:9mm'>"
+        f"<div style='grid-column:2;grid-row:1'>{ps(right)}</div>"
+        f"<div style='grid-column:1;grid-row:1'>{ps(left)}</div></div>"
+    )
+    return {"html": source, "truth": [title, *left, *right]}
+
+
 HEADER = (
     "<div style='font-size:9px;width:100%;margin:0 16mm;display:flex;"
     "justify-content:space-between;font-family:DejaVu Sans'>"
@@ -69,6 +81,23 @@ def running_headers() -> dict:
         "footer_template": FOOTER,
     }
     return {"html": page(body), "truth": truth, "options": options}
+
+
+def headers_drawn_last() -> dict:
+    """A running header and footer the page's source declares last (fixed
+    elements Chromium repeats on every page, and draws after the body)."""
+    pages = [paragraphs(25 + n, 3, sentences_each=3) for n in range(2)]
+    body = f"<div style='break-after:page'>{ps(pages[0])}</div><div>{ps(pages[1])}</div>"
+    fixed = (
+        "<div style='position:fixed;top:0;left:0;right:0;font-size:9pt'>Tide almanac of the north</div>"
+        "<div style='position:fixed;bottom:0;left:0;right:0;font-size:9pt;text-align:right'>"
+        "Printed at the harbour office</div>"
+    )
+    truth = []
+    for texts in pages:
+        truth += ["Tide almanac of the north", *texts, "Printed at the harbour office"]
+    source = page(f"<div style='padding:12mm 0'>{body}</div>{fixed}")
+    return {"html": source, "truth": truth}
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -125,6 +154,22 @@ def figures() -> dict:
     return {"html": source, "truth": truth}
 
 
+def captions_drawn_last() -> dict:
+    """A figure's caption the page's source declares after the text that
+    follows the figure (a grid places it under the figure)."""
+    intro, after = paragraphs(49, 2), paragraphs(50, 2)
+    caption = "Figure 4. " + sentences(53, 1)[0]
+    source = page(
+        '<div style=\'display:grid;grid-template-areas:"intro" "chart" "caption" "after"\'>'
+        f"<div style='grid-area:intro'>{ps(intro)}</div>"
+        f"<div style='grid-area:chart'>{_chart()}</div>"
+        f"<div style='grid-area:after'>{ps(after)}</div>"
+        f"<div style='grid-area:caption;font-size:9.5pt;margin-bottom:.8em'>{html.escape(caption)}</div>"
+        "</div>"
+    )
+    return {"html": source, "truth": [*intro, caption, *after]}
+
+
 def rotated_content() -> dict:
     """A landscape table set sideways on a portrait page: its text runs up
     the page, as a reader turning the page sees it."""
@@ -170,10 +215,14 @@ def right_to_left() -> dict:
 
 
 DOCUMENTS = {
-    "columns": {"columns-two": columns_two, "columns-three": columns_three},
-    "headers": {"running-headers": running_headers},
+    "columns": {
+        "columns-two": columns_two,
+        "columns-three": columns_three,
+        "columns-right-first": columns_drawn_right_first,
+    },
+    "headers": {"running-headers": running_headers, "headers-drawn-last": headers_drawn_last},
     "tables": {"tables": tables},
-    "figures": {"figures": figures},
+    "figures": {"figures": figures, "captions-drawn-last": captions_drawn_last},
     "rotated": {
         "rotated-content": rotated_content,
         "turned-90": lambda: turned(90),

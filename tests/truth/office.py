@@ -94,11 +94,14 @@ CATEGORIES = {"lo-columns": "columns", "lo-text-box": "boxes", "lo-footnotes": "
 def soffice(target: str, sources: list[Path], out_dir: Path) -> None:
     """One LibreOffice run converting ``sources`` to ``target``, with a
     profile of its own so that runs elsewhere on the machine do not clash."""
+    program = shutil.which("soffice")
+    if program is None:
+        raise RuntimeError("soffice is missing: apt-get install libreoffice-writer-nogui")
     profile = Path(tempfile.mkdtemp(prefix="truth-lo-"))
     try:
         subprocess.run(
             [
-                shutil.which("soffice") or "soffice",
+                program,
                 f"-env:UserInstallation=file://{profile}",
                 "--headless",
                 "--convert-to",
