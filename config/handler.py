@@ -29,8 +29,8 @@ class SyncMiddlewareASGIHandler(ASGIHandler):
     middleware here (Django's, django-htmx's, django-axes') is a
     ``MiddlewareMixin``, whose async mode calls each ``process_request`` and
     ``process_response`` through a ``sync_to_async`` of its own: 16 thread
-    hand-offs for one request, 1.8 ms of the 1.9 ms a health check took in
-    process. Here the chain is built synchronous, as under WSGI, and a request
+    hand-offs for one request, most of a health check's time (bench.internals,
+    "asgi"). Here the chain is built synchronous, as under WSGI, and a request
     crosses to the sync thread once for all of it (``respond``).
     An async view still runs on the event loop (Django's sync chain calls it
     through ``async_to_sync``), and its streaming response is still sent
@@ -42,8 +42,7 @@ class SyncMiddlewareASGIHandler(ASGIHandler):
     after it (``request_finished``, which gives the database connection back
     to the pool) before it is sent. One hand-off instead of three, and no
     task watching for the client to leave while a whole response is made and
-    sent: a health check's handling took 0.35 ms of CPU in process instead of
-    0.69. A streamed response is sent as Django sends it, stopped when the
+    sent. A streamed response is sent as Django sends it, stopped when the
     client leaves, then closed.
     """
 
@@ -130,7 +129,7 @@ class RequestThreads:
     (``ThreadSensitiveContext()``, so that one request's database connection
     and thread-locals are never another's while they run) and then a second
     thread to join the first: two threads started and stopped for each
-    request, 0.5 ms of a health check's 1.2 ms in process. Here a request
+    request. Here a request
     takes an idle thread, or a new one when all are busy, and gives it back
     when it is done, as a threaded WSGI server reuses its threads: a thread
     still serves one request at a time. At most ``keep`` idle threads are

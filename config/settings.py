@@ -212,9 +212,7 @@ if DATABASE_POOL and _default_db["ENGINE"] == "django.db.backends.postgresql":
 # Server-side prepared statements: psycopg prepares a statement on a
 # connection once it has run DATABASE_PREPARE_THRESHOLD times there, and
 # PostgreSQL then skips parsing and planning it again. Every hot read is the
-# same SQL each time (ingest.prepared): with the web processes' pool a job
-# detail took 1.2-1.5 ms in process instead of 1.7, and served 1.47x as many
-# requests to 16 clients (bench/api_latency.py). It needs server-side
+# same SQL each time (ingest.prepared; bench.api_latency). It needs server-side
 # parameter binding, on everywhere so that the tests run the SQL production
 # runs. "off" for a pooler that cannot keep a session's statements (PgBouncer
 # in transaction mode before 1.21).
@@ -226,7 +224,8 @@ DATABASE_PREPARE_THRESHOLD = (
 if _default_db["ENGINE"] == "django.db.backends.postgresql":
     _options = _default_db.setdefault("OPTIONS", {})
     # No JIT: it compiles any query the planner thinks costly, and a search
-    # estimated on a large table spent 110 ms to 1.7 s compiling to save nothing.
+    # estimated on a large table spent longer compiling than searching
+    # (bench.api_latency's search phases).
     _options.setdefault("options", "-c jit=off")
     _options.setdefault("server_side_binding", True)
     _options.setdefault("prepare_threshold", DATABASE_PREPARE_THRESHOLD)

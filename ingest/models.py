@@ -121,8 +121,8 @@ def correlated_total(rows: models.QuerySet, by: str, total=None) -> Coalesce:
 def _settled_progress() -> dict:
     """``IngestJob.settled_progress``'s expressions, built once: they name no
     job (``OuterRef("pk")`` is the one the UPDATE finds), and an UPDATE
-    resolves a copy of them, never these. Building them took 0.47 ms of a
-    queued job's cancel (the UPDATE's compiling, 0.7 ms, remains)."""
+    resolves a copy of them, never these. Building them was a large share of
+    a queued job's cancel (bench.api_latency)."""
     finished = IngestFile.objects.filter(job=OuterRef("pk")).exclude(status=FileStatus.PENDING)
     return {
         "items_done": correlated_total(finished, by="job"),

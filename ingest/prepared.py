@@ -3,11 +3,8 @@
 Django compiles a QuerySet to SQL every time it is evaluated: it resolves the
 lookups, builds the joins and renders every column, and only then sends the
 query. For the API's hottest reads that work costs more than the database
-takes to answer: a job read by id took 0.56 ms through ``.first()``, of
-which 0.30 ms was compiling, against 0.16 ms for the same SQL sent through a
-cursor and turned into the same model instance. ``bench.prepared_queries``
-measures the API's reads both ways: a token with its user's membership 0.95
--> 0.36 ms, a job's detail 2.69 -> 0.85 ms (p50, PostgreSQL on the loopback).
+takes to answer (``bench.prepared_queries`` measures the reads both ways,
+``bench.internals`` the endpoints; figures in bench/README.md).
 
 A :class:`PreparedQuery` is declared once, at import, with a function that
 builds the queryset from its parameters. On first use in a process it builds
@@ -18,15 +15,14 @@ the real values, and builds model instances as ``QuerySet`` iteration does
 queryset stays the one source of the SQL, so a migration that changes a
 column changes the prepared query with it.
 
-Two more savings, each measured on a list page of 25 jobs. On PostgreSQL the
-rows of a query with no JSON column come in the binary format, which psycopg
-reads in C (0.37 -> 0.15 ms to fetch them: text timestamps went through
-Django's time zone loader, in Python); and the SQL, the same text on every
-call, becomes a server-side prepared statement after a few runs on a
+Two more savings. On PostgreSQL the rows of a query with no JSON column come
+in the binary format, which psycopg reads in C (text timestamps went
+through Django's time zone loader, in Python); and the SQL, the same text on
+every call, becomes a server-side prepared statement after a few runs on a
 connection (``DATABASE_PREPARE_THRESHOLD`` in the settings). An instance is
 built as ``Model.from_db`` leaves one, without ``Model.__init__``'s call of
-each field's descriptor (0.17 -> 0.02 ms), unless its model has a
-``from_db`` or ``__init__`` of its own or ``post_init`` is listened to.
+each field's descriptor, unless its model has a ``from_db`` or ``__init__``
+of its own or ``post_init`` is listened to.
 
 What it does not do, on purpose: ``prefetch_related`` (prepare the related
 query as a query of its own) and ``values()``, but for a flat
@@ -37,9 +33,11 @@ a ``__contains`` lookup's ``%value%``, is refused when the query is compiled.
 
 It builds instances with the compiler's ``select``, ``klass_info`` and
 ``annotation_col_map`` and Django's ``get_related_populators``, as
-``ModelIterable`` does: internals, not public API. ``tests/ingest/test_prepared.py``
-compares its answers with the querysets' own, so a Django upgrade that changes
-them fails there first.
+``ModelIterable`` does: internals, not public API, listed in docs/internals.md
+(the "prepared" part of ``PRIVATE_APIS``; without it each query is its
+queryset). ``tests/ingest/test_prepared.py`` compares its answers with the
+querysets' own, and ``tests/test_internals.py`` fails, naming the version,
+when what it relies on changes.
 """
 
 import secrets
@@ -205,9 +203,9 @@ class _Compiled:
 
     def _plain_instance(self, values):
         # What Model.from_db builds, without Model.__init__'s setattr for each
-        # field through its descriptor: 25 jobs in 0.02 ms instead of 0.17. A
-        # field the query deferred is left out of __dict__, as from_db leaves
-        # it, and loads when read.
+        # field through its descriptor (bench.prepared_queries). A field the
+        # query deferred is left out of __dict__, as from_db leaves it, and
+        # loads when read.
         obj = self.model.__new__(self.model)
         obj.__dict__.update(zip(self.init_list, values, strict=True))
         state = obj._state = ModelState()
@@ -263,9 +261,9 @@ BINARY_SAFE = frozenset(
 
 def _binary_results(connection, columns) -> bool:
     """Whether the rows can come in PostgreSQL's binary format, which psycopg
-    reads in C: parsing timestamps and UUIDs from text, in Python (Django's
-    time zone loader), took 60% of fetching a list page of 25 jobs (0.37 ->
-    0.15 ms in binary). It needs server-side binding (see the settings)."""
+    reads in C: from text, timestamps and UUIDs were parsed in Python
+    (Django's time zone loader), most of a list page's fetching. It needs
+    server-side binding (see the settings)."""
     if connection.vendor != "postgresql":
         return False
     if connection.settings_dict["OPTIONS"].get("server_side_binding") is not True:

@@ -98,11 +98,8 @@ class JobContext:
 
         With a watcher (the runner's heartbeat thread, which reads the flag
         every 50 ms anyway), its reading is used while it is fresh: the work
-        then does not wait for a query of its own. Measured with
-        ``bench.checkpoint_overhead`` on two cores, with the chunks' search
-        vectors left out of the COPY so that the database did not set the
-        pace: 3-5% of the pipeline's time was spent inside ``checkpoint()``
-        with its own reads, 1% with the watcher's.
+        then does not wait for a query of its own (a third of the time spent
+        in ``checkpoint()``: ``bench.checkpoint_overhead``).
         """
         if _shutdown.is_set():
             raise JobInterrupted("worker shutting down")
@@ -144,8 +141,8 @@ class JobContext:
         The checkpoints between batches cannot help while the work waits on
         the server: a COPY's writes block once the server falls behind, and
         its end waits for the backlog (PostgreSQL computes each chunk's
-        search vector inside the COPY: measured, 1.3 s at the end of a 20 MB
-        COPY, 0.6 s inside a single write). Meanwhile the heartbeat thread
+        search vector inside the COPY, seconds for a large file: see
+        bench.cancel_latency). Meanwhile the heartbeat thread
         reads the cancel flag every 50 ms and, once the job is no longer RUNNING,
         interrupts the statement in progress (PostgreSQL's cancel request,
         SQLite's ``interrupt()``). The interrupted statement's error becomes

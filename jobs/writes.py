@@ -12,8 +12,9 @@ writes are one statement::
 It is atomic by itself (a statement is its own transaction under autocommit,
 and part of the caller's inside an ``atomic`` block), the event is written
 only if the UPDATE found the row, and what it returns is the row as the UPDATE
-left it, which is what the refresh read. ``bench.api_latency`` measured a
-DELETE and a cancel with both; the figures are in ``jobs.lifecycle``.
+left it, which is what the refresh read. ``bench.internals`` measures the
+endpoints with and without it (the "writes" part of ``PRIVATE_APIS``, listed
+in docs/internals.md with the private API it relies on).
 
 Other databases keep the ORM's way: SQLite has ``RETURNING`` but no UPDATE or
 INSERT inside ``WITH``.

@@ -147,9 +147,9 @@ class JobUrls:
 
     def job_url(self, job) -> str:
         # The list's URL is reversed and made absolute once per page (the
-        # context is the page's): per row, it cost a fifth of a page's time
-        # (bench.representation). A job's URL is the list's with the id added
-        # (test_job_urls).
+        # context is the page's): per row, it was a large share of a page's
+        # time (bench.api_latency). A job's URL is the list's with the id
+        # added (test_job_urls).
         project, jobs_url = self.context.get("jobs_url", (None, ""))
         if project != job.project_id:
             path = reverse("api:job-list", kwargs={"project_id": job.project_id})

@@ -2,10 +2,9 @@
 
 DRF's throttles keep each caller's whole history (a timestamp per request in
 the window) in the cache, and read and write all of it back on every
-request: at the default 1200/minute a busy caller's request paid 0.54 ms to
-unpickle, trim and pickle 1200 floats (1.09 ms at 100,000/minute). These
-count instead, one round trip and a few bytes whatever the rate (0.19 ms and
-0.30 ms, measured the same way): a counter per caller and fixed window, and
+request: a busy caller's request unpickled, trimmed and pickled up to a
+rate's worth of floats. These count instead, one round trip and a few bytes
+whatever the rate (bench.internals, "throttle"): a counter per caller and fixed window, and
 the sliding window estimated from the current window's count and the
 previous one's, weighted by how much of it still overlaps
 (``previous * (1 - elapsed) + current``). A refused request is not counted,

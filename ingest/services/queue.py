@@ -25,8 +25,8 @@ def ingest_queue(**options) -> django_rq.queues.DjangoRQ:
 
     ``django_rq.get_queue`` makes a new client each call, with a pool of its
     own, so every call opened a new connection, and redis-py's handshake
-    looked its own version up in the package metadata: a queued job's cancel
-    took 6.2 ms in process, 5.5 ms with one client.
+    looked its own version up in the package metadata (the cancel's cost in
+    bench.api_latency).
     """
     url = settings.RQ_QUEUES[QUEUE_NAME]["URL"]  # read each call: tests point it elsewhere
     return django_rq.get_queue(QUEUE_NAME, connection=_client(url), **options)
@@ -63,7 +63,7 @@ def job_enqueue(*, job: IngestJob) -> bool:
 def remove_from_queue(*, job_id: str) -> None:
     """Take a job off the queue and delete RQ's record of it. RQ's ``delete``
     sends each of its removals on its own; in one pipeline they are one round
-    trip (1.11-1.36 -> 0.82-1.01 ms for a queued job, p50 of 300 in process)."""
+    trip (a queued job's cancel, bench.api_latency)."""
     queue = ingest_queue()
     try:
         job = RQJob.fetch(job_id, connection=queue.connection)
