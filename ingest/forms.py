@@ -4,6 +4,8 @@ refuse the same things with the same words."""
 
 from django import forms
 
+from ingest.models import Role
+
 
 class ProjectForm(forms.Form):
     name = forms.CharField(
@@ -11,6 +13,23 @@ class ProjectForm(forms.Form):
         label="Project name",
         widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "e.g. Annual reports"}),
     )
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices, label="Role")
+
+
+class MemberForm(RoleForm):
+    username = forms.CharField(
+        max_length=150,
+        label="Username",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    field_order = ["username", "role"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].initial = Role.MEMBER
 
 
 class MultipleFileInput(forms.ClearableFileInput):

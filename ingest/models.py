@@ -15,7 +15,7 @@ from django.db.models import (
     When,
     prefetch_related_objects,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
 from ingest import results
@@ -76,6 +76,15 @@ class Project(models.Model):
 
     class Meta:
         ordering = ["name", "created_at"]
+        constraints = [
+            # Site-wide and regardless of case: the CLI, the client and the
+            # agents' tools take a project's name, which must name one project.
+            models.UniqueConstraint(
+                Lower("name"),
+                name="project_unique_name",
+                violation_error_message="A project with this name already exists.",
+            )
+        ]
 
     def __str__(self):
         return self.name

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from ingest import stream
-from ingest.views import documents, jobs, projects
+from ingest.views import documents, jobs, members, projects
 
 app_name = "ingest"
 
@@ -22,6 +22,9 @@ urlpatterns = [
     path(JOB + "delete/", jobs.job_delete, name="job-delete"),
     path(JOB + "cleanup/", jobs.job_cleanup, name="job-cleanup"),
     path(JOB + "retry/", jobs.job_retry, name="job-retry"),
+    path(PROJECT + "members/", members.member_list, name="member-list"),
+    path(PROJECT + "members/<int:member_id>/role/", members.member_role, name="member-role"),
+    path(PROJECT + "members/<int:member_id>/remove/", members.member_remove, name="member-remove"),
     path(PROJECT + "documents/", documents.document_list, name="document-list"),
     path(
         PROJECT + "documents/<uuid:document_id>/", documents.document_detail, name="document-detail"

@@ -18,22 +18,35 @@ from ingest.services.errors import (
     NOT_FOUND,
     VIEWERS_READ_ONLY,
     InvalidInput,
+    LastOwner,
     PermissionRefused,
 )
-from ingest.services.intake import check_file_name, check_uploads, job_create
+from ingest.services.intake import (
+    MAX_IDEMPOTENCY_KEY,
+    check_file_name,
+    check_uploads,
+    job_create,
+)
 from ingest.services.jobs import job_cancel, job_delete
-from ingest.services.projects import membership_add, project_create
+from ingest.services.projects import (
+    membership_add,
+    membership_remove,
+    project_create,
+    project_named,
+)
 from ingest.services.queue import QUEUE_NAME, ingest_queue, job_enqueue
 from ingest.services.refusals import Refusal, refusal_for
 from ingest.services.retry import job_retry
 
 __all__ = [
+    "MAX_IDEMPOTENCY_KEY",
     "NOT_A_MEMBER",
     "NOT_FOUND",
     "QUEUE_NAME",
     "VIEWERS_READ_ONLY",
     "CleanupReport",
     "InvalidInput",
+    "LastOwner",
     "PermissionRefused",
     "Refusal",
     "check_file_name",
@@ -48,7 +61,9 @@ __all__ = [
     "job_restore",
     "job_retry",
     "membership_add",
+    "membership_remove",
     "project_create",
+    "project_named",
     "purge_deleted_jobs",
     "refusal_for",
 ]

@@ -12,7 +12,7 @@ from ingest import selectors, services
 from ingest.forms import ProjectForm, UploadForm
 from ingest.models import Membership
 from ingest.pipeline.kinds import ACCEPT, REFUSED_EXTENSIONS, SUPPORTED
-from ingest.views.http import page_of, project_membership
+from ingest.views.http import as_sentence, page_of, project_membership
 from jobs.models import JobStatus
 
 
@@ -21,9 +21,13 @@ from jobs.models import JobStatus
 def project_list(request):
     form = ProjectForm(request.POST or None)
     if form.is_bound and form.is_valid():
-        project = services.project_create(user=request.user, name=form.cleaned_data["name"])
-        messages.success(request, f"Project “{project.name}” created. Upload files to start.")
-        return redirect("ingest:project-detail", project_id=project.pk)
+        try:
+            project = services.project_create(user=request.user, name=form.cleaned_data["name"])
+        except services.InvalidInput as exc:
+            form.add_error("name", as_sentence(exc.sentence(form.fields["name"].label)))
+        else:
+            messages.success(request, f"Project “{project.name}” created. Upload files to start.")
+            return redirect("ingest:project-detail", project_id=project.pk)
     context = {"form": form, "nav_projects": selectors.project_list(user=request.user)}
     return render(
         request, "ingest/project_list.html", context, status=400 if form.is_bound else 200

@@ -364,7 +364,7 @@ def test_http_cancel_delete_and_cleanup_as_the_token_user(
 ):
     token = Token.objects.create(user=user).key
     other = UserFactory()
-    MembershipFactory(project=ProjectFactory(name=project.name), user=other, role=Role.OWNER)
+    MembershipFactory(project=ProjectFactory(), user=other, role=Role.OWNER)
     other_token = Token.objects.create(user=other).key
     server = start_web()
     worker = start_worker()

@@ -19,7 +19,7 @@ from ingest.tasks import run_ingest_job
 from jobs import lifecycle
 from jobs.models import JobStatus
 from tests.conftest import BOTH_DATABASES, member
-from tests.factories import IngestJobFactory, ProjectFactory, UserFactory
+from tests.factories import IngestJobFactory, UserFactory
 
 # --- following a job -------------------------------------------------------------
 
@@ -344,10 +344,6 @@ def test_ingest_asks_for_a_user_when_no_single_superuser_exists(tmp_path, superu
 def test_ingest_refuses_bad_input_with_a_sentence_and_status_2(tmp_path, project, user, settings):
     tree(tmp_path, {"a.txt": b"alpha", "b.txt": b"beta"})
     viewer = member(project, Role.VIEWER)
-    ProjectFactory(name="Twin")
-    ProjectFactory(name="Twin")
-    for twin in type(project).objects.filter(name="Twin"):
-        member(twin, Role.MEMBER)
     cases = [
         ((project.name, str(tmp_path / "nope"), "--user", user.username), "no such file"),
         (("Elsewhere", str(tmp_path), "--user", user.username), "not a member of any project"),
@@ -379,16 +375,6 @@ def test_ingest_skips_files_over_the_size_limit_and_says_why(tmp_path, project, 
 
     assert "skipped: " + tmp_path.name + "/large.txt is 11 bytes; the limit is 10" in err
     assert list(IngestFile.objects.values_list("name", flat=True)) == [f"{tmp_path.name}/small.txt"]
-
-
-@pytest.mark.django_db
-def test_ingest_asks_for_the_id_of_a_project_whose_name_is_shared(tmp_path, user):
-    for _ in range(2):
-        services.project_create(user=user, name="Twin")
-    tree(tmp_path, {"a.txt": b"alpha"})
-
-    with pytest.raises(CommandError, match="called 'Twin'; give the project's id"):
-        ingest("Twin", str(tmp_path), "--no-wait", "--user", user.username)
 
 
 # --- manage.py jobs and job --------------------------------------------------------------

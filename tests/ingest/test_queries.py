@@ -69,8 +69,9 @@ def session_client(user) -> Client:
     return client
 
 
-def owned_project(user, name="Project"):
-    project = ProjectFactory(created_by=user, name=name)
+def owned_project(user, name=None):
+    # Names are unique: the factory's own sequence unless one is given.
+    project = ProjectFactory(created_by=user, **({"name": name} if name else {}))
     MembershipFactory(project=project, user=user, role=Role.OWNER)
     return project
 

@@ -40,7 +40,11 @@ class Command(BaseCommand):
             user.save(update_fields=["password", "is_active"])
             self.stdout.write(f"demo login {username} enabled again (DEBUG is on)")
         if not Project.objects.filter(memberships__user=user).exists():
-            project = services.project_create(user=user, name="Demo project")
+            # Names are unique site-wide: another user may have this one.
+            name = "Demo project"
+            if services.project_named(name):
+                name = f"Demo project ({username})"
+            project = services.project_create(user=user, name=name)
             self.stdout.write(f"created project {project.name} ({project.pk})")
 
     def disable(self, user) -> None:

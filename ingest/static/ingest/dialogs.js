@@ -34,6 +34,7 @@ function fillCancel(dialog, source) {
 
 function fillDialog(dialog, source) {
   fill(dialog, "name", source.dataset.name);
+  dialog.querySelector(".dialog-title").title = source.dataset.name; // clamped when long
   if (dialog.id === "cancel-dialog") fillCancel(dialog, source);
 }
 
@@ -53,15 +54,20 @@ function setBusy(dialog, on) {
 
 function openDialog(opener) {
   const dialog = document.getElementById(opener.dataset.openDialog);
-  const source = opener.closest("[data-live-job]");
+  const source = opener.closest("[data-live-job], [data-dialog-source]");
   if (!dialog || !source) return;
   const form = dialog.querySelector("form");
   form.reset();
   form.action = opener.dataset.action;
-  form.setAttribute("hx-post", opener.dataset.action);
-  if (window.htmx) window.htmx.process(form);
-  dialog.dataset.jobId = source.dataset.liveJob;
-  dialog.querySelector("[data-dialog-error]").textContent = "";
+  // The job dialogs post with htmx; a plain one (a member's removal) as a form.
+  if (form.hasAttribute("hx-post")) {
+    form.setAttribute("hx-post", opener.dataset.action);
+    if (window.htmx) window.htmx.process(form);
+  }
+  dialog.dataset.jobId = source.dataset.liveJob || "";
+  dialog.opener = opener;
+  const error = dialog.querySelector("[data-dialog-error]");
+  if (error) error.textContent = "";
   setBusy(dialog, false);
   const ask = dialog.querySelector("[data-cleanup-ask]");
   if (ask) {
@@ -78,6 +84,10 @@ function openDialog(opener) {
 // that now stands where the opener stood.
 function restoreFocus(dialog) {
   const jobId = dialog.dataset.jobId;
+  if (!jobId) {
+    if (dialog.opener && dialog.opener.isConnected) dialog.opener.focus();
+    return;
+  }
   const target =
     document.querySelector('[data-live-job="' + jobId + '"] [data-open-dialog="' + dialog.id + '"]:not(:disabled)') ||
     document.querySelector('[data-live-job="' + jobId + '"] a, [data-live-job="' + jobId + '"] button:not(:disabled)') ||
