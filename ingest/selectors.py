@@ -16,6 +16,7 @@ from ingest.models import (
     Chunk,
     Document,
     DocumentSource,
+    IdempotencyKey,
     IngestJob,
     Membership,
     Project,
@@ -108,6 +109,19 @@ def membership_for_token(*, key: str, project_id) -> Membership | None:
     except NotFound:
         return None
     return _MEMBERSHIP_FOR_TOKEN.first(key=key, project_id=project_id)
+
+
+def job_for_idempotency_key(*, user, project: Project, key: str) -> IngestJob | None:
+    """The project's job ``user`` created with this Idempotency-Key, if any
+    (and not deleted since)."""
+    row = (
+        IdempotencyKey.objects.filter(
+            user=user, key=key, job__project=project, job__deleted_at__isnull=True
+        )
+        .select_related("job")
+        .first()
+    )
+    return row.job if row else None
 
 
 def member_list(*, project: Project) -> QuerySet[Membership]:

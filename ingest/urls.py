@@ -16,6 +16,7 @@ urlpatterns = [
     path(PROJECT, projects.project_detail, name="project-detail"),
     path(PROJECT + "events/", stream.project_events, name="project-events"),
     path(PROJECT + "jobs/new/", jobs.job_create, name="job-create"),
+    path(PROJECT + "jobs/new/outcome/", jobs.job_upload_outcome, name="job-upload-outcome"),
     path(JOB, jobs.job_detail, name="job-detail"),
     path(JOB + "row/", jobs.job_row, name="job-row"),
     path(JOB + "cancel/", jobs.job_cancel, name="job-cancel"),

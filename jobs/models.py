@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, router
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 
@@ -244,5 +245,14 @@ class JobEvent(models.Model):
         ``bytes freed: 400, files removed: 2``."""
         # Sorted: PostgreSQL's jsonb keeps keys in an order of its own.
         extra = sorted(self.extra.items())
-        counts = ", ".join(f"{key.replace('_', ' ')}: {value}" for key, value in extra)
+        counts = ", ".join(self._count_text(key, value) for key, value in extra)
         return "; ".join(part for part in (self.reason, counts) if part)
+
+    @staticmethod
+    def _count_text(key: str, value) -> str:
+        """``files_removed: 2`` as ``files removed: 2``; a size (``bytes_freed``)
+        as people read one, ``155.9 MB freed``, not ``163459656``."""
+        if key.startswith("bytes_") and isinstance(value, int):
+            size = filesizeformat(value).replace("\xa0", " ")
+            return f"{size} {key.removeprefix('bytes_').replace('_', ' ')}"
+        return f"{key.replace('_', ' ')}: {value}"

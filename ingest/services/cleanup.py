@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rq.job import Job as RQJob
@@ -51,9 +52,15 @@ class CleanupReport:
             return "nothing to remove: this job was already cleaned up."
         return (
             f"removed {self.files_removed} stored file(s) and {self.work_dirs_removed} work "
-            f"directory ({self.bytes_freed} bytes freed), {self.rq_entries_removed} queue "
+            f"directory ({readable_size(self.bytes_freed)} freed), {self.rq_entries_removed} queue "
             f"entries, {self.documents_removed} document(s) with {self.chunks_removed} chunk(s)."
         )
+
+
+def readable_size(size: int) -> str:
+    """``163459656`` as ``155.9 MB``: Django's filesizeformat, with a plain
+    space, since this sentence is also the API's and the terminal's."""
+    return filesizeformat(size).replace("\xa0", " ")
 
 
 def job_cleanup(*, job: IngestJob, actor=None, documents: bool = False) -> CleanupReport:

@@ -26,6 +26,7 @@ from jobs import lifecycle
 logger = logging.getLogger(__name__)
 
 MAX_IDEMPOTENCY_KEY = 255  # refused beyond, never cut: two cut keys would be one
+JOB_NAME_LENGTH = IngestJob._meta.get_field("name").max_length
 
 
 @dataclass
@@ -117,7 +118,7 @@ def job_create(
     checked = check_uploads(uploads)
     for item in checked:
         item.sha256 = _sha256(item.upload)
-    job_name = (name or _default_name(checked)).strip()[:200]
+    job_name = (name or "").strip()[:JOB_NAME_LENGTH] or _default_name(checked)
     request = (job_name, size, overlap, [(c.name, c.upload.size, c.sha256) for c in checked])
     if idempotency_key and (known := _job_for_key(user, idempotency_key, project, request)):
         return known, False
@@ -218,8 +219,22 @@ def _job_for_key(user, key: str, project: Project, request: tuple) -> IngestJob 
 
 
 def _default_name(checked: list[CheckedUpload]) -> str:
-    first = checked[0].name
-    return first if len(checked) == 1 else f"{first} and {len(checked) - 1} more"
+    """The first file's name (and how many more), shortened to fit: a
+    249-character file name ends "…" at a word's end, not cut mid-word."""
+    more = f" and {len(checked) - 1} more" if len(checked) > 1 else ""
+    return shorten(checked[0].name.strip(), JOB_NAME_LENGTH - len(more)) + more
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters, ending in "…" when cut;
+    cut at a word's end when one is near (within 24 characters)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    boundary = max(cut.rfind(mark) for mark in " -_.")
+    if boundary >= limit - 24:
+        cut = cut[:boundary]
+    return cut.rstrip(" -_.") + "…"
 
 
 def _store(job: IngestJob, position: int, item: CheckedUpload) -> str:

@@ -7,7 +7,7 @@ from django.db import transaction
 
 from ingest import storage
 from ingest.models import FileStatus, IngestFile, IngestJob
-from ingest.services.intake import remove_stored_files
+from ingest.services.intake import JOB_NAME_LENGTH, remove_stored_files, shorten
 from ingest.services.queue import job_enqueue
 from jobs import lifecycle
 
@@ -145,7 +145,7 @@ def _tail(ingest_file: IngestFile) -> str:
 
 
 def _retry_name(name: str) -> str:
-    return (name if name.startswith("Retry of ") else f"Retry of {name}")[:200]
+    return name if name.startswith("Retry of ") else shorten(f"Retry of {name}", JOB_NAME_LENGTH)
 
 
 def _remove_quietly(paths: list[str]) -> None:

@@ -15,6 +15,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import formats, timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget, trigger_client_event
@@ -34,6 +35,12 @@ def as_sentence(text: str) -> str:
     if first_word.isalpha() and first_word.islower():
         return text[:1].upper() + text[1:]
     return text
+
+
+def moment(value) -> str:
+    """A time in a sentence, with its year and zone: ``Jan 6, 2026, 01:50 UTC``.
+    Not Django's DATETIME_FORMAT, whose "a.m." ends a sentence with two periods."""
+    return formats.date_format(timezone.localtime(value), "M j, Y, H:i T")
 
 
 def next_url(request, default: str) -> str:

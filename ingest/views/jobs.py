@@ -5,7 +5,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.template.defaultfilters import pluralize
-from django.utils import formats, timezone
 from django.views.decorators.http import require_GET
 from django_htmx.http import trigger_client_event
 
@@ -20,6 +19,7 @@ from ingest.views.http import (
     done,
     job_or_none,
     job_url,
+    moment,
     notice_event,
     project_membership,
     project_url,
@@ -53,6 +53,36 @@ def job_create(request, membership):
     return render_project(request, membership, form, status=refusal.status)
 
 
+@login_required
+@require_GET
+def job_upload_outcome(request, project_id):
+    """What became of an upload the page was left during (its Idempotency-Key
+    in ``key``): a notice naming the job it became; 202 while none is known,
+    the server possibly still checking the files; with ``final``, a notice
+    that it did not arrive."""
+    membership = project_membership(request, project_id)
+    key = request.GET.get("key", "")[: services.MAX_IDEMPOTENCY_KEY]
+    job = key and selectors.job_for_idempotency_key(
+        user=request.user, project=membership.project, key=key
+    )
+    if job:
+        files = f"{job.items_total} file{pluralize(job.items_total)}"
+        message = (
+            f"Your last upload arrived after you left the page: job “{job.name}” was "
+            f"created with {files}; it is {job.get_status_display().lower()}."
+        )
+        response = render(request, "ingest/_notice.html", {"message": message})
+        response["X-Ingest-Job"] = str(job.pk)
+        return response
+    if not request.GET.get("final"):
+        return HttpResponse(status=202)
+    message = (
+        "Your last upload did not arrive: the page was left before it was sent, "
+        "and no job was created from it. Choose the files again."
+    )
+    return render(request, "ingest/_notice.html", {"message": message, "level": "error"})
+
+
 def form_refusal(form: UploadForm, exc: Exception) -> services.Refusal:
     """The refusal, shown next to the field it is about, named by its label."""
     refusal = dashboard_refusal(exc)
@@ -74,6 +104,9 @@ def _create_job(request, membership, form):
         name=form.cleaned_data["name"],
         chunk_size=form.cleaned_data["chunk_size"],
         chunk_overlap=form.cleaned_data["chunk_overlap"],
+        # The page's script sends one with each upload, to ask after a reload
+        # what became of an upload it did not see the end of.
+        idempotency_key=request.headers.get("Idempotency-Key", ""),
     )
     return job
 
@@ -87,7 +120,21 @@ def job_created(request, membership, job):
     return response
 
 
+def audit_trail(job, retries: list) -> list:
+    """The job's events; one that names another job by its id (a retry's
+    "retried as job <id>", "retry of job <id>") gets ``event.linked``, the
+    words and that job, so the trail links it while the job is there."""
+    named = {f"retried as job {retry.pk}": ("Retried as", retry) for retry in retries}
+    if job.retry_of is not None and job.retry_of.deleted_at is None:
+        named[f"retry of job {job.retry_of.pk}"] = ("Retry of", job.retry_of)
+    events = list(lifecycle.events_for(job))
+    for event in events:
+        event.linked = named.get(event.reason)
+    return events
+
+
 def job_panel_context(membership: Membership, job) -> dict:
+    retries = list(job.retries.order_by("created_at"))
     return {
         "project": membership.project,
         "job": job,
@@ -95,10 +142,10 @@ def job_panel_context(membership: Membership, job) -> dict:
         "status_note": representation.STATUS_NOTES.get(job.status),
         "result": job.build_result(),
         "documents": selectors.job_documents(job=job),
-        "events": lifecycle.events_for(job),
+        "events": audit_trail(job, retries),
         # The jobs this one retries and is retried by, linked on its page.
         "retry_of": job.retry_of,
-        "retries": list(job.retries.order_by("created_at")),
+        "retries": retries,
         "retryable": job.is_terminal
         and job.files.exclude(status__in=[FileStatus.DONE, FileStatus.DUPLICATE]).exists(),
     }
@@ -164,8 +211,7 @@ def job_delete(request, membership, job_id):
     message = f"Job “{job.name}” deleted. The documents it produced stay in the project."
     job.refresh_from_db()  # the base manager: found even once deleted
     if purge_at := retention.purge_at(job):
-        when = formats.date_format(timezone.localtime(purge_at), "DATETIME_FORMAT")
-        message += f" Auditors can see it until it is purged for good on {when}."
+        message += f" Auditors can see it until it is purged for good on {moment(purge_at)}."
     target = project_url(membership)
     leave_for = target if shows_job(request, job) else ""
     return done(request, message, job=job, action="delete", back=target, leave_for=leave_for)

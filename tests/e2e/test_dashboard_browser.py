@@ -278,7 +278,8 @@ def test_without_the_stream_rows_poll_and_every_refusal_is_shown_in_words(
     page.get_by_label("Files", exact=True).set_input_files(
         [write(tmp_path, "picture.png", b"\x89PNG")]
     )
-    expect(files_error).to_contain_text(".png files are not accepted")
+    expect(files_error).to_have_text("1 file cannot be sent: remove it from the list below.")
+    expect(page.locator("[data-file-list]")).to_contain_text(".png files are not accepted")
     page.get_by_role("button", name="Start ingest").click()
     assert uploads == []
 

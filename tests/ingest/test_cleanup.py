@@ -175,9 +175,16 @@ def test_the_audit_trail_shows_a_cleanups_counts(api, project, finished_job):
     events = api.get(f"/api/projects/{project.pk}/ingest/jobs/{finished_job.pk}/events/").json()
     (cleanup,) = [e for e in events["results"] if e["action"] == "cleanup"]
     assert cleanup["reason"] == (
-        "bytes freed: 400, chunks removed: 0, documents removed: 0, files removed: 2, "
+        "400 bytes freed, chunks removed: 0, documents removed: 0, files removed: 2, "
         "rq entries removed: 0, work dirs removed: 1"
     )
+
+
+def test_sizes_in_the_audit_trail_and_the_report_read_as_people_read_them():
+    report = services.CleanupReport(files_removed=1, bytes_freed=163_459_656)
+    assert "(155.9 MB freed)" in report.detail
+    event = JobEvent(action="cleanup", extra={"bytes_freed": 163_459_656, "files_removed": 1})
+    assert event.summary == "155.9 MB freed, files removed: 1"
 
 
 def test_cleanup_events_written_before_extra_get_their_counts_moved_there():

@@ -1,6 +1,9 @@
 /* The upload form: files chosen or dropped are listed and checked against the
- * limits before anything is sent; the form posts with htmx, its progress is
- * shown, and the server's refusals come back into the form's error slots. */
+ * limits before anything is sent, each with its own Remove button; the form
+ * posts with htmx, its progress is shown, and the server's refusals come back
+ * into the form's error slots. While an upload is on its way, leaving the
+ * page asks first; a page left anyway says, once reloaded, whether the upload
+ * became a job (each upload carries an Idempotency-Key the server keeps). */
 
 import { fileSize, isOurs, plural, unexpected } from "./common.js";
 import { addRow, streamRoot } from "./live.js";
@@ -35,11 +38,13 @@ function fileProblem(file, limits) {
   return "";
 }
 
+// Each file's own problem is shown once, beside it in the list; the field's
+// error only says how many there are and what to do.
 function uploadProblems(files, limits) {
   const problems = [];
   const refused = files.filter((file) => fileProblem(file, limits));
-  if (refused.length === 1) problems.push(refused[0].name + ": " + fileProblem(refused[0], limits));
-  if (refused.length > 1) problems.push(plural(refused.length, "file") + " cannot be sent; see the list below.");
+  if (refused.length === 1) problems.push("1 file cannot be sent: remove it from the list below.");
+  if (refused.length > 1) problems.push(plural(refused.length, "file") + " cannot be sent: remove them from the list below.");
   if (files.length > limits.maxFiles) {
     problems.push(plural(files.length, "file") + " chosen; a job takes at most " + limits.maxFiles + ".");
   }
@@ -84,28 +89,37 @@ function setupUpload(form) {
   const progress = form.querySelector("[data-upload-progress]");
   const limits = uploadLimits(form);
 
+  function fileItem(file, index) {
+    const item = document.createElement("li");
+    const name = document.createElement("span");
+    name.className = "file-name clip";
+    name.textContent = file.name;
+    name.title = file.name; // the whole name, however long, in the tooltip
+    const size = document.createElement("span");
+    size.className = "file-size";
+    size.textContent = fileSize(file.size);
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "btn btn-small btn-quiet file-remove";
+    remove.textContent = "Remove";
+    remove.setAttribute("aria-label", "Remove " + file.name);
+    remove.dataset.removeFile = String(index);
+    item.append(name, size, remove);
+    const problem = fileProblem(file, limits);
+    if (problem) {
+      item.classList.add("has-problem");
+      const note = document.createElement("span");
+      note.className = "file-problem";
+      note.textContent = problem;
+      item.append(note);
+    }
+    return item;
+  }
+
   function showFiles() {
     const files = Array.from(input.files);
-    list.replaceChildren();
+    list.replaceChildren(...files.map(fileItem));
     list.hidden = clear.hidden = files.length === 0;
-    for (const file of files) {
-      const item = document.createElement("li");
-      const name = document.createElement("span");
-      name.className = "file-name";
-      name.textContent = file.name;
-      const size = document.createElement("span");
-      size.className = "file-size";
-      size.textContent = fileSize(file.size);
-      item.append(name, size);
-      const problem = fileProblem(file, limits);
-      if (problem) {
-        const note = document.createElement("span");
-        note.className = "file-problem";
-        note.textContent = problem;
-        item.append(note);
-      }
-      list.append(item);
-    }
     if (files.length > 1) {
       const summary = document.createElement("li");
       summary.className = "file-summary";
@@ -115,6 +129,16 @@ function setupUpload(form) {
     clearErrors(form);
     const problems = uploadProblems(files, limits);
     if (problems.length) showErrors(form, { files: problems });
+  }
+
+  function removeFile(index) {
+    const kept = new DataTransfer();
+    Array.from(input.files).forEach((file, i) => { if (i !== index) kept.items.add(file); });
+    input.files = kept.files;
+    showFiles();
+    // Focus stays in the list (the next file's button), or goes back to the input.
+    const next = list.querySelector('[data-remove-file="' + Math.min(index, input.files.length - 1) + '"]');
+    (next || input).focus();
   }
 
   function addFiles(dropped) {
@@ -131,6 +155,7 @@ function setupUpload(form) {
   function busy(on, text) {
     submit.disabled = on;
     progress.hidden = !on;
+    uploading = on;
     if (on) {
       progress.querySelector("progress").value = 0;
       progress.querySelector("[data-upload-progress-text]").textContent = text;
@@ -147,6 +172,18 @@ function setupUpload(form) {
     showErrors(form, errors);
   }
 
+  let uploading = false;
+  // A page left mid-upload loses it, or (once the files are in) never hears
+  // of the job it became: the browser asks first.
+  window.addEventListener("beforeunload", (event) => {
+    if (!uploading) return;
+    event.preventDefault();
+    event.returnValue = "";
+  });
+  list.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-remove-file]");
+    if (button) removeFile(Number(button.dataset.removeFile));
+  });
   input.addEventListener("change", showFiles);
   clear.addEventListener("click", () => { input.value = ""; showFiles(); input.focus(); });
   ["dragenter", "dragover"].forEach((type) => zone.addEventListener(type, (event) => {
@@ -171,6 +208,12 @@ function setupUpload(form) {
     const problems = uploadProblems(files, limits);
     if (problems.length) { event.preventDefault(); showErrors(form, { files: problems }); return; }
     busy(true, "Uploading…");
+    pending.save(form, { key: form.dataset.uploadKey, names: files.map((f) => f.name), phase: "uploading" });
+  });
+  form.addEventListener("htmx:configRequest", (event) => {
+    // A new key for each upload: the job it becomes can be asked for later.
+    form.dataset.uploadKey = newKey();
+    event.detail.headers["Idempotency-Key"] = form.dataset.uploadKey;
   });
   form.addEventListener("htmx:xhr:progress", (event) => {
     if (!event.detail.lengthComputable || progress.hidden) return;
@@ -178,14 +221,17 @@ function setupUpload(form) {
     progress.querySelector("progress").value = percent;
     progress.querySelector("[data-upload-progress-text]").textContent =
       percent < 100 ? "Uploading… " + percent + "%" : "Checking the files…";
+    if (percent >= 100) pending.update(form, { phase: "checking" });
   });
   form.addEventListener("htmx:afterRequest", (event) => {
     busy(false);
+    pending.clear(form);
     const xhr = event.detail.xhr;
     if (xhr.status >= 400 || !isOurs(xhr)) showProblems(xhr);
   });
   form.addEventListener("htmx:sendError", () => {
     busy(false);
+    pending.clear(form);
     showErrors(form, { files: ["The upload did not reach the server. Check your connection and try again."] });
   });
   form.addEventListener("ingest:done", (event) => {
@@ -195,7 +241,62 @@ function setupUpload(form) {
   });
 }
 
+function newKey() {
+  if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+  return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
+}
+
+// The upload on its way, kept in the tab's sessionStorage (it survives a
+// reload, not the tab), under the form's own URL.
+const pending = {
+  slot(form) { return "ingest:upload:" + form.getAttribute("action"); },
+  read(form) {
+    try { return JSON.parse(sessionStorage.getItem(this.slot(form)) || "null"); } catch (error) { return null; }
+  },
+  save(form, record) {
+    try { sessionStorage.setItem(this.slot(form), JSON.stringify({ ...record, at: Date.now() })); } catch (error) { /* private mode */ }
+  },
+  update(form, changes) {
+    const record = this.read(form);
+    if (record) this.save(form, { ...record, ...changes });
+  },
+  clear(form) {
+    try { sessionStorage.removeItem(this.slot(form)); } catch (error) { /* private mode */ }
+  },
+};
+
+// Once the files were all sent the server may still be checking them when
+// the page comes back: it is asked again for a while before the page says
+// that no job came of it.
+const OUTCOME_WAIT_MS = { uploading: 5000, checking: 60000 };
+
+async function reportLeftUpload(form) {
+  const record = pending.read(form);
+  if (!record || !record.key) return;
+  const notices = document.getElementById("notices");
+  const url = form.dataset.outcomeUrl + "?" + new URLSearchParams({ key: record.key, phase: record.phase });
+  const giveUp = Date.now() + (OUTCOME_WAIT_MS[record.phase] || 5000);
+  for (;;) {
+    let response;
+    try {
+      response = await fetch(url + (Date.now() >= giveUp ? "&final=1" : ""), { credentials: "same-origin" });
+    } catch (error) {
+      return; // asked again on the next load
+    }
+    if (response.status === 200 || Date.now() >= giveUp) {
+      pending.clear(form);
+      if (response.ok && notices) notices.insertAdjacentHTML("beforeend", await response.text());
+      const row = response.headers.get("X-Ingest-Job");
+      if (row) addRow(row);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
 export function start() {
   const form = document.getElementById("upload-form");
-  if (form) setupUpload(form);
+  if (!form) return;
+  setupUpload(form);
+  reportLeftUpload(form);
 }
