@@ -6,7 +6,8 @@ a reaper period after the last job ended), the invariants are checked and
 their counts printed; the exit status is 1 if any is broken.
 
     BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/ingest_fuzz \
-        .venv/bin/python -m bench.soak [--jobs 200] [--seed 1]
+        .venv/bin/python -m bench.soak [--jobs 200] [--seed 1] [--fault-seconds 150]
+        .venv/bin/python -m bench.soak --smoke   # 4 jobs, 10 s of faults: does it run?
 
 It needs PostgreSQL (``pg_terminate_backend``). It starts a Redis of its own
 on a free loopback port (the system's ``redis-server``, else the one
@@ -35,7 +36,7 @@ HEARTBEAT_TIMEOUT = 5
 CANCEL_GRACE = 3
 REAPER_INTERVAL = 0.5  # the interval ReaperProcess polls at
 WORKERS = 3
-FAULT_SECONDS = 150  # faults stop then, even if jobs are still running
+FAULT_SECONDS = 150  # faults stop then, even if jobs are still running (--fault-seconds)
 SETTLE_TIMEOUT = 600  # a loaded machine works off a long queue slowly
 FAULTS = [
     "cancel",
@@ -251,10 +252,10 @@ def run(bench, args) -> dict:
     soak.workers = [bench.start(WorkerProcess, label="worker") for _ in range(WORKERS)]
     soak.supervise()
     started = time.monotonic()
-    redis_restart_at = started + rng.uniform(20, 60)
+    redis_restart_at = started + rng.uniform(0.13, 0.4) * args.fault_seconds
     redis_restarted = False
     print(f"soak: {args.jobs} jobs from {len(files)} real files, seed {args.seed}")
-    while time.monotonic() - started < FAULT_SECONDS:
+    while time.monotonic() - started < args.fault_seconds:
         for _ in range(rng.randint(1, 4)):
             if len(soak.job_ids) < args.jobs:
                 soak.create_job(rng.choice(projects), user)
@@ -318,7 +319,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--fault-seconds", type=float, default=FAULT_SECONDS)
+    parser.add_argument("--smoke", action="store_true", help="4 jobs, 10 s of faults: does it run?")
     args = parser.parse_args()
+    if args.smoke:
+        args.jobs, args.fault_seconds = 4, 10
     tmp = Path(tempfile.mkdtemp(prefix="soak-redis-"))
     args.redis = RedisServer(tmp)
     args.redis.start()
