@@ -29,7 +29,7 @@ ENDPOINTS = ("healthz", "projects", "job list", "job detail", "documents", "dele
 GAIN_TO_KEEP = 0.10  # a part stays only if it buys at least this on some endpoint
 
 
-PARTS = ("asgi", "prepared", "writes", "throttle")  # config.settings.PRIVATE_API_PARTS
+PARTS = ("asgi", "prepared", "writes", "throttle")  # config.env.PRIVATE_API_PARTS
 RATE_LIMITS = {"API_THROTTLE_USER": "100000/minute", "API_THROTTLE_ANON": "100000/minute"}
 
 

@@ -6,65 +6,25 @@ configuration: SQLite in ``var/``, and the Redis that ``run.py`` embeds when
 """
 
 import os
-import re
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config import versions
+from config import env, versions
+from config.env import (
+    env_bool,
+    env_days,
+    env_int,
+    env_list,
+    env_parts,
+    env_proxy_header,
+    env_rate,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("INGEST_VAR_DIR", BASE_DIR / "var"))
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
-
-
-# Longer is the same as never, and dates that far off overflow.
-MAX_DAYS = 36_525
-
-
-def env_days(name: str, default: float) -> float | None:
-    """Days as a number (fractions allowed); an empty value means None (off)."""
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    if not value.strip():
-        return None
-    try:
-        days = float(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number of days, not {value!r}.") from None
-    if not 0 < days <= MAX_DAYS:
-        raise ImproperlyConfigured(
-            f"{name} must be more than 0 days and at most {MAX_DAYS} (a hundred years); "
-            "empty turns it off."
-        )
-    return days
-
-
-def env_list(name: str, default: list[str]) -> list[str]:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return [item.strip() for item in value.split(",") if item.strip()]
-
 
 DEBUG = env_bool("DEBUG", True)
 
@@ -72,24 +32,8 @@ DEBUG = env_bool("DEBUG", True)
 # for speed, each listed in docs/internals.md with what it relies on and what
 # it buys (bench/internals.py): "all" (the default), "none" (stock Django:
 # get_asgi_application(), plain querysets, the ORM's writes, DRF's throttles
-# on Django's Redis cache), or a comma-separated list of them.
-PRIVATE_API_PARTS = ("asgi", "prepared", "writes", "throttle")
-
-
-def env_parts(name: str) -> frozenset[str]:
-    value = os.environ.get(name, "all").strip().lower()
-    if value in ("all", ""):
-        return frozenset(PRIVATE_API_PARTS)
-    parts = frozenset() if value == "none" else {p.lower() for p in env_list(name, [])}
-    unknown = parts - set(PRIVATE_API_PARTS)
-    if unknown:
-        raise ImproperlyConfigured(
-            f"{name} names {', '.join(sorted(unknown))}: it takes all, none, or some of "
-            f"{', '.join(PRIVATE_API_PARTS)}."
-        )
-    return parts
-
-
+# on Django's Redis cache), or a comma-separated list of these parts:
+PRIVATE_API_PARTS = env.PRIVATE_API_PARTS
 PRIVATE_APIS = env_parts("PRIVATE_APIS")
 versions.check(PRIVATE_APIS)  # refuses untested versions of what those parts rely on
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"
@@ -98,20 +42,6 @@ if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
     raise ImproperlyConfigured("Set SECRET_KEY: the development key is refused when DEBUG is off.")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-
-
-def env_proxy_header(name: str) -> tuple[str, str] | None:
-    """``X-Forwarded-Proto: https`` -> ``("HTTP_X_FORWARDED_PROTO", "https")``."""
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return None
-    header, _, expected = (part.strip() for part in value.partition(":"))
-    if not header or not expected:
-        raise ImproperlyConfigured(
-            f"{name} must read 'Header-Name: value', e.g. 'X-Forwarded-Proto: https'; "
-            f"not {value!r}."
-        )
-    return "HTTP_" + header.upper().replace("-", "_"), expected
 
 
 # HTTPS. With DEBUG off every default is the safe one (HTTPS only, HSTS for a
@@ -322,18 +252,6 @@ INGEST_JOB_TIMEOUT_SECONDS = env_int("INGEST_JOB_TIMEOUT_SECONDS", 24 * 3600)
 INGEST_PURGE_AFTER_DAYS = env_days("INGEST_PURGE_AFTER_DAYS", 30)
 # When set, GET /metrics asks for "Authorization: Bearer <this token>".
 INGEST_METRICS_TOKEN = os.environ.get("INGEST_METRICS_TOKEN", "")
-
-
-def env_rate(name: str, default: str) -> str | None:
-    """A DRF throttle rate such as ``100/minute``; empty turns the limit off."""
-    value = os.environ.get(name, default).strip()
-    if not value:
-        return None
-    if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", value):
-        raise ImproperlyConfigured(
-            f"{name} must read like 100/minute (per second, minute, hour or day), not {value!r}."
-        )
-    return value
 
 
 # The API's rate limits are counted in Redis, shared by every web process

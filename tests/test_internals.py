@@ -16,7 +16,7 @@ from importlib.metadata import version
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from config import settings as project_settings
+from config import env as project_settings
 from config import versions
 
 # part -> {"module:qualified.name": sha256 of its source, first 16 hex digits}

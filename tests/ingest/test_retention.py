@@ -13,7 +13,7 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
 
-from config.settings import env_days
+from config.env import env_days
 from ingest import retention, services
 from ingest.models import IngestJob
 from jobs import lifecycle
