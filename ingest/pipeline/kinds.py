@@ -40,6 +40,11 @@ TEXT_EXTENSIONS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".eml": "eml",
+    ".xml": "xml",
+    # Flat OpenDocument files are XML: their text is read, not their markup.
+    ".fodt": "xml",
+    ".fods": "xml",
+    ".fodp": "xml",
 }
 BINARY_EXTENSIONS = {
     ".pdf": "pdf",
@@ -53,7 +58,7 @@ CONTAINER_KINDS = ("docx", "pptx", "xlsx", "epub")
 CONTAINER_EXTS = {f".{kind}" for kind in CONTAINER_KINDS}
 SUPPORTED = (
     "text in any common encoding (txt, md, rst, org, log...), html, csv, tsv, json, "
-    "jsonl/ndjson, eml, pdf, docx, pptx, xlsx, epub, or a zip of those"
+    "jsonl/ndjson, xml, eml, pdf, docx, pptx, xlsx, epub, or a zip of those"
 )
 CONTENT_TYPES = {
     "txt": "text/plain",
@@ -64,6 +69,7 @@ CONTENT_TYPES = {
     "json": "application/json",
     "jsonl": "application/x-ndjson",
     "eml": "message/rfc822",
+    "xml": "application/xml",
     "pdf": "application/pdf",
     "zip": "application/zip",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -145,6 +151,7 @@ OLE_REFUSAL = (
     "without a password and send that."
 )
 HTML_START = re.compile(rb"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>])", re.I | re.S)
+XML_START = re.compile(r"\s*<\?xml[\s?]")
 HEADER_LINE = re.compile(r"^[!-9;-~]+:")
 MAIL_HEADERS = {"from", "to", "subject", "date", "message-id", "mime-version", "received"}
 
@@ -185,6 +192,8 @@ def _text_kind(ext: str, head: bytes, encoding: str) -> str:
         return TEXT_EXTENSIONS[ext]
     if HTML_START.match(sample.encode("utf-8", errors="ignore")):
         return "html"
+    if XML_START.match(sample):
+        return "xml"
     if looks_like_mail(sample):
         return "eml"
     return TEXT_EXTENSIONS.get(ext, "txt")

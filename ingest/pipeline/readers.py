@@ -49,6 +49,7 @@ TEXT_READERS = {
     "tsv": lambda raw, encoding, info: text_formats.extract_csv(raw, encoding, info, default="\t"),
     "json": text_formats.extract_json,
     "jsonl": text_formats.extract_jsonl,
+    "xml": text_formats.extract_xml,
     "html": html.extract_html,
 }
 OFFICE_READERS = ("docx", "pptx", "xlsx", "epub", "eml")

@@ -12,7 +12,7 @@ import pptx
 import pytest
 
 from ingest.pipeline.office import extract_docx, extract_eml, extract_pptx
-from tests.wordorder import similarity
+from tests.wordorder import recall, similarity, words
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
@@ -140,3 +140,30 @@ def test_pptx_of_powerpoint_keeps_a_typed_date_placeholder():
     data = (CORPUS / "office" / "fake-power-point-malformed.pptx").read_bytes()
 
     assert text(extract_pptx, data) == "Test Slide\nProblem Date Placeholder\n\n"
+
+
+@pytest.mark.parametrize(
+    ("flat", "packaged", "kind"),
+    [
+        ("report.fodt", "report.docx", "docx"),
+        ("budget.fods", "budget.xlsx", "xlsx"),
+        ("talk.fodp", "talk.pptx", "pptx"),
+    ],
+)
+def test_flat_opendocument_reads_as_its_text_not_its_markup(flat, packaged, kind):
+    from ingest.pipeline import readers
+
+    path = CORPUS / "office" / flat
+    with path.open("rb") as raw:
+        detected = readers.detect_file_kind(flat, raw)
+        extracted = "".join(readers.extract(detected, raw, checkpoint=lambda: None, path=path))
+    with (CORPUS / "office" / packaged).open("rb") as raw:
+        # The same document saved by LibreOffice as Office Open XML.
+        same = "".join(readers.extract(kind, raw, checkpoint=lambda: None))
+
+    assert detected == "xml"
+    assert "<" not in extracted and "xmlns" not in extracted
+    # Every word the packaged copy shows, once (headers and notes stand
+    # where the flat file keeps them: before the body, inside its paragraph).
+    assert recall(extracted, same) == 1.0
+    assert len(words(extracted)) - len(words(same)) in (0, 1)  # a footnote mark

@@ -7,8 +7,9 @@ script. Runs further apart stay separate lines: the layout decides whether
 they are columns or a table's cells.
 """
 
+from ingest.pipeline.pdf.bidi import is_rtl
 from ingest.pipeline.pdf.forms import FIELD_ORDER
-from ingest.pipeline.pdf.runs import WIDE_GAP, Run, is_rtl
+from ingest.pipeline.pdf.runs import WIDE_GAP, Run
 
 # Runs whose heights overlap by this share of the smaller one share a baseline.
 SAME_ROW = 0.5

@@ -8,9 +8,10 @@ stamp in the margin) after it.
 import itertools
 
 from ingest.pipeline.pdf.forms import field_runs
+from ingest.pipeline.pdf.geometry import crop_box, to_frame
 from ingest.pipeline.pdf.lines import Line, build_lines
 from ingest.pipeline.pdf.order import reading_order
-from ingest.pipeline.pdf.runs import Run, crop_box, page_runs, to_frame
+from ingest.pipeline.pdf.runs import Run, page_runs
 
 # A vertical gap between two lines of one group wider than this many line
 # heights is a paragraph break.

@@ -32,15 +32,15 @@ from collections.abc import Iterator
 
 import pypdfium2.raw as pdfium_c
 
+from ingest.pipeline.pdf import bidi
+from ingest.pipeline.pdf.geometry import inside, straddles, to_frame
+
 HYPHEN_MARK = "\ufffe"
 _LINE_BREAK = "\r\n"
 _WORD = re.compile(r"\S+")
 _SPACE = re.compile(r"\s+")
 # What GetText leaves out or PDFium uses as a placeholder; never text.
 _NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd\ufffe\uffff]")
-# The right-to-left scripts' letters (Hebrew, Arabic, Syriac, Thaana, NKo...).
-_RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
-CROP_TOLERANCE = 1.0  # points: text centred on the very edge is kept
 # A gap between two of PDFium's rectangles wider than this many line
 # heights cuts a run: word spaces, even a justified narrow column's
 # stretched sentence ends, stay near one line height.
@@ -267,10 +267,10 @@ class _Reader:
 
     def _visible(self, start: int, text_end: int, box, line: int, crop) -> list[Run]:
         """The run as text, without what lies outside the crop box."""
-        if _inside(box, crop):
+        if inside(box, crop):
             text = self._clean(start, text_end)
             return [Run(text, box, start, line)] if text else []
-        if not _straddles(box, crop):
+        if not straddles(box, crop):
             return []
         # Across the crop box's edge: word by word, each kept if its middle is inside.
         runs = []
@@ -279,7 +279,7 @@ class _Reader:
             mark = self.text.find(HYPHEN_MARK, first, last + 1)
             word_box = self._span(first, max(mark - 1, first) if mark >= 0 else last)
             text = self._clean(match.start(), match.end())
-            if text and _inside(word_box, crop):
+            if text and inside(word_box, crop):
                 runs.append(Run(text, word_box, first, line))
         return runs
 
@@ -287,53 +287,24 @@ class _Reader:
         text = self.text[start:end]
         if text.isascii():
             return _NOT_TEXT.sub("", " ".join(text.split()))
-        if _RTL.search(text):
+        if bidi.RTL.search(text):
             return self._logical(start, end)
         return _NOT_TEXT.sub("", " ".join(self._without_glyph_numbers(text, start).split()))
 
     def _logical(self, start: int, end: int) -> str:
-        """A right-to-left run in reading order, from where its words stand.
-
-        PDFium's own reordering leaves some Arabic words with their letters
-        in drawing order and turns runs of Latin words inside Hebrew around.
-        Here each word's letters are put in drawing order by its first and
-        last letter's boxes, words are read from the right, a run of
-        left-to-right words inside keeps its own order, and a mark of
-        punctuation drawn at the left of a number ends it, as the Unicode
-        bidirectional algorithm put it there."""
+        """A right-to-left run in reading order (see ``bidi``): each word with
+        the positions of its first and last letters."""
         words = []
         for match in _WORD.finditer(self.text, start, end):
             kept = self._kept(match.start(), match.end())
             if not kept:
                 continue
-            text = "".join(self.text[index] for index in kept)
             # Letters tell the drawing direction; a sentence's final stop
             # is drawn at the far end whichever way the word was drawn.
             letters = [index for index in kept if self.text[index].isalpha()] or kept
-            left, right = self.box(letters[0])[0], self.box(letters[-1])[0]
-            if not _RTL.search(text):
-                drawn = text if left <= right else _reversed_clusters(text)
-                words.append((min(left, right), True, _trailing_marks(drawn)))
-            elif right < left:
-                words.append((right, False, _trailing_marks(text)))  # in reading order
-            elif left < right:
-                words.append((left, False, _trailing_marks(_reversed_clusters(text))))
-            else:
-                # One glyph stands for the whole word (its ToUnicode entry is
-                # the word); PDFium turned that string around letter by letter.
-                words.append((left, False, _trailing_marks(text[::-1])))
-        words.sort(key=lambda word: -word[0])
-        ordered: list[str] = []
-        latin: list[str] = []
-        for _x, left_to_right, text in words:
-            if left_to_right:
-                latin.append(text)
-                continue
-            ordered.extend(reversed(latin))
-            latin = []
-            ordered.append(text)
-        ordered.extend(reversed(latin))
-        return _NOT_TEXT.sub("", " ".join(word for word in ordered if word))
+            text = "".join(self.text[index] for index in kept)
+            words.append((self.box(letters[0])[0], self.box(letters[-1])[0], text))
+        return _NOT_TEXT.sub("", bidi.reading_order(words))
 
     def _kept(self, start: int, end: int) -> list[int]:
         """Indexes of the characters of [start, end) that are text: not
@@ -356,72 +327,7 @@ class _Reader:
         for offset, char in enumerate(text):
             no_text = not char.isascii() and (
                 pdfium_c.FPDFText_HasUnicodeMapError(self.textpage, start + offset)
-                or (unicodedata.category(char) == "Sk" and kept and _RTL.match(kept[-1]))
+                or (unicodedata.category(char) == "Sk" and kept and bidi.RTL.match(kept[-1]))
             )
             kept.append(mark if no_text else char)
         return "".join(kept)
-
-
-def _reversed_clusters(text: str) -> str:
-    """``text`` backwards, each letter kept before its combining marks."""
-    clusters: list[str] = []
-    for char in text:
-        if clusters and unicodedata.combining(char):
-            clusters[-1] += char
-        else:
-            clusters.append(char)
-    return "".join(reversed(clusters))
-
-
-def _trailing_marks(text: str) -> str:
-    """Punctuation at the start of a word in a right-to-left line belongs at
-    its end: a sentence's stop is drawn at the left, ".1897" reads "1897."."""
-    stripped = text.lstrip(".,:;!?")
-    return stripped + text[: len(text) - len(stripped)]
-
-
-def _inside(box: tuple, crop: tuple) -> bool:
-    """Whether the box's middle lies in the crop box."""
-    left, bottom, right, top = crop
-    x = (box[0] + box[2]) / 2
-    y = (box[1] + box[3]) / 2
-    return (
-        left - CROP_TOLERANCE <= x <= right + CROP_TOLERANCE
-        and bottom - CROP_TOLERANCE <= y <= top + CROP_TOLERANCE
-    )
-
-
-def _straddles(box: tuple, crop: tuple) -> bool:
-    left, bottom, right, top = crop
-    return box[0] < right and box[2] > left and box[1] < top and box[3] > bottom
-
-
-def to_frame(run: Run, angle: int) -> Run:
-    """The run's box turned by -angle, so that its line runs left to right."""
-    x0, y0, x1, y1 = run.x0, run.y0, run.x1, run.y1
-    if angle == 90:
-        run.x0, run.y0, run.x1, run.y1 = y0, -x1, y1, -x0
-    elif angle == 180:
-        run.x0, run.y0, run.x1, run.y1 = -x1, -y1, -x0, -y0
-    elif angle == 270:
-        run.x0, run.y0, run.x1, run.y1 = -y1, x0, -y0, x1
-    return run
-
-
-def is_rtl(text: str) -> bool:
-    """Whether right-to-left letters outnumber the others in ``text``."""
-    rtl = len(_RTL.findall(text))
-    return rtl > 0 and rtl * 2 > sum(char.isalpha() for char in text)
-
-
-def crop_box(page) -> tuple[float, float, float, float]:
-    """The part of the page a viewer shows: the crop box within the media box."""
-    rect = pdfium_c.FS_RECTF()
-    if not pdfium_c.FPDF_GetPageBoundingBox(page, ctypes.byref(rect)):
-        return (-math.inf, -math.inf, math.inf, math.inf)
-    return (
-        min(rect.left, rect.right),
-        min(rect.bottom, rect.top),
-        max(rect.left, rect.right),
-        max(rect.bottom, rect.top),
-    )
