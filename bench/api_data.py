@@ -30,9 +30,9 @@ LATERAL (SELECT CASE
 INSERT_FILES = """
 INSERT INTO ingest_ingestfile (
     job_id, position, name, size, content_type, kind, sha256, storage_path, status,
-    error, chunks, members, details)
+    error, chunks, members_count, details)
 SELECT j.id, p, 'file' || p || '.txt', 1000, 'text/plain', 'txt', repeat('0', 64),
-    'jobs/bench/' || j.id || '/' || p, 'done', '', 3, '[]', '{}'
+    'jobs/bench/' || j.id || '/' || p, 'done', '', 3, 0, '{}'
 FROM ingest_ingestjob AS j, generate_series(0, 2) AS p
 WHERE j.id = ANY(%(ids)s)
 """

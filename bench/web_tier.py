@@ -162,9 +162,9 @@ def build_small_project(*, user, count: int = 40):
             """
             INSERT INTO ingest_ingestfile (
                 job_id, position, name, size, content_type, kind, sha256, storage_path,
-                status, error, chunks, members, details)
+                status, error, chunks, members_count, details)
             SELECT j, p, 'file' || p || '.txt', 1000, 'text/plain', 'txt', repeat('0', 64),
-                'jobs/bench/' || j || '/' || p, 'done', '', 3, '[]', '{}'
+                'jobs/bench/' || j || '/' || p, 'done', '', 3, 0, '{}'
             FROM unnest(%(ids)s::uuid[]) AS j, generate_series(0, 2) AS p
             """,
             {"ids": ids},

@@ -236,6 +236,7 @@ INGEST_WORK_DIR = Path(os.environ.get("INGEST_WORK_DIR", VAR_DIR / "work"))
 INGEST_MAX_FILE_BYTES = env_int("INGEST_MAX_FILE_BYTES", 200 * 1024 * 1024)
 INGEST_MAX_FILES = env_int("INGEST_MAX_FILES", 100)
 INGEST_MAX_TOTAL_BYTES = env_int("INGEST_MAX_TOTAL_BYTES", 1024 * 1024 * 1024)
+INGEST_MAX_MEMBERS = env_int("INGEST_MAX_MEMBERS", 10_000)  # files in one zip or message
 # /mcp/ takes files inline in JSON, held in memory while a call is read:
 # larger uploads belong on the API's streamed multipart.
 INGEST_MCP_MAX_BODY_BYTES = env_int("INGEST_MCP_MAX_BODY_BYTES", 16 * 1024 * 1024)
@@ -305,6 +306,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "jobs.models.JobStatus",
         "FileResultStatusEnum": "ingest.results.FILE_STATES",
+        "MemberResultStatusEnum": "ingest.results.MEMBER_STATES",
     },
     # The schema describes the API; the schema endpoint itself is not part of it.
     "SERVE_INCLUDE_SCHEMA": False,

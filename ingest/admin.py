@@ -17,7 +17,15 @@ from django_rq.admin import QueueAdmin
 from django_rq.models import Dashboard
 
 from ingest import retention, services
-from ingest.models import Chunk, Document, IngestFile, IngestJob, Membership, Project
+from ingest.models import (
+    Chunk,
+    Document,
+    FileMember,
+    IngestFile,
+    IngestJob,
+    Membership,
+    Project,
+)
 from jobs.lifecycle import InvalidTransition
 from jobs.models import JobEvent
 
@@ -216,6 +224,16 @@ class ChunkInline(ReadOnlyMixin, admin.TabularInline):
     can_delete = False
     fields = ["index", "start", "end", "text"]
     readonly_fields = fields
+
+
+@admin.register(FileMember)
+class FileMemberAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """A zip's members and a message's attachments, each with its result."""
+
+    list_display = ["name", "file", "status", "chunks", "error"]
+    list_filter = ["status"]
+    list_select_related = ["file"]
+    search_fields = ["name", "file__name", "=file__job__id"]
 
 
 @admin.register(Document)

@@ -190,7 +190,10 @@ class IngestJob(Job):
         # Does nothing when the files are prefetched (with or without the
         # documents' ids, which own_document_pk then asks for itself).
         prefetch_related_objects([self], self.files_with_documents())
-        return list(self.files.all())
+        files = list(self.files.all())
+        containers = [f for f in files if f.kind in results.CONTAINER_KINDS]
+        prefetch_related_objects(containers, FileMember.shown())
+        return files
 
     def result_is_partial(self) -> bool:
         """Whether the job kept only some of its files: cancelled before it
@@ -253,7 +256,9 @@ class IngestFile(models.Model):
     status = models.CharField(max_length=16, choices=FileStatus.choices, default=FileStatus.PENDING)
     error = models.TextField(blank=True)
     chunks = models.PositiveIntegerField(default=0)
-    members = models.JSONField(default=list, blank=True)
+    # How many of its members (a zip's files, a message's attachments) have a
+    # result: FileMember rows, counted as each is written.
+    members_count = models.PositiveIntegerField(default=0)
     # What reading it found: the text's encoding, a PDF's page count, a
     # table's delimiter, what a zip expanded to.
     details = models.JSONField(default=dict, blank=True)
@@ -272,6 +277,14 @@ class IngestFile(models.Model):
         """The file's state in its job's result (``ingest.results.FILE_STATES``)."""
         return "not_reached" if self.status == FileStatus.PENDING else self.status
 
+    def members_shown(self) -> list["FileMember"]:
+        """Its first ``results.MEMBERS_SHOWN`` members, read with its job's
+        files by ``IngestJob.result_files``, else here (one query)."""
+        shown = getattr(self, "shown_members", None)
+        if shown is None:
+            shown = list(self.member_results.filter(position__lt=results.MEMBERS_SHOWN))
+        return shown
+
     def own_document_pk(self):
         """The id of the file's own document, or None: from the annotation
         ``IngestJob.files_with_documents`` adds, else asked for (one query)."""
@@ -287,6 +300,36 @@ def _own_document_sources(file):
     return DocumentSource.objects.filter(file=file).order_by(
         Case(When(member="", then=0), default=1), "id"
     )
+
+
+class FileMember(models.Model):
+    """A file inside a file: a zip's member or a message's attachment, with
+    its own result. A row each, written in the transaction of its document,
+    so that recording one costs the same however many came before."""
+
+    file = models.ForeignKey(IngestFile, on_delete=models.CASCADE, related_name="member_results")
+    position = models.PositiveIntegerField()  # in the order they were read
+    name = models.TextField()
+    status = models.CharField(max_length=16)  # done, duplicate, failed, or skipped (attachments)
+    document = models.UUIDField(null=True, blank=True)  # its id; the document may be removed
+    chunks = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)  # its kind, encoding, pages
+
+    class Meta:
+        ordering = ["file", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["file", "position"], name="filemember_unique_position")
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @staticmethod
+    def shown() -> Prefetch:
+        """The members a file's result shows, as ``IngestFile.members_shown`` reads them."""
+        first = FileMember.objects.filter(position__lt=results.MEMBERS_SHOWN)
+        return Prefetch("member_results", queryset=first, to_attr="shown_members")
 
 
 class Document(models.Model):

@@ -16,7 +16,9 @@ from ingest.models import (
     Chunk,
     Document,
     DocumentSource,
+    FileMember,
     IdempotencyKey,
+    IngestFile,
     IngestJob,
     Membership,
     Project,
@@ -276,6 +278,15 @@ def document_get(*, project: Project, document_id) -> Document:
 
 def document_chunks(*, document: Document) -> QuerySet[Chunk]:
     return document.chunks.defer("search").order_by("index")
+
+
+def file_members(*, job: IngestJob, position) -> QuerySet[FileMember]:
+    """The members (a zip's files, a message's attachments) of the job's file
+    at ``position``, in the order they were read."""
+    ingest_file = IngestFile.objects.filter(job=job, position=position).only("pk").first()
+    if ingest_file is None:
+        raise NotFound()
+    return ingest_file.member_results.order_by("position")
 
 
 def job_documents(*, job: IngestJob, limit: int = 200) -> QuerySet[Document]:

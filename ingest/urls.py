@@ -26,6 +26,7 @@ urlpatterns = [
     path(PROJECT + "members/", members.member_list, name="member-list"),
     path(PROJECT + "members/<int:member_id>/role/", members.member_role, name="member-role"),
     path(PROJECT + "members/<int:member_id>/remove/", members.member_remove, name="member-remove"),
+    path(JOB + "files/<int:position>/members/", jobs.file_members, name="file-members"),
     path(PROJECT + "documents/", documents.document_list, name="document-list"),
     path(
         PROJECT + "documents/<uuid:document_id>/", documents.document_detail, name="document-detail"

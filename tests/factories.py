@@ -3,7 +3,16 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from ingest.models import Document, IngestFile, IngestJob, Membership, Project, Role
+from ingest import results
+from ingest.models import (
+    Document,
+    FileMember,
+    IngestFile,
+    IngestJob,
+    Membership,
+    Project,
+    Role,
+)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -56,6 +65,7 @@ class IngestJobFactory(factory.django.DjangoModelFactory):
 class IngestFileFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = IngestFile
+        skip_postgeneration_save = True  # the members hook writes its own rows
 
     class Params:
         content = b"Hello world.\n"
@@ -70,6 +80,33 @@ class IngestFileFactory(factory.django.DjangoModelFactory):
     storage_path = factory.LazyAttribute(
         lambda f: default_storage.save(f"jobs/test/{f.name}", ContentFile(f.content))
     )
+
+    @factory.post_generation
+    def members(self, create, results, **kwargs):
+        """``members=[{"name": ..., "status": ...}, ...]``: its members' results, as rows."""
+        for result in results or []:
+            FileMember.objects.create(
+                file=self,
+                position=self.members_count,
+                name=result["name"],
+                status=result.get("status", "done"),
+                document=result.get("document"),
+                chunks=result.get("chunks") or 0,
+                error=result.get("error") or "",
+                details={k: v for k, v in result.items() if k not in MEMBER_COLUMNS},
+            )
+            self.members_count += 1
+        if results:
+            IngestFile.objects.filter(pk=self.pk).update(members_count=self.members_count)
+
+
+MEMBER_COLUMNS = {"name", "status", "document", "chunks", "error"}
+
+
+def member_results(ingest_file) -> list[dict]:
+    """The file's members' results, in order, as its job's result shows them."""
+    rows = FileMember.objects.filter(file=ingest_file).order_by("position")
+    return [results.MEMBER_RESULT(row) for row in rows]
 
 
 class DocumentFactory(factory.django.DjangoModelFactory):

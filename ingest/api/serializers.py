@@ -5,7 +5,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ingest import representation
+from ingest import representation, results
 from ingest.api.schema import FILE_KINDS
 from ingest.api.shapes import output
 from ingest.models import Chunk, Membership, Role
@@ -138,6 +138,7 @@ class CleanupInput(Input):
 ProjectOutput = output(representation.PROJECT)
 CleanupOutput = output(representation.CLEANUP)
 EventOutput = output(representation.EVENT)
+MemberResultOutput = output(results.MEMBER_RESULT)
 DocumentOutput = output(representation.DOCUMENT)
 DocumentHitOutput = output(representation.DOCUMENT_HIT)
 

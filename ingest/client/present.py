@@ -41,9 +41,12 @@ def file_lines(files: list[dict]) -> list[str]:
     lines = []
     for f in files:
         lines.append(f"  {_status_label(f['status']):<11} {f['name']:<{width}}  {_file_note(f)}")
-        for member in f.get("members") or []:
+        shown = f.get("members") or []
+        for member in shown:
             note = _file_note(member)
             lines.append(f"      {_status_label(member['status']):<11} {member['name']}  {note}")
+        if (more := f.get("members_total", len(shown)) - len(shown)) > 0:
+            lines.append(f"      ... and {_plural(more, 'more member')}")
     return [line.rstrip() for line in lines]
 
 

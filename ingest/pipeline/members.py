@@ -1,9 +1,10 @@
 """Files inside files: a zip's members and a message's attachments.
 
 Each member is a document of its own, written in its own transaction with
-its result recorded in that same transaction, so a resumed job skips the
-members it already wrote. What zips expand to counts toward the job's
-INGEST_MAX_TOTAL_BYTES, all zips of the job together.
+its result recorded in that same transaction (a ``FileMember`` row), so a
+resumed job skips the members it already wrote. What zips expand to counts
+toward the job's INGEST_MAX_TOTAL_BYTES, all zips of the job together, and a
+zip or a message holds at most INGEST_MAX_MEMBERS files.
 """
 
 import lzma
@@ -14,8 +15,10 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, F, Q, Sum
 
-from ingest.models import FileStatus, IngestFile
+from ingest.models import FileMember, FileStatus, IngestFile
 from ingest.pipeline import office, readers, store
 from ingest.pipeline.blocks import COPY_BYTES
 from ingest.pipeline.reading import read_canonical
@@ -24,6 +27,8 @@ from jobs.runner import JobContext
 # Kinds that are not read inside a zip or a message: their own members would
 # be documents of documents.
 NOT_NESTED = {"zip": "a zip inside a zip or a message is not unpacked."}
+# A member's result's own columns; the rest of it (its kind, encoding...) is its details.
+RESULT_KEYS = frozenset({"name", "status", "document", "chunks", "error"})
 
 
 def unsafe_member_reason(name: str) -> str | None:
@@ -54,11 +59,12 @@ def process_zip(job, ingest_file, local: Path, ctx: JobContext, progress) -> Non
         raise readers.ExtractionError(f"the zip archive is damaged ({exc}).") from exc
     with archive:
         infos = [info for info in archive.infolist() if not info.is_dir()]
+        _check_count(len(infos), "zip holds")
         expanded = sum(info.file_size for info in infos)
         _check_total(expanded, progress.expanded)
         progress.expanded += expanded
         ingest_file.details = {**ingest_file.details, "expanded": expanded}
-        done = {m["name"] for m in ingest_file.members}
+        done = recorded_names(ingest_file)
         for number, info in enumerate(infos):
             if info.filename in done:
                 continue
@@ -74,6 +80,24 @@ def process_zip(job, ingest_file, local: Path, ctx: JobContext, progress) -> Non
             share = ingest_file.size * (number + 1) // max(len(infos), 1)
             ctx.progress(bytes_done=progress.bytes_before + share)
     _finish_zip(ingest_file)
+
+
+def recorded_names(ingest_file: IngestFile) -> set[str]:
+    """The members already written or failed: a resumed job skips them."""
+    return set(ingest_file.member_results.values_list("name", flat=True))
+
+
+def chunks_of_members(ingest_file: IngestFile) -> int:
+    return ingest_file.member_results.aggregate(chunks=Sum("chunks"))["chunks"] or 0
+
+
+def _check_count(count: int, holds: str) -> None:
+    limit = settings.INGEST_MAX_MEMBERS
+    if count > limit:
+        raise readers.ExtractionError(
+            f"the {holds} {count} files, over the limit of {limit} (INGEST_MAX_MEMBERS); "
+            "split it into smaller ones."
+        )
 
 
 def _check_total(expanded: int, before: int) -> None:
@@ -92,23 +116,26 @@ def _check_total(expanded: int, before: int) -> None:
 
 
 def _finish_zip(ingest_file: IngestFile) -> None:
-    results = ingest_file.members
-    if results and all(m["status"] == FileStatus.FAILED for m in results):
+    counts = ingest_file.member_results.aggregate(
+        members=Count("pk"),
+        failed=Count("pk", filter=Q(status=FileStatus.FAILED)),
+        chunks=Sum("chunks"),
+    )
+    if not counts["members"]:
+        store.mark_file(ingest_file, status=FileStatus.FAILED, error="the zip archive is empty.")
+    elif counts["failed"] == counts["members"]:
         store.mark_file(
             ingest_file, status=FileStatus.FAILED, error="no member of the zip could be read."
         )
-    elif not results:
-        store.mark_file(ingest_file, status=FileStatus.FAILED, error="the zip archive is empty.")
     else:
-        chunks = sum(m["chunks"] for m in results)
-        store.mark_file(ingest_file, status=FileStatus.DONE, chunks=chunks)
+        store.mark_file(ingest_file, status=FileStatus.DONE, chunks=counts["chunks"])
 
 
 def process_attachments(job, ingest_file, local: Path, ctx: JobContext) -> None:
     """A message's attachments of supported kinds, each a document of its own,
     recorded among the file's members like a zip's. Attachments of kinds we do
     not read (images, signatures...) are listed as skipped, with the reason."""
-    done = {m["name"] for m in ingest_file.members}
+    done = recorded_names(ingest_file)
     seen: dict[str, int] = {}
     attachments = []
     with local.open("rb") as raw:
@@ -119,6 +146,7 @@ def process_attachments(job, ingest_file, local: Path, ctx: JobContext) -> None:
             # undecodable one too. The failure is listed among the members.
             if "attachments" not in done:
                 _record_member(ingest_file, _failed("attachments", str(exc)))
+    _check_count(len(attachments), "message has")
     for attachment in attachments:
         name = _unique(attachment.name or "attachment", seen)
         if name in done:
@@ -239,5 +267,22 @@ def _member_result(name: str, written, details: dict) -> dict:
 
 
 def _record_member(ingest_file: IngestFile, outcome: dict) -> None:
-    ingest_file.members = [*ingest_file.members, outcome]
-    IngestFile.objects.filter(pk=ingest_file.pk).update(members=ingest_file.members)
+    """One more member's result: a row, and the file's count, whatever came
+    before; in one transaction (inside the document's, when it wrote one)."""
+    with transaction.atomic():
+        _insert_member(ingest_file, outcome)
+        IngestFile.objects.filter(pk=ingest_file.pk).update(members_count=F("members_count") + 1)
+    ingest_file.members_count += 1
+
+
+def _insert_member(ingest_file: IngestFile, outcome: dict) -> None:
+    FileMember.objects.create(
+        file=ingest_file,
+        position=ingest_file.members_count,
+        name=outcome["name"],
+        status=outcome["status"],
+        document=outcome["document"],
+        chunks=outcome["chunks"],
+        error=outcome["error"] or "",
+        details={key: value for key, value in outcome.items() if key not in RESULT_KEYS},
+    )

@@ -102,7 +102,7 @@ def process_document(job, ingest_file, local: Path, work_dir: Path, ctx, progres
         on_read=report,
         on_share=lambda share: report(int(ingest_file.size * share)),
     )
-    chunks = sum(m["chunks"] for m in ingest_file.members)
+    chunks = members.chunks_of_members(ingest_file)
     write_document(
         job,
         ingest_file,

@@ -6,7 +6,7 @@ import logging
 from django.db import transaction
 
 from ingest import storage
-from ingest.models import FileStatus, IngestFile, IngestJob
+from ingest.models import FileMember, FileStatus, IngestFile, IngestJob
 from ingest.services.intake import JOB_NAME_LENGTH, remove_stored_files, shorten
 from ingest.services.queue import job_enqueue
 from jobs import lifecycle
@@ -119,7 +119,7 @@ def _create_retry(job: IngestJob, files: list[IngestFile], actor) -> IngestJob:
         for position, original in enumerate(files):
             target = storage.upload_path(retry, position, _tail(original))
             copied.append(storage.copy(original.storage_path, target))
-            IngestFile.objects.create(
+            copy = IngestFile.objects.create(
                 job=retry,
                 position=position,
                 name=original.name,
@@ -128,13 +128,34 @@ def _create_retry(job: IngestJob, files: list[IngestFile], actor) -> IngestJob:
                 kind=original.kind,
                 sha256=original.sha256,
                 storage_path=target,
-                members=[m for m in original.members if m["status"] in FINISHED_FILE_STATUSES],
             )
+            _copy_finished_members(original, copy)
     except BaseException:
         _remove_quietly(copied)  # the rows go with the rollback; the copies must go too
         raise
     lifecycle.record_created(retry, actor=actor, reason=f"retry of job {job.pk}")
     return retry
+
+
+def _copy_finished_members(original: IngestFile, copy: IngestFile) -> None:
+    """The members ``original`` finished, as ``copy``'s: the worker skips them."""
+    finished = original.member_results.filter(status__in=FINISHED_FILE_STATUSES)
+    rows = [
+        FileMember(
+            file=copy,
+            position=position,
+            name=member.name,
+            status=member.status,
+            document=member.document,
+            chunks=member.chunks,
+            error=member.error,
+            details=member.details,
+        )
+        for position, member in enumerate(finished)
+    ]
+    FileMember.objects.bulk_create(rows)
+    copy.members_count = len(rows)
+    copy.save(update_fields=["members_count"])
 
 
 def _tail(ingest_file: IngestFile) -> str:

@@ -21,6 +21,7 @@ from ingest.views.http import (
     job_url,
     moment,
     notice_event,
+    page_of,
     project_membership,
     project_url,
     shows_job,
@@ -165,6 +166,27 @@ def job_detail(request, project_id, job_id):
     if job is None:
         raise Http404(JOB_GONE)
     return render(request, "ingest/job_detail.html", job_panel_context(membership, job))
+
+
+@login_required
+@require_GET
+def file_members(request, project_id, job_id, position):
+    """A zip's members or a message's attachments, a page at a time."""
+    membership = project_membership(request, project_id)
+    job = job_or_none(membership, job_id)
+    if job is None:
+        raise Http404(JOB_GONE)
+    try:
+        members = selectors.file_members(job=job, position=position)
+    except selectors.NotFound:
+        raise Http404("This job has no file there.") from None
+    context = {
+        "project": membership.project,
+        "job": job,
+        "file": job.files.get(position=position),
+        "members": page_of(request, members),
+    }
+    return render(request, "ingest/file_members.html", context)
 
 
 @login_required

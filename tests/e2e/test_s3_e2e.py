@@ -15,6 +15,7 @@ from ingest.models import Document, FileStatus, IngestFile
 from jobs.models import JobStatus
 from tests.conftest import wait_for
 from tests.e2e.helpers import create_job, finished, job_row, job_url, text_file
+from tests.factories import member_results
 
 pytestmark = [pytest.mark.e2e]
 
@@ -54,7 +55,7 @@ def test_a_job_on_object_storage_is_ingested_then_cleaned_up(api, project, bucke
     body = api.get(job_url(project, job_id)).json()
     statuses = [f["status"] for f in body["result"]["files"]]
     assert statuses == ["done"] * len(DOCS) + ["done"]
-    zipped_members = IngestFile.objects.get(job_id=job_id, kind="zip").members
+    zipped_members = member_results(IngestFile.objects.get(job_id=job_id, kind="zip"))
     assert [m["status"] for m in zipped_members] == ["duplicate"] * 3  # same texts as above
     triggers = Document.objects.get(project=project, title="triggers.txt")
     text = "".join(triggers.chunks.order_by("index").values_list("text", flat=True))

@@ -480,3 +480,20 @@ def test_job_shows_per_file_results_and_the_audit_trail(settings):
         ["complete", "running", "->", "completed", "-"],
         ["delete", "completed", "->", "cancelled", "ada", "tidy", "up"],
     ]
+
+
+def test_a_zips_result_lists_the_members_shown_and_counts_the_rest():
+    from ingest.client.present import file_lines
+
+    members = [
+        {"name": f"m{n}.txt", "status": "done", "chunks": 1, "error": None} for n in range(2)
+    ]
+    zipped = {"name": "a.zip", "status": "done", "chunks": 2, "error": None}
+    lines = file_lines([{**zipped, "members": members, "members_total": 45}])
+
+    assert lines == [
+        "  done        a.zip  2 chunks",
+        "      done        m0.txt  1 chunk",
+        "      done        m1.txt  1 chunk",
+        "      ... and 43 more members",
+    ]

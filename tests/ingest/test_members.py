@@ -8,6 +8,7 @@ import pytest
 
 from ingest.models import Document, DocumentSource, FileStatus
 from jobs.runner import JobCancelled
+from tests.factories import member_results
 from tests.ingest.test_pipeline import (
     CancelAfter,
     CancelWhen,
@@ -57,14 +58,14 @@ def test_a_message_and_its_attachments_become_documents_of_their_own():
     own = DocumentSource.objects.get(file=mail, member="").document
     assert "Rapport — 報告" in document_text(own)
     assert "déjà relu" in document_text(own)
-    members = {m["name"]: m for m in mail.members}
+    members = {m["name"]: m for m in member_results(mail)}
     assert members["notes.txt"]["status"] == FileStatus.DONE
     assert members["data.json"]["kind"] == "json"
     assert document_text(Document.objects.get(pk=members["data.json"]["document"])) == (
         "ville: Köln"
     )
     assert members["logo.png"]["status"] == "skipped"
-    assert mail.chunks == sum(m["chunks"] for m in mail.members) + own.chunk_count
+    assert mail.chunks == sum(m["chunks"] for m in member_results(mail)) + own.chunk_count
 
 
 def test_a_resumed_message_skips_attachments_already_written():
@@ -82,13 +83,13 @@ def test_a_resumed_message_skips_attachments_already_written():
     with pytest.raises(JobCancelled):
         run(job, ctx)
     assert fresh(mail).status == FileStatus.PENDING
-    assert [m["name"] for m in fresh(mail).members] == ["one.txt"]
+    assert [m["name"] for m in member_results(mail)] == ["one.txt"]
 
     run(job)
 
     mail = fresh(mail)
     assert mail.status == FileStatus.DONE
-    assert [m["name"] for m in mail.members] == ["one.txt", "two.txt"]
+    assert [m["name"] for m in member_results(mail)] == ["one.txt", "two.txt"]
     assert DocumentSource.objects.filter(file=mail, member="one.txt").count() == 1
 
 

@@ -35,10 +35,31 @@ def test_job_result_of_a_completed_job_is_not_partial(project):
 
 def test_job_result_lists_zip_members(project):
     job = IngestJobFactory(project=project, status=JobStatus.COMPLETED)
-    members = [{"name": "a.md", "status": "done"}]
+    members = [{"name": "a.md", "status": "done", "chunks": 3, "kind": "md"}]
     IngestFileFactory(job=job, kind="zip", members=members, status="done")
     (entry,) = job.build_result()["files"]
-    assert entry["members"] == members
+    assert entry["members"] == [
+        {
+            "name": "a.md",
+            "status": "done",
+            "document": None,
+            "chunks": 3,
+            "error": None,
+            "kind": "md",
+            "encoding": None,
+            "pages": None,
+        }
+    ]
+    assert entry["members_total"] == 1
+
+
+def test_job_result_shows_the_first_members_and_counts_them_all(project):
+    job = IngestJobFactory(project=project, status=JobStatus.COMPLETED)
+    members = [{"name": f"m{n:03}.txt", "status": "done"} for n in range(45)]
+    IngestFileFactory(job=job, kind="zip", members=members, status="done")
+    (entry,) = job.build_result()["files"]
+    assert [m["name"] for m in entry["members"]] == [f"m{n:03}.txt" for n in range(20)]
+    assert entry["members_total"] == 45
 
 
 def test_job_result_works_whatever_its_caller_read_of_the_files(project):

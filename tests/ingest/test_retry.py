@@ -10,12 +10,12 @@ from django.test import Client
 from django.urls import reverse
 
 from ingest import services
-from ingest.models import FileStatus, IngestFile, IngestJob
+from ingest.models import FileMember, FileStatus, IngestFile, IngestJob
 from jobs import lifecycle
 from jobs.models import JobStatus
 from tests.conftest import client_for, member
 from tests.e2e.helpers import text_file
-from tests.factories import UserFactory
+from tests.factories import UserFactory, member_results
 
 pytestmark = pytest.mark.django_db
 
@@ -103,12 +103,16 @@ def test_a_partly_written_zip_keeps_its_written_members(api, project):
         {"name": "b.txt", "status": "duplicate", "document": None, "chunks": 1, "error": None},
         {"name": "c.bin", "status": "failed", "document": None, "chunks": 0, "error": "x"},
     ]
-    IngestFile.objects.filter(job=job).update(kind="zip", members=members)
+    IngestFile.objects.filter(job=job).update(kind="zip")
+    zipped = IngestFile.objects.get(job=job)
+    for position, result in enumerate(members):
+        FileMember.objects.create(file=zipped, position=position, **{**result, "error": ""})
 
     retry = IngestJob.objects.get(pk=api.post(retry_url(project, job)).json()["id"])
 
     (copy,) = retry.files.all()
-    assert [m["name"] for m in copy.members] == ["a.txt", "b.txt"]  # the failed one is retried
+    assert [m["name"] for m in member_results(copy)] == ["a.txt", "b.txt"]  # the failed is retried
+    assert copy.members_count == 2
 
 
 @pytest.mark.parametrize("status", [JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.CANCELLING])
