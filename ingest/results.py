@@ -50,6 +50,10 @@ MEMBER_RESULT = Shape(
 FILE_RESULT = Shape(
     "FileResult",
     {
+        "position": Field(
+            INTEGER,
+            help="its place in the job, from 0 (a zip's members: .../files/<position>/members/)",
+        ),
         "name": Field(STRING),
         "size": Field(INTEGER),
         "status": Field(Choice(FILE_STATES), lambda file: file.result_status(), reads=("status",)),

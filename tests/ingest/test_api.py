@@ -559,8 +559,20 @@ def test_detail_has_the_designed_shape(api, project):
     assert body["result"]["documents_created"] == 1
     files = body["result"]["files"]
     assert [set(f) for f in files] == [
-        {"name", "size", "status", "document", "chunks", "error", "kind", "encoding", "pages"}
+        {
+            "position",
+            "name",
+            "size",
+            "status",
+            "document",
+            "chunks",
+            "error",
+            "kind",
+            "encoding",
+            "pages",
+        }
     ] * 3
+    assert [f["position"] for f in files] == [0, 1, 2]
     assert [(f["name"], f["status"], f["chunks"], f["error"]) for f in files] == [
         ("a.txt", "done", 12, None),
         ("b.txt", "failed", 0, "broken"),

@@ -105,4 +105,4 @@ def test_the_job_page_links_to_every_member_a_page_at_a_time(client):
     assert f'href="{members}">All 30 members of scans.zip</a>' in shown
     assert "scan-00025.png" in second and "scan-00024.png" not in second
     assert "Page 2 of 2 · 30 in all" in second
-    assert client.get(f"{page}files/7/members/").status_code == 404
+    assert client.get(f"{page}files/9999/members/").status_code == 404
