@@ -47,7 +47,7 @@ def copy_members_back(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ingest", "0007_chunk_document_index_from_the_unique_constraint"),
+        ("ingest", "0008_project_unique_name"),
     ]
 
     operations = [
