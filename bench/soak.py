@@ -1,9 +1,11 @@
 """Faults, all at once: 200 jobs of real files on 3 real workers and a reaper,
 while cancels, force-deletes, cleanups, SIGTERM and SIGKILL (to workers and
 work horses), ``pg_terminate_backend`` on the workers' connections and one
-Redis restart hit them at random. Once it settles (the heartbeat timeout and
-a reaper period after the last job ended), the invariants are checked and
-their counts printed; the exit status is 1 if any is broken.
+Redis restart hit them at random; after the restart, /readyz must answer 200
+again within 10 s (the workers register anew). Once it settles (the
+heartbeat timeout and a reaper period after the last job ended), the
+invariants are checked and their counts printed; the exit status is 1 if
+any is broken.
 
     BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/ingest_fuzz \
         .venv/bin/python -m bench.soak [--jobs 200] [--seed 1] [--fault-seconds 150]
@@ -37,6 +39,7 @@ CANCEL_GRACE = 3
 REAPER_INTERVAL = 0.5  # the interval ReaperProcess polls at
 WORKERS = 3
 FAULT_SECONDS = 150  # faults stop then, even if jobs are still running (--fault-seconds)
+READY_AGAIN_SECONDS = 10  # after Redis restarts, until the workers are registered again
 SETTLE_TIMEOUT = 600  # a loaded machine works off a long queue slowly
 FAULTS = [
     "cancel",
@@ -76,6 +79,7 @@ class Soak:
         self.faults = Counter()
         self.cleaned_documents: set[str] = set()
         self.restarts = Counter()
+        self.ready_again: float | None = None  # /readyz after the Redis restart
         self.reaper_exits: list[str] = []
 
     # --- processes -----------------------------------------------------------
@@ -266,6 +270,7 @@ def run(bench, args) -> dict:
             args.redis.start()
             redis_restarted = True
             soak.faults["redis_restart"] += 1
+            soak.ready_again = seconds_until_ready(soak)
         soak.supervise()
         if len(soak.job_ids) >= args.jobs and redis_restarted and all_finished(soak.job_ids):
             break
@@ -298,11 +303,28 @@ def run(bench, args) -> dict:
         "restarts": dict(soak.restarts),
         "reaper_exits": soak.reaper_exits,
         "settled": all_finished(soak.job_ids),
+        "readyz_after_redis_restart_s": soak.ready_again,
         "invariants": {
             name: {"counts": counts, "breaches": len(breaches), "examples": breaches[:5]}
             for name, (counts, breaches) in results.items()
         },
     }
+
+
+def seconds_until_ready(soak) -> float | None:
+    """How long after Redis came back /readyz answered 200 again (the workers
+    registered anew), faults paused meanwhile; None if not within a minute."""
+    from django.test import Client
+
+    client, started = Client(), time.monotonic()
+    while time.monotonic() - started < 60:
+        with contextlib.suppress(Exception):
+            if client.get("/readyz").status_code == 200:
+                return round(time.monotonic() - started, 2)
+        close_connections()
+        soak.supervise()
+        time.sleep(0.1)
+    return None
 
 
 def all_finished(job_ids) -> bool:
@@ -340,7 +362,13 @@ def main() -> int:
     print(f"faults: {figures['faults']}; restarts: {figures['restarts']}")
     for log in figures["reaper_exits"]:
         print(f"the reaper exited; the end of its log:\n{log}")
-    broken = 0
+    ready = figures["readyz_after_redis_restart_s"]
+    late = ready is None or ready > READY_AGAIN_SECONDS
+    print(
+        f"{'BROKEN' if late else 'ok    '} /readyz 200 again {ready} s after Redis returned "
+        f"(at most {READY_AGAIN_SECONDS})"
+    )
+    broken = int(late)
     for name, outcome in figures["invariants"].items():
         mark = "ok    " if not outcome["breaches"] else "BROKEN"
         print(f"{mark} {name}: {outcome['counts']}, breaches {outcome['breaches']}")
