@@ -335,3 +335,25 @@ def test_a_dashboard_upload_goes_to_the_bucket_once_allowed(project, user, s3):
     assert s3.keys() == stored_keys(job)
     key = storage.s3_key(job.files.get().storage_path)
     assert s3.client.get_object(Bucket=s3.name, Key=key)["Body"].read() == content
+
+
+def test_a_token_upload_streams_to_the_bucket_and_a_session_upload_follows_its_checks(
+    project, user, s3
+):
+    from django.test import Client
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    token = APIClient()
+    token.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    session = Client()
+    session.force_login(user)
+
+    streamed = token.post(jobs_url(project), {"files": [text_file("t.txt", 5, 3_000)]})
+    checked = session.post(jobs_url(project), {"files": [text_file("s.txt", 6, 3_000)]})
+
+    assert (streamed.status_code, checked.status_code) == (201, 201)
+    by_name = {f.name: f.storage_path for f in IngestFile.objects.all()}
+    assert by_name["t.txt"].startswith("uploads/")  # written while the request came in
+    assert by_name["s.txt"].startswith(f"jobs/{project.pk}/")  # written once it was allowed
+    assert s3.keys() == sorted(storage.s3_key(path) for path in by_name.values())
