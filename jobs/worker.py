@@ -31,7 +31,9 @@ from jobs.runner import install_shutdown_handler
 class Worker(RQWorker):
     max_connection_wait_time = 2.0  # RQ's 60 s would leave it unregistered for a minute
 
-    def __init__(self, *args, job_monitoring_interval: int = 5, **kwargs):
+    # RQ checks on its horse (and heartbeats) every 30 s; a worker whose horse works
+    # through a Redis restart would stay unregistered that long (bench.soak).
+    def __init__(self, *args, job_monitoring_interval: int = 2, **kwargs):
         super().__init__(*args, job_monitoring_interval=job_monitoring_interval, **kwargs)
 
     def heartbeat(self, timeout=None, pipeline=None):
