@@ -55,9 +55,13 @@ class BenchEnv(ProcessGroup):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def database_url() -> str:
+    return os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+
+
 def setup(name: str) -> BenchEnv:
     """Point Django at the benchmark database and Redis, migrate, start empty."""
-    database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    database_url = globals()["database_url"]()
     redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
     # Production-like: DEBUG off, so no query log or debug cursor wrapper

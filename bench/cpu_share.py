@@ -8,6 +8,8 @@ milliseconds per request, part by part, say which part a throughput goal
 depends on, and whether any work in the web process could reach it.
 """
 
+import threading
+
 import psutil
 
 PARTS = ("web", "postgres", "redis", "client")
@@ -76,3 +78,79 @@ class CpuTally:
             row["total"] = sum(row.values())
             figures[label] = {part: round(value, 3) for part, value in row.items()}
         return figures
+
+
+def process_and_reaped_children_seconds(pid: int) -> float:
+    """CPU seconds of ``pid`` and of the children it has waited for: a
+    worker's, with its finished work horses, when read while it has none."""
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+class DatabaseCpu(threading.Thread):
+    """The CPU seconds one database's backends used, sampled every
+    ``interval``: they come and go with each connection, and one that exits
+    counts up to its last sample, so the interval is kept short. Backends of
+    other databases on the same server (and the server's shared background
+    processes) are not counted."""
+
+    def __init__(self, database: str, *, interval: float = 0.05):
+        super().__init__(daemon=True, name=f"cpu-{database}")
+        self.database = database
+        self.interval = interval
+        self.first: dict[tuple, float] = {}
+        self.last: dict[tuple, float] = {}
+        self.before: set[tuple] = set()
+        self._ours: dict[tuple, bool] = {}
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        while not self._stopped.wait(self.interval):
+            self.sample()
+
+    def _backends(self):
+        for process in psutil.process_iter(["name"]):
+            if not (process.info["name"] or "").startswith("postgres"):
+                continue
+            try:
+                key = (process.pid, process.create_time())
+                if key not in self._ours:
+                    # "postgres: 15/main: <user> <database> <client> <state>"
+                    self._ours[key] = f" {self.database} " in " ".join(process.cmdline())
+            except psutil.Error:
+                continue
+            if self._ours[key]:
+                yield key, process
+
+    def sample(self) -> None:
+        for key, process in self._backends():
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            with self._lock:
+                self.first.setdefault(key, times.user + times.system)
+                self.last[key] = times.user + times.system
+
+    def begin(self) -> "DatabaseCpu":
+        self.sample()
+        self.before = set(self.first)
+        self.start()
+        return self
+
+    def seconds(self) -> float:
+        """CPU seconds used since ``begin`` (a backend that started later
+        counts from its start)."""
+        self.sample()
+        with self._lock:
+            return sum(
+                used - (self.first[key] if key in self.before else 0.0)
+                for key, used in self.last.items()
+            )
+
+    def stop(self) -> float:
+        used = self.seconds()
+        self._stopped.set()
+        self.join(2)
+        return used

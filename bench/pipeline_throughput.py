@@ -12,8 +12,13 @@ A second, larger upload measures the peak resident memory of the work horse
 ``--kinds`` also ingests the same prose as HTML, CSV and JSON (the kinds that
 share the text path), each against the read + sha256 floor of its own file.
 
+``--novel`` measures real prose instead, from upload until searchable, with
+``--baseline DIR`` beside another commit's checkout (see ``bench.novel``).
+
     .venv/bin/python -m bench.pipeline_throughput [--mb 50] [--big-mb 100]
         [--kinds txt,html,csv,json]
+    .venv/bin/python -m bench.pipeline_throughput --novel [--novel-mb 40]
+        [--novel-rounds 1] [--baseline DIR]
 """
 
 import argparse
@@ -149,9 +154,15 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--kinds", default="", help="also these kinds, comma-separated: txt,html,csv,json"
     )
+    parser.add_argument("--novel", action="store_true", help="real prose, until searchable")
+    parser.add_argument("--novel-mb", type=float, default=40, help="the novel repeated to this")
+    parser.add_argument("--novel-rounds", type=int, default=1, help="rounds of A B B A")
+    parser.add_argument("--baseline", metavar="DIR", help="with --novel: another checkout too")
     args = parser.parse_args(argv)
 
     bench = common.setup("pipeline_throughput")
+    if args.novel:
+        return measure_novel(bench, args)
     try:
         print(f"# pipeline throughput ({common.load_note()})")
         small = common.write_text_file(bench.tmp / "upload.txt", size_mb=args.mb, seed=args.seed)
@@ -178,6 +189,21 @@ def main(argv=None) -> int:
         }
         report(figures)
         print(f"results: {common.write_results('pipeline_throughput', figures)}")
+    finally:
+        bench.close()
+    return 0
+
+
+def measure_novel(bench, args) -> int:
+    from bench import novel
+
+    try:
+        print(f"# upload to searchable, real prose ({common.load_note()})")
+        figures = novel.measure(bench, args)
+        figures["load_after"] = common.load_note()
+        novel.report(figures)
+        print(f"  {figures['load_after']}")
+        print(f"results: {common.write_results('pipeline_throughput_novel', figures)}")
     finally:
         bench.close()
     return 0
