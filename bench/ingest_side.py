@@ -73,9 +73,8 @@ def measure(args) -> dict:
             if status in ("failed", "cancelled"):
                 raise SystemExit(f"job {job.pk} ended {status}")
             completed = now if status == "completed" else None
-        if (
-            searchable is None
-            and selectors.document_list(project=project, q=args.last_words).exists()
+        if searchable is None and list(
+            selectors.document_list(project=project, q=args.last_words)[0:1]
         ):
             searchable = now
         time.sleep(POLL_SECONDS)

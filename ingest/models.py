@@ -21,32 +21,15 @@ from django.utils import timezone
 from ingest import results
 from jobs.models import Job, JobStatus
 
-# PostgreSQL's "simple" text search configuration: lower-cased words, no
-# stemming and no stop words. Documents come in any language (English
-# stemming would mangle the others), and it is what the SQLite fallback can
-# match exactly: whole words, any case.
-SEARCH_CONFIG = "simple"
 
-
+# Migration 0005 made the search columns with this; ingest.search's analyzer
+# fills them since migration 0010, and it stays importable for 0005.
 class SearchableText(SearchVector):
-    """A column's words as full-text search stores them (``to_tsvector``).
-
-    Computed by the database in a generated column, so every way rows are
-    written (the ORM, the pipeline's COPY, raw SQL) keeps it current. SQLite
-    has no text search: there the column is NULL and ``ingest.search`` falls
-    back to matching words in the text.
-    """
+    """A column's words as PostgreSQL's parser found them: the generated
+    search columns of migration 0005, replaced in 0010."""
 
     def as_sqlite(self, compiler, connection, **extra_context):
         return "NULL", []
-
-
-def search_vector(column: str) -> models.GeneratedField:
-    return models.GeneratedField(
-        expression=SearchableText(column, config=SEARCH_CONFIG),
-        output_field=SearchVectorField(null=True),
-        db_persist=True,
-    )
 
 
 class Role(models.TextChoices):
@@ -355,7 +338,12 @@ class Document(models.Model):
     origin_file_name = models.CharField(max_length=255, blank=True)
     chunk_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-    search = search_vector("title")  # GIN-indexed on PostgreSQL (migration 0005)
+    # The title's tokens (ingest.search.analyzer), and on PostgreSQL its
+    # tsvector (GIN-indexed, migration 0010); on SQLite, search_key is the
+    # document's rowid in the FTS5 index of titles and, shifted, of its chunks.
+    terms = models.TextField(default="", editable=False)
+    search = SearchVectorField(null=True, editable=False)
+    search_key = models.BigIntegerField(null=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -378,7 +366,9 @@ class Chunk(models.Model):
     text = models.TextField()
     start = models.PositiveBigIntegerField()
     end = models.PositiveBigIntegerField()
-    search = search_vector("text")  # GIN-indexed on PostgreSQL (migration 0005)
+    # The text's tokens, and on PostgreSQL its tsvector (see Document).
+    terms = models.TextField(default="", editable=False)
+    search = SearchVectorField(null=True, editable=False)
 
     class Meta:
         ordering = ["document", "index"]

@@ -206,52 +206,39 @@ def job_get(*, project: Project, job_id, with_files: bool = True) -> IngestJob:
     return job
 
 
-@functools.cache
-def _documents(with_job: bool, searched: bool) -> PreparedQuery:
-    """The project's documents, newest first (``searched``: those matching
-    ``q``, best first), with the columns their representation shows and,
-    ``with_job``, the job each came from."""
-    columns = representation.DOCUMENT_HIT.reads + (("job",) if with_job else ())
+def _document_columns(with_job: bool) -> tuple[str, ...]:
+    return representation.DOCUMENT_HIT.reads + (("job",) if with_job else ())
 
-    def build(project_id, q=None):
-        documents = Document.objects.filter(project_id=project_id).only(*columns)
+
+@functools.cache
+def _documents(with_job: bool) -> PreparedQuery:
+    """The project's documents, newest first, with the columns their
+    representation shows and, ``with_job``, the job each came from."""
+
+    def build(project_id):
+        documents = Document.objects.filter(project_id=project_id).only(
+            *_document_columns(with_job)
+        )
         if with_job:
             documents = documents.select_related("job")
-        if searched:
-            return search.matching(documents, q)
         return documents.order_by("-created_at", "id")
 
-    return PreparedQuery(build, project_id=uuid.UUID, **({"q": str} if searched else {}))
+    return PreparedQuery(build, project_id=uuid.UUID)
 
 
-@functools.cache
-def _document_hits() -> PreparedQuery:
-    # What a search counts: its hits, without their rank or passages.
-    columns = representation.DOCUMENT_HIT.reads
-    return PreparedQuery(
-        lambda project_id, q: search.hits(
-            Document.objects.filter(project_id=project_id).only(*columns), q
-        ),
-        project_id=uuid.UUID,
-        q=str,
-    )
-
-
-def document_list(*, project: Project, q: str = "", with_job: bool = False) -> Rows:
+def document_list(*, project: Project, q: str = "", with_job: bool = False) -> Rows | search.Hits:
     """The project's documents, newest first; with ``q`` (see ``ingest.search``)
-    only those whose title or text matches, best first. A search's SQL is the
-    same whatever its words on PostgreSQL (they are its parameters), so it is
-    prepared there; SQLite's has a condition per word."""
+    only those whose title or text matches, best first: the search's hits,
+    read as rows are (a count, pages, iteration), each page's documents with
+    their rank and the passage of their snippet."""
     q = search.clean(q)
     if not q:
-        return Rows(_documents(with_job, False), by="project", project_id=project.pk)
-    return Rows(
-        _documents(with_job, True),
-        by="project",
-        counted=_document_hits() if search.full_text() else None,
-        prepare=search.full_text(),
+        return Rows(_documents(with_job), by="project", project_id=project.pk)
+    return search.hits(
         project_id=project.pk,
         q=q,
+        fields=_document_columns(with_job),
+        related=("job",) if with_job else (),
     )
 
 
@@ -260,15 +247,19 @@ def search_query(raw: str) -> str:
 
 
 def document_snippets(*, documents: list[Document], q: str) -> list[Document]:
-    """Sets ``snippet`` on each document of a page of search hits (one query)."""
+    """Sets ``snippet`` on each document of a page of search hits (no query)."""
     return search.attach_snippets(documents, search.clean(q))
+
+
+# What only the search reads: never loaded with a document.
+_SEARCH_FIELDS = ("terms", "search", "search_key")
 
 
 def document_get(*, project: Project, document_id) -> Document:
     document = (
         Document.objects.filter(project=project, pk=_uuid(document_id))
         .select_related("source_file", "job")
-        .defer("search")
+        .defer(*_SEARCH_FIELDS)
         .first()
     )
     if document is None:
@@ -277,7 +268,7 @@ def document_get(*, project: Project, document_id) -> Document:
 
 
 def document_chunks(*, document: Document) -> QuerySet[Chunk]:
-    return document.chunks.defer("search").order_by("index")
+    return document.chunks.defer("terms", "search").order_by("index")
 
 
 def file_members(*, job: IngestJob, position) -> QuerySet[FileMember]:

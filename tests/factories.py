@@ -13,6 +13,7 @@ from ingest.models import (
     Project,
     Role,
 )
+from ingest.search import index
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -124,3 +125,6 @@ class DocumentFactory(factory.django.DjangoModelFactory):
     origin_job_name = factory.LazyAttribute(lambda d: d.job.name if d.job else "")
     origin_file_id = factory.LazyAttribute(lambda d: d.source_file.pk if d.source_file else None)
     origin_file_name = factory.LazyAttribute(lambda d: d.source_file.name if d.source_file else "")
+    # Indexed as the pipeline indexes a title.
+    terms = factory.LazyAttribute(lambda d: index.document_fields(d.title)["terms"])
+    search = factory.LazyAttribute(lambda d: index.document_fields(d.title)["search"])

@@ -14,11 +14,11 @@ from django.utils import timezone
 
 from ingest.models import Chunk, Document, DocumentSource, FileStatus, IngestFile
 from ingest.pipeline import canonical
+from ingest.search import index
 
 logger = logging.getLogger(__name__)
 
 CHUNK_BATCH = 200  # chunks per INSERT, and a checkpoint between batches
-CHUNK_FIELDS = ("document", "index", "text", "start", "end")
 WRITE_ATTEMPTS = 3
 
 
@@ -68,6 +68,7 @@ def _write_or_reuse(job, ingest_file, canonical, ctx, *, title) -> Written:
         origin_job_name=job.name,
         origin_file_id=ingest_file.pk,
         origin_file_name=ingest_file.name,
+        **index.document_fields(title[:500]),
     )
     count = _write_chunks(document, canonical.path, job, ctx)
     Document.objects.filter(pk=document.pk).update(chunk_count=count)
@@ -87,13 +88,14 @@ def _copy_chunks(document, pieces, ctx) -> int:
     # INSERTs built from model instances (bench/pipeline_throughput.py), and
     # chunks are most of what a job writes. It runs in the file's transaction
     # like the INSERTs would, so a cancel still rolls the whole file back.
-    # The rows are written in COPY's text format, a batch per write: psycopg's
-    # write_row() formats each value in Python and was, once the text was
-    # canonicalized block-wise, the largest cost left on the worker's side.
+    # The rows go in COPY's binary form, a batch per write, with each chunk's
+    # search vector already sorted by the worker (ingest.search.index): the
+    # database takes it as it comes instead of parsing text into it.
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(Chunk._meta.get_field(name).column) for name in CHUNK_FIELDS)
-    sql = f"COPY {quote(Chunk._meta.db_table)} ({columns}) FROM STDIN"
-    count, batch, row_start = 0, [], f"{document.pk}\t"
+    fields = (Chunk._meta.get_field(name) for name in index.COPY_COLUMNS)
+    columns = ", ".join(quote(field.column) for field in fields)
+    sql = f"COPY {quote(Chunk._meta.db_table)} ({columns}) FROM STDIN (FORMAT BINARY)"
+    count, batch = 0, [index.COPY_HEADER]
     # COPY needs psycopg's own cursor; wrap_database_errors turns its errors
     # into Django's, which the runner knows (a dropped connection requeues).
     with (
@@ -101,34 +103,22 @@ def _copy_chunks(document, pieces, ctx) -> int:
         connection.cursor() as cursor,
         cursor.cursor.copy(sql) as copy,
     ):
-        for count, piece in enumerate(pieces, start=1):
-            batch.append(
-                f"{row_start}{piece.index}\t{_copy_escape(piece.text)}\t{piece.start}\t{piece.end}\n"
-            )
+        for count, row in enumerate(index.copy_rows(document.pk, pieces), start=1):
+            batch.append(row)
             if count % CHUNK_BATCH == 0:
-                copy.write("".join(batch))
+                copy.write(b"".join(batch))
                 batch.clear()
                 ctx.checkpoint()
-        if batch:
-            copy.write("".join(batch))
+        batch.append(index.COPY_TRAILER)
+        copy.write(b"".join(batch))
     return count
-
-
-def _copy_escape(value: str) -> str:
-    # COPY's text format: backslash, and the characters that end a value or a row.
-    if "\\" in value:
-        value = value.replace("\\", "\\\\")
-    for char, escaped in (("\n", "\\n"), ("\t", "\\t"), ("\r", "\\r")):
-        if char in value:
-            value = value.replace(char, escaped)
-    return value
 
 
 def _insert_chunks(document, pieces, ctx) -> int:
     batch, count = [], 0
     for piece in pieces:
         batch.append(
-            Chunk(
+            index.chunk(
                 document=document,
                 index=piece.index,
                 text=piece.text,

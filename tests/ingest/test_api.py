@@ -10,7 +10,6 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
 
 from ingest.models import (
-    Chunk,
     DocumentSource,
     IdempotencyKey,
     IngestFile,
@@ -18,6 +17,7 @@ from ingest.models import (
     Project,
     Role,
 )
+from ingest.search import index as search_index
 from jobs import lifecycle
 from jobs.models import JobEvent, JobStatus
 from tests.conftest import client_for, member
@@ -823,10 +823,10 @@ def document(project):
     document = DocumentFactory(
         project=project, title="Quarterly report", job=job, source_file=source, chunk_count=3
     )
-    for index, text in enumerate(["alpha beta", "gamma delta", "epsilon zeta"]):
-        Chunk.objects.create(
-            document=document, index=index, text=text, start=index * 10, end=index * 10 + 10
-        )
+    for number, text in enumerate(["alpha beta", "gamma delta", "epsilon zeta"]):
+        search_index.chunk(
+            document=document, index=number, text=text, start=number * 10, end=number * 10 + 10
+        ).save()
     return document
 
 

@@ -7,7 +7,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from ingest import selectors
-from ingest.models import Chunk, Role
+from ingest.models import Role
+from ingest.search import index
 from jobs import lifecycle
 from jobs.models import JobStatus
 from tests.conftest import member
@@ -85,7 +86,7 @@ def test_job_get_finds_only_this_projects_alive_job(project):
 def test_document_list_searches_titles_and_text_case_insensitively(project):
     titled = DocumentFactory(project=project, title="Annual Budget")
     texted = DocumentFactory(project=project, title="Notes")
-    Chunk.objects.create(document=texted, index=0, text="the BUDGET was cut", start=0, end=18)
+    index.chunk(document=texted, index=0, text="the BUDGET was cut", start=0, end=18).save()
     DocumentFactory(project=project, title="Other")
     DocumentFactory(title="budget elsewhere")
     assert set(selectors.document_list(project=project, q="budget")) == {titled, texted}

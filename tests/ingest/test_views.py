@@ -12,6 +12,7 @@ from django.test import AsyncClient, Client
 from django.urls import reverse
 
 from ingest.models import Chunk, DocumentSource, FileStatus, IngestJob, Project, Role
+from ingest.search import index
 from jobs import events, lifecycle
 from jobs.models import JobStatus
 from tests.conftest import member
@@ -558,7 +559,7 @@ def test_viewer_cannot_clean_up(project):
 def test_document_list_searches_titles_and_text(user, project):
     DocumentFactory(project=project, title="Quarterly ledger")
     other = DocumentFactory(project=project, title="Untitled")
-    Chunk.objects.create(document=other, index=0, text="the harbour at night", start=0, end=20)
+    index.chunk(document=other, index=0, text="the harbour at night", start=0, end=20).save()
     DocumentFactory(project=ProjectFactory(), title="Foreign ledger")
     client = browser(user)
 
