@@ -30,13 +30,12 @@ def fill(apps, schema_editor):
     Document = apps.get_model("ingest", "Document")
     Chunk = apps.get_model("ingest", "Chunk")
     documents = Document.objects.order_by("created_at", "id").values_list("id", "title")
+    for key, (pk, title) in enumerate(list(documents.iterator(chunk_size=BATCH)), start=1):
+        terms, vector = _analyzed(title, postgresql)
+        Document.objects.filter(pk=pk).update(
+            terms=terms, search=vector, search_key=None if postgresql else key
+        )
     with connection.cursor() as cursor:
-        for key, (pk, title) in enumerate(documents.iterator(chunk_size=BATCH), start=1):
-            terms, vector = _analyzed(title, postgresql)
-            cursor.execute(
-                "UPDATE ingest_document SET terms = %s, search = %s, search_key = %s WHERE id = %s",
-                [terms, vector, None if postgresql else key, pk],
-            )
         last = 0
         while True:
             rows = list(

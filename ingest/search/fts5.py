@@ -83,7 +83,7 @@ def create_tables(cursor) -> None:
     for table in TABLES:
         cursor.execute(
             f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} "
-            "USING fts5(terms, content='', columnsize=0, tokenize='ascii')"
+            "USING fts5(terms, content='', tokenize='ascii')"
         )
 
 
