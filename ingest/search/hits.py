@@ -33,16 +33,23 @@ CHUNK_KEY_BITS = 32  # SQLite: a chunk's FTS5 rowid is its document's search_key
 
 _D, _C = Document._meta.db_table, Chunk._meta.db_table
 
-# PostgreSQL: whether a candidate (alias %(alias)s) passes the query's phrase
-# checks: some group whose tsquery it matches and whose wanted phrases are
-# all in its terms and unwanted ones none (see Query.phrase_checks).
-_PHRASES = """(%(checks)s::text[] IS NULL OR EXISTS (
-    SELECT 1 FROM unnest(%(checks)s::text[]) AS g(spec)
-    WHERE {a}.search @@ split_part(g.spec, E'\\x1e', 1)::tsquery
-    AND NOT EXISTS (
-        SELECT 1 FROM unnest((string_to_array(g.spec, E'\\x1e'))[2:]) AS p(phrase)
-        WHERE (strpos(' ' || {a}.terms || ' ', ' ' || substr(p.phrase, 2) || ' ') > 0)
-            <> (left(p.phrase, 1) = '+'))))"""
+# PostgreSQL: whether a candidate (alias {a}) passes the query's phrase
+# checks (see Query.phrase_checks): none; or, for one group, each wanted
+# pattern and no unwanted one in its terms; or, for several, one group whose
+# tsquery it matches with its wanted phrases and none of its unwanted ones.
+# The one-group case is two LIKEs a candidate (a phrase of common words over
+# 16,000 candidates: 54 ms, where a subquery per candidate took 112).
+_PHRASES = """(%(plain)s
+    OR (%(groups)s::text[] IS NULL
+        AND ' ' || {a}.terms || ' ' LIKE ALL (%(wanted)s::text[])
+        AND NOT ' ' || {a}.terms || ' ' LIKE ANY (%(unwanted)s::text[]))
+    OR EXISTS (
+        SELECT 1 FROM unnest(%(groups)s::text[]) AS g(spec)
+        WHERE {a}.search @@ split_part(g.spec, E'\\x1e', 1)::tsquery
+        AND NOT EXISTS (
+            SELECT 1 FROM unnest((string_to_array(g.spec, E'\\x1e'))[2:]) AS p(phrase)
+            WHERE (strpos(' ' || {a}.terms || ' ', ' ' || substr(p.phrase, 2) || ' ') > 0)
+                <> (left(p.phrase, 1) = '+'))))"""
 
 _POSTGRESQL_HITS = f"""
 WITH chunk_hits AS MATERIALIZED (
@@ -94,11 +101,8 @@ class Hits:
         self.related = related
         project_id = Document._meta.get_field("project").get_db_prep_value(project_id, connection)
         if connection.vendor == "postgresql":
-            self.params = {
-                "project": project_id,
-                "tsquery": query.tsquery(),
-                "checks": query.phrase_checks(),
-            }
+            self.params = {"project": project_id, "tsquery": query.tsquery()}
+            self.params.update(query.phrase_checks())
         else:
             self.params = {"project": project_id, "match": query.match()}
         self._count = None

@@ -51,13 +51,25 @@ class Query:
         """PostgreSQL: the groups as a ``tsquery``, phrases as all their tokens."""
         return " | ".join(_group_tsquery(group) for group in self.groups)
 
-    def phrase_checks(self) -> list[str] | None:
-        """PostgreSQL: None when ``tsquery()`` decides alone; else each group as
-        its ``tsquery``, then its phrases ("+" wanted, "-" unwanted), separated
-        by U+001E, for the search's check of the candidates' ``terms``."""
-        if all(len(term) == 1 for g in self.groups for term in (*g.wanted, *g.unwanted)):
-            return None
-        return [
+    def phrase_checks(self) -> dict:
+        """PostgreSQL: how the search checks a candidate's ``terms`` for the
+        phrases that ``tsquery()`` only required the tokens of.
+
+        ``plain``: no phrase, nothing to check. One group: each of ``wanted``
+        (LIKE patterns) must match and none of ``unwanted``. Several groups
+        (``or``) with a phrase: ``groups``, each its ``tsquery``, then its
+        phrases ("+" wanted, "-" unwanted), separated by U+001E; a candidate
+        must pass one of them."""
+        phrases = [term for g in self.groups for term in (*g.wanted, *g.unwanted) if len(term) > 1]
+        checks = {"plain": not phrases, "wanted": [], "unwanted": [], "groups": None}
+        if not phrases:
+            return checks
+        if len(self.groups) == 1:
+            [group] = self.groups
+            checks["wanted"] = [_pattern(term) for term in group.wanted if len(term) > 1]
+            checks["unwanted"] = [_pattern(term) for term in group.unwanted if len(term) > 1]
+            return checks
+        checks["groups"] = [
             "\x1e".join(
                 [_group_tsquery(group)]
                 + [f"+{' '.join(term)}" for term in group.wanted if len(term) > 1]
@@ -65,6 +77,7 @@ class Query:
             )
             for group in self.groups
         ]
+        return checks
 
     def match(self) -> str:
         """SQLite: the groups as an FTS5 query."""
@@ -87,6 +100,11 @@ def parse(q: str) -> Query:
         (unwanted if minus else wanted).append(term)
     groups.append(Group(tuple(wanted), tuple(unwanted)))
     return Query(tuple(dict.fromkeys(g for g in groups if g.wanted)))
+
+
+def _pattern(term: tuple[str, ...]) -> str:
+    # Tokens hold no LIKE wildcard: the analyzer keeps letters, digits and marks.
+    return f"% {' '.join(term)} %"
 
 
 def _lexeme(token: str) -> str:

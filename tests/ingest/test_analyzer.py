@@ -103,10 +103,21 @@ def test_query_syntax(q, groups):
 def test_a_query_in_each_database_language():
     query = parse('harbour "state of" -night or e-mail -"x y"')
     assert query.tsquery() == "'harbour' & 'state' & 'of' & !'night' | 'e' & 'mail'"
-    assert query.phrase_checks() == [
-        "'harbour' & 'state' & 'of' & !'night'\x1e+state of",
-        "'e' & 'mail'\x1e+e mail\x1e-x y",
-    ]
+    assert query.phrase_checks() == {
+        "plain": False,
+        "wanted": [],
+        "unwanted": [],
+        "groups": [
+            "'harbour' & 'state' & 'of' & !'night'\x1e+state of",
+            "'e' & 'mail'\x1e+e mail\x1e-x y",
+        ],
+    }
+    assert parse('a "b c" -"d e"').phrase_checks() == {
+        "plain": False,
+        "wanted": ["% b c %"],
+        "unwanted": ["% d e %"],
+        "groups": None,
+    }
     assert query.match() == '("harbour" AND "state of" NOT "night") OR ("e mail" NOT "x y")'
-    assert parse("plain words").phrase_checks() is None
+    assert parse("plain words").phrase_checks()["plain"]
     assert query.words() == {"harbour", "state", "of", "e", "mail"}

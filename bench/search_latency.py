@@ -1,0 +1,148 @@
+"""Search latency in process, on SQLite and PostgreSQL, as the corpus grows.
+
+For each database and each side (this checkout, and with ``--baseline DIR``
+another commit's), a corpus of ``--scales`` chunks (documents of
+``--chunks-per-document``, one of them holding planted words in a fixed
+number of chunks) is written and grown; at each size every query of
+``bench.search_side`` is timed ``--rounds`` times through the API's view and
+the dashboard's (Django's test client, in process: the database's and the
+views' share, free of HTTP). Each side runs in its own process, on its own
+database made by its own migrations.
+
+It prints each query's p50 and p99 per size and side, and for the planted
+words (whose answers do not change as the corpus grows) the ratio of the
+largest size's p50 to the smallest's: a search that costs what its hits
+cost stays within 1.2x.
+
+    .venv/bin/python -m bench.search_latency [--scales 10000,364000,1000000]
+        [--databases sqlite,postgresql] [--rounds 20] [--baseline DIR]
+        [--baseline-max-chunks 364000] [--baseline-rounds 3]
+
+SQLite's database files live in the benchmark's temporary folder; the
+PostgreSQL ones are ``<BENCH_DATABASE_URL's name>_search_<side>``, dropped
+and made again at the start. Growing to a million chunks takes a few
+minutes per side and database.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+from bench import common
+from tests.processes import ROOT
+
+DRIVER = ROOT / "bench" / "search_side.py"
+GROWING = ("common word (hits grow)", "phrase of common words (hits grow)")
+
+
+def side_database(bench, database: str, side: str) -> str:
+    if database == "sqlite":
+        return f"sqlite:///{bench.tmp / f'search-{side}.sqlite3'}"
+    url = common.database_url()
+    name = f"{urlparse(url).path.lstrip('/')}_search_{side}"
+    import psycopg
+
+    admin = urlparse(url)._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlparse(url)._replace(path=f"/{name}").geturl()
+
+
+def run_side(bench, *, root: Path, database_url: str, chunks: int, args, rounds: int, skip=()):
+    command = [sys.executable, str(DRIVER), "--root", str(root), "--chunks", str(chunks)]
+    command += ["--rounds", str(rounds), "--chunks-per-document", str(args.chunks_per_document)]
+    command += ["--skip", ",".join(skip)]
+    done = subprocess.run(
+        command,
+        cwd=root,
+        env={**bench.env, "DATABASE_URL": database_url, "PYTHONPATH": ""},
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        raise RuntimeError(f"{root} at {chunks} chunks:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", default="10000,364000,1000000")
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--chunks-per-document", type=int, default=10_000)
+    parser.add_argument("--baseline", metavar="DIR", help="another commit's checkout too")
+    parser.add_argument("--baseline-max-chunks", type=int, default=364_000)
+    parser.add_argument("--baseline-rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    scales = [int(s) for s in args.scales.split(",")]
+
+    bench = common.setup("search_latency")
+    figures = {"scales": scales, "databases": {}}
+    try:
+        print(f"# search latency in process ({common.load_note()})", flush=True)
+        sides = {"this": ROOT}
+        if args.baseline:
+            sides["baseline"] = Path(args.baseline).resolve()
+        for database in args.databases.split(","):
+            runs = figures["databases"].setdefault(database, {})
+            urls = {side: side_database(bench, database, side) for side in sides}
+            for chunks in scales:
+                for side, root in sides.items():
+                    baseline = side == "baseline"
+                    if baseline and chunks > args.baseline_max_chunks:
+                        continue
+                    # The scanning baseline takes seconds a search: fewer
+                    # rounds, and not the common words.
+                    rounds = args.baseline_rounds if baseline else args.rounds
+                    result = run_side(
+                        bench,
+                        root=root,
+                        database_url=urls[side],
+                        chunks=chunks,
+                        args=args,
+                        rounds=rounds,
+                        skip=GROWING if baseline and database == "sqlite" else (),
+                    )
+                    runs.setdefault(side, {})[str(chunks)] = result
+                    print_run(database, side, result)
+        figures["load_after"] = common.load_note()
+        report(figures)
+        print(f"results: {common.write_results('search_latency', figures)}")
+    finally:
+        bench.close()
+    return 0
+
+
+def print_run(database: str, side: str, result: dict) -> None:
+    print(f"{database} {side}: {result['chunks']} chunks (grown in {result['grow_seconds']} s)")
+    for name, row in result["queries"].items():
+        api, dashboard = row["api"], row["dashboard"]
+        print(
+            f"  {name:36} {row['hits']:>7} hits  api p50 {api['p50_ms']:9.2f} p99 {api['p99_ms']:9.2f}"
+            f"  dashboard p50 {dashboard['p50_ms']:9.2f} p99 {dashboard['p99_ms']:9.2f} ms",
+            flush=True,
+        )
+
+
+def report(figures: dict) -> None:
+    low, high = str(figures["scales"][0]), str(figures["scales"][-1])
+    for database, sides in figures["databases"].items():
+        this = sides["this"]
+        if low not in this or high not in this:
+            continue
+        print(f"{database}: p50 at {high} chunks over p50 at {low} (target within 1.2x)")
+        for name, row in this[high]["queries"].items():
+            if name in GROWING:
+                continue
+            before = this[low]["queries"][name]
+            ratios = [row[path]["p50_ms"] / before[path]["p50_ms"] for path in ("api", "dashboard")]
+            print(f"  {name:36} api x{ratios[0]:.2f}  dashboard x{ratios[1]:.2f}")
+    print(f"  {figures['load_after']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
