@@ -21,7 +21,8 @@ database holds (``bench.search_latency``):
   grouping by document needs no read of the chunks at all.
 """
 
-import math
+import json
+import uuid
 
 from django.db import connection
 from django.db.models import prefetch_related_objects
@@ -91,9 +92,14 @@ class Hits:
     documents with their ``rank`` and ``passage`` (the first matching
     chunk's text, or None for a title hit). ``fields`` are the document's
     fields read, the others deferred; ``related`` are fetched for the page
-    (in one query each)."""
+    (in one query each).
 
-    ordered = True  # the query orders them; Paginator warns otherwise
+    Two queries: the hits, ranked (ids, ranks and first matching chunks of
+    every hit: what the count counts), then a page's documents by id with
+    their passages. The index is read once, where a count and a page each
+    read it."""
+
+    ordered = True  # the hits are ranked; Paginator warns otherwise
 
     def __init__(self, *, project_id, query: Query, fields: tuple[str, ...], related=()):
         self.query = query
@@ -105,16 +111,20 @@ class Hits:
             self.params.update(query.phrase_checks())
         else:
             self.params = {"project": project_id, "match": query.match()}
-        self._count = None
+        self._ranked = None
+
+    def ranked(self) -> list[tuple]:
+        """(id, rank, index of the first matching chunk or None), best first."""
+        if self._ranked is None:
+            self._ranked = []
+            if self.query:
+                with connection.cursor() as cursor:
+                    cursor.execute(_ranked_sql(), self.params)
+                    self._ranked = cursor.fetchall()
+        return self._ranked
 
     def count(self) -> int:
-        if not self.query:
-            return 0
-        if self._count is None:
-            with connection.cursor() as cursor:
-                cursor.execute(_count_sql(), self.params)
-                self._count = cursor.fetchone()[0]
-        return self._count
+        return len(self.ranked())
 
     def __len__(self) -> int:
         return self.count()
@@ -123,51 +133,63 @@ class Hits:
         return iter(self[0:None])
 
     def explain(self) -> str:
-        """The database's plan for the first page, as ``QuerySet.explain``."""
+        """The database's plan for the hits, as ``QuerySet.explain``."""
         prefix = "EXPLAIN" if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN"
         with connection.cursor() as cursor:
-            cursor.execute(f"{prefix} {_page_sql(self.fields, limit=25, offset=0)}", self.params)
+            cursor.execute(f"{prefix} {_ranked_sql()}", self.params)
             return "\n".join(" ".join(map(str, row)) for row in cursor.fetchall())
 
     def __getitem__(self, index: slice) -> list[Document]:
         if not isinstance(index, slice) or index.step not in (None, 1):
             raise TypeError("a search's hits are read a page (a slice) at a time")
-        start, stop = index.start or 0, index.stop
-        if not self.query or (stop is not None and stop <= start):
+        hits = self.ranked()[index]
+        if not hits:
             return []
-        limit = math.inf if stop is None else stop - start
-        sql = _page_sql(self.fields, limit=limit, offset=start)
-        documents = list(Document.objects.raw(sql, self.params))
+        by_id = {document.pk: document for document in self._documents(hits)}
+        documents = []
+        for pk, rank, _ in hits:
+            # PostgreSQL gives a UUID; SQLite the hex Django stores.
+            document = by_id[pk if isinstance(pk, uuid.UUID) else uuid.UUID(pk)]
+            document.rank = rank
+            documents.append(document)
         prefetch_related_objects(documents, *self.related)
         return documents
+
+    def _documents(self, hits) -> list[Document]:
+        columns = _columns(self.fields)
+        passage = f'(SELECT c.text FROM {_C} c WHERE c.document_id = d.id AND c."index" = h.first)'
+        if connection.vendor == "postgresql":
+            sql = (
+                f"SELECT {columns}, {passage} AS passage "
+                "FROM unnest(%s::uuid[], %s::int[]) AS h(id, first) JOIN "
+                f"{_D} d ON d.id = h.id"
+            )
+            params = [[pk for pk, _, _ in hits], [first for _, _, first in hits]]
+        else:
+            sql = (
+                f"SELECT {columns}, {passage} AS passage FROM "
+                "(SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS first "
+                f"FROM json_each(%s)) AS h JOIN {_D} d ON d.id = h.id"
+            )
+            params = [json.dumps([[pk, first] for pk, _, first in hits])]
+        return list(Document.objects.raw(sql, params))
 
 
 def _columns(fields) -> str:
     return ", ".join(f'd."{Document._meta.get_field(name).column}"' for name in fields)
 
 
-def _page_sql(fields, *, limit, offset: int) -> str:
+def _ranked_sql() -> str:
     postgresql = connection.vendor == "postgresql"
-    hits, where, rank, joined = (
-        (_POSTGRESQL_HITS, _POSTGRESQL_WHERE, _POSTGRESQL_RANK, "d.id")
+    hits, where, rank, joined, key = (
+        (_POSTGRESQL_HITS, _POSTGRESQL_WHERE, _POSTGRESQL_RANK, "d.id", "id")
         if postgresql
-        else (_SQLITE_HITS, _SQLITE_WHERE, _SQLITE_RANK, "d.search_key")
+        else (_SQLITE_HITS, _SQLITE_WHERE, _SQLITE_RANK, "d.search_key", "key")
     )
-    join = "id" if postgresql else "key"
-    bounds = "" if limit == math.inf else f" LIMIT {int(limit)}"
-    bounds += f" OFFSET {int(offset)}" if offset else ""
-    # The passage is an output column: evaluated for the page's rows only.
     return f"""{hits}
-SELECT {_columns(fields)}, ({rank}) AS rank,
-    (SELECT c.text FROM {_C} c WHERE c.document_id = d.id AND c."index" = h.first) AS passage
+SELECT d.id, ({rank}) AS rank, h.first
 FROM {_D} d
-LEFT JOIN chunk_hits h ON h.{join} = {joined}
-LEFT JOIN title_hits t ON t.{join} = {joined}
+LEFT JOIN chunk_hits h ON h.{key} = {joined}
+LEFT JOIN title_hits t ON t.{key} = {joined}
 WHERE {where}
-ORDER BY rank DESC, d.created_at DESC, d.id{bounds}"""
-
-
-def _count_sql() -> str:
-    if connection.vendor == "postgresql":
-        return f"{_POSTGRESQL_HITS}\nSELECT count(*) FROM {_D} d WHERE {_POSTGRESQL_WHERE}"
-    return f"{_SQLITE_HITS}\nSELECT count(*) FROM {_D} d WHERE {_SQLITE_WHERE}"
+ORDER BY rank DESC, d.created_at DESC, d.id"""
