@@ -28,11 +28,13 @@ other characters as they are). Both databases therefore see the same tokens.
 
 Speed: this runs in the workers, over every byte ingested
 (``bench.pipeline_throughput --novel``). Folding and cutting are whole-text
-operations in C (``str.lower``, ``unicodedata.normalize``, one regular
-expression), and most text takes the fastest path: once folded, a chunk
-whose only characters beyond ASCII separate words is cut by ``bytes.split``.
+operations in C (``str.lower``, one regular expression, ``bytes.split``);
+only the runs of characters beyond ASCII are normalized, each distinct run
+once per process; and text that is ASCII once folded (most Latin-script
+text, accents and curly quotes included) is cut by ``bytes.split``.
 """
 
+import functools
 import re
 import struct
 import unicodedata
@@ -94,31 +96,41 @@ SPLIT_SCRIPTS = (
 _SPLIT = re.compile(f"[{SPLIT_SCRIPTS}][{MARKS}]*")
 _HAS_SPLIT = re.compile(f"[{SPLIT_SCRIPTS}]")
 _TOKEN = re.compile(f"[\\w{MARKS}]{{1,{MAX_TOKEN_CHARS}}}")
-# Beyond ASCII, the characters that separate words once folded (punctuation
-# such as curly quotes and dashes, spaces, symbols): text holding no other is
-# cut by the ASCII rule, with every byte above 0x7F a separator.
-_SEPARATORS_BEYOND_ASCII = _ranges(
-    c for c in range(0x80, 0x3000) if not (chr(c).isalnum() or _CATEGORIES[c][0] == "M")
-)
-_NOT_ASCII_RULE = re.compile(f"[^\\x00-\\x7f{_SEPARATORS_BEYOND_ASCII}]")
+_SEPARATORS = re.compile(f"[^\\w{MARKS}]+")
+_BEYOND_ASCII = re.compile("[^\\x00-\\x7f]+")
 # bytes.translate table: ASCII letters and digits kept, every other byte a space.
 _ASCII_RULE = bytes(c if chr(c).isalnum() and c < 0x80 else 0x20 for c in range(256))
 
 
+@functools.lru_cache(maxsize=65536)
+def _folded_run(run: str) -> str:
+    """A run of characters beyond ASCII, folded, with what then separates
+    words made a space: a curly quote or a dash becomes a space, "á" an
+    "a", and a run of Chinese stays as it is."""
+    folded = unicodedata.normalize("NFKD", run)
+    folded = unicodedata.normalize("NFC", _DROPPED.sub("", folded).casefold())
+    return _SEPARATORS.sub(" ", folded) if _SEPARATORS.search(folded) else folded
+
+
 def fold(text: str) -> str:
-    """``text`` as tokens are taken from it (see the module's docstring)."""
-    if text.isascii():
-        return text.lower()
-    text = _DROPPED.sub("", unicodedata.normalize("NFKD", text))
-    return unicodedata.normalize("NFC", text.casefold())
+    """``text`` as tokens are taken from it (see the module's docstring):
+    lowered, then each run of characters beyond ASCII folded on its own
+    (the runs of a language repeat, and are folded once per process; the
+    whole text normalized twice cost the worker more than the rest of the
+    analysis)."""
+    lowered = text.lower()
+    if lowered.isascii():
+        return lowered
+    return _BEYOND_ASCII.sub(lambda run: _folded_run(run.group()), lowered)
 
 
 def term_bytes(text: str) -> bytes:
-    """The tokens of ``text`` as UTF-8, each followed by one space: what a
-    row's ``terms`` holds (without the last space)."""
+    """The tokens of ``text`` as UTF-8, one space apart: what a row's
+    ``terms`` holds."""
     folded = fold(text)
-    if not _NOT_ASCII_RULE.search(folded):
-        tokens = folded.encode("utf-8").translate(_ASCII_RULE).split()
+    if folded.isascii():
+        # Most text, once folded: letters, digits, and ASCII between them.
+        tokens = folded.encode("ascii").translate(_ASCII_RULE).split()
         if not tokens or max(map(len, tokens)) <= MAX_TOKEN_CHARS:
             return b" ".join(tokens)
     if _HAS_SPLIT.search(folded):
