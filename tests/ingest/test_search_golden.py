@@ -118,7 +118,7 @@ def corpus(django_db_setup, django_db_blocker):
 
 
 def found(project, q: str) -> list[str]:
-    return [document.title for document in selectors.document_list(project=project, q=q)]
+    return [d.title for d in selectors.document_list(project=project, q=q, with_job=True)]
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +143,6 @@ def test_each_query_finds_its_golden_hits_in_order(corpus, golden, q):
 @pytest.mark.django_db
 def test_the_api_pages_give_the_dashboards_hits(corpus, golden):
     for q in QUERIES:
-        pages = selectors.document_pages(project=corpus, q=q)
+        pages = selectors.document_list(project=corpus, q=q)
         assert [d.title for d in pages[0:25]] == golden[q]
         assert pages.count() == len(golden[q])
