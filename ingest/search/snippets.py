@@ -49,6 +49,15 @@ def snippet(text: str, words: frozenset[str], *, whole: bool = False) -> SafeStr
 
 
 def _matched_spans(text: str, words: frozenset[str]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in _matched_words(text, words):
+        if merged and merged[-1][1] == start:  # characters of a word in Chinese
+            start = merged.pop()[0]
+        merged.append((start, end))
+    return merged
+
+
+def _matched_words(text: str, words: frozenset[str]) -> list[tuple[int, int]]:
     if not words:
         return []
     if text.isascii():

@@ -71,11 +71,49 @@ def test_the_api_gives_an_escaped_snippet_with_the_words_marked(api, project):
 
     [hit] = search(api, project, "harbour")
 
-    assert "<mark>Harbour</mark>" in hit["snippet"]
-    # Escaped here; PostgreSQL's headline drops markup from the passage.
-    assert "<script>" not in hit["snippet"] and "<b>" not in hit["snippet"]
-    assert "&amp;" in hit["snippet"]
+    assert hit["snippet"] == (
+        "&lt;b&gt;Bold&lt;/b&gt; &amp; the <mark>Harbour</mark> &lt;script&gt;x&lt;/script&gt; again"
+    )
     assert "Intro" not in hit["snippet"]  # the matching chunk, not the first one
+
+
+def test_no_character_of_a_document_can_open_or_close_a_mark(api, project):
+    # Private-use characters once served as the database's markers: the text
+    # held them, and they became tags after escaping.
+    forged = "\ue000unmatched\ue001 <mark>fake</mark> \ue001 harbour \ue000"
+    document(project, "Forged", forged)
+
+    [hit] = search(api, project, "harbour")
+
+    assert hit["snippet"].count("<mark>") == hit["snippet"].count("</mark>") == 1
+    assert hit["snippet"] == (
+        "\ue000unmatched\ue001 &lt;mark&gt;fake&lt;/mark&gt; \ue001 <mark>harbour</mark> \ue000"
+    )
+
+
+def test_accented_and_chinese_words_are_marked_as_they_are_written(api, project):
+    document(project, "Names", "Anna Pávlovna Schérer said so.")
+    document(project, "Dao", "以其不爭\uff0c故天下莫能與之爭。")
+
+    [names] = search(api, project, "pavlovna scherer")
+    [dao] = search(api, project, "天下")
+
+    assert names["snippet"] == "Anna <mark>Pávlovna</mark> <mark>Schérer</mark> said so."
+    assert dao["snippet"] == "以其不爭\uff0c故<mark>天下</mark>莫能與之爭。"
+
+
+def test_a_long_passage_is_cut_around_its_first_match(api, project):
+    words = [f"word{n}" for n in range(200)]
+    words[120] = "Harbour"
+    document(project, "Long", " ".join(words))
+
+    [hit] = search(api, project, "harbour")
+
+    snippet = hit["snippet"]
+    assert snippet.startswith("… ") and snippet.endswith(" …")
+    assert "<mark>Harbour</mark>" in snippet
+    assert len(snippet) < 300
+    assert snippet.index("<mark>") < len(snippet) // 2
 
 
 def test_a_title_only_hit_gets_its_title_as_snippet(api, library):
