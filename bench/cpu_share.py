@@ -139,18 +139,19 @@ class DatabaseCpu(threading.Thread):
         self.start()
         return self
 
-    def seconds(self) -> float:
+    def seconds(self, *, excluding=()) -> float:
         """CPU seconds used since ``begin`` (a backend that started later
-        counts from its start)."""
+        counts from its start), but by the backends of ``excluding`` (pids)."""
         self.sample()
         with self._lock:
             return sum(
                 used - (self.first[key] if key in self.before else 0.0)
                 for key, used in self.last.items()
+                if key[0] not in excluding
             )
 
-    def stop(self) -> float:
-        used = self.seconds()
+    def stop(self, *, excluding=()) -> float:
+        used = self.seconds(excluding=excluding)
         self._stopped.set()
         self.join(2)
         return used

@@ -124,18 +124,23 @@ def fold(text: str) -> str:
     return _BEYOND_ASCII.sub(lambda run: _folded_run(run.group()), lowered)
 
 
-def term_bytes(text: str) -> bytes:
-    """The tokens of ``text`` as UTF-8, one space apart: what a row's
-    ``terms`` holds."""
+def token_bytes(text: str) -> list[bytes]:
+    """The tokens of ``text`` as UTF-8, in order."""
     folded = fold(text)
     if folded.isascii():
         # Most text, once folded: letters, digits, and ASCII between them.
         tokens = folded.encode("ascii").translate(_ASCII_RULE).split()
         if not tokens or max(map(len, tokens)) <= MAX_TOKEN_CHARS:
-            return b" ".join(tokens)
+            return tokens
     if _HAS_SPLIT.search(folded):
         folded = _SPLIT.sub(r" \g<0> ", folded)
-    return " ".join(_TOKEN.findall(folded.replace("_", " "))).encode("utf-8")
+    return " ".join(_TOKEN.findall(folded.replace("_", " "))).encode("utf-8").split()
+
+
+def term_bytes(text: str) -> bytes:
+    """The tokens of ``text`` as UTF-8, one space apart: what a row's
+    ``terms`` holds."""
+    return b" ".join(token_bytes(text))
 
 
 def tokens(text: str) -> list[str]:
@@ -152,8 +157,9 @@ class Indexed:
     __slots__ = ("terms", "vector")
 
     def __init__(self, text: str):
-        self.terms = term_bytes(text)
-        lexemes = sorted(set(self.terms.split()))
+        tokens = token_bytes(text)
+        self.terms = b" ".join(tokens)
+        lexemes = sorted(set(tokens))
         # tsvector_recv: the count, then each lexeme NUL-terminated with its
         # number of positions (0) as a 16-bit integer. Sorted, so PostgreSQL
         # has nothing to sort.
