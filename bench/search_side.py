@@ -193,6 +193,13 @@ def _plant(cursor, *, analyzed: bool) -> None:
         offset += count
 
 
+def summary(times: list[float]) -> dict:
+    if not times:
+        return {}
+    cuts = statistics.quantiles(times, n=100, method="inclusive") if len(times) > 1 else times * 99
+    return {"p50_ms": round(cuts[49], 2), "p99_ms": round(cuts[98], 2)}
+
+
 def timed(project, user, queries: dict, rounds: int) -> dict:
     from django.test import Client
     from django.urls import reverse
@@ -212,10 +219,8 @@ def timed(project, user, queries: dict, rounds: int) -> dict:
         ),
     }
     figures = {}
-    for name, q in queries.items():
-        found = selectors.document_list(project=project, q=q)
-        hits = found.count() if hasattr(found, "count") else len(found)
-        row = {"q": q, "hits": hits}
+    for name, q in queries.items() if rounds else ():
+        row = {"q": q, "hits": selectors.document_list(project=project, q=q).count()}
         for path, (client, url) in paths.items():
             times = []
             for _ in range(rounds):
@@ -224,12 +229,7 @@ def timed(project, user, queries: dict, rounds: int) -> dict:
                 times.append((time.perf_counter() - started) * 1000)
                 if response.status_code != 200:
                     raise SystemExit(f"{path} {q!r}: {response.status_code}")
-            cuts = (
-                statistics.quantiles(times, n=100, method="inclusive")
-                if len(times) > 1
-                else times * 99
-            )
-            row[path] = {"p50_ms": round(cuts[49], 2), "p99_ms": round(cuts[98], 2)}
+            row[path] = {"samples_ms": [round(t, 3) for t in times], **summary(times)}
         figures[name] = row
     return {"queries": figures}
 
