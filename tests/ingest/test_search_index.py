@@ -124,7 +124,7 @@ def test_the_workers_vectors_are_postgresqls_own_of_their_terms():
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_indexes_the_rows_already_there():
     executor = MigrationExecutor(connection)
-    before = [("ingest", "0007_chunk_document_index_from_the_unique_constraint")]
+    before = [("ingest", "0009_file_members")]
     after = executor.loader.graph.leaf_nodes("ingest")
     executor.migrate(before)
     try:
