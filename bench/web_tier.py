@@ -146,13 +146,13 @@ FROM generate_series(1, %(count)s::int) AS g
 """
 
 
-def build_small_project(*, user, count: int = 40):
+def build_small_project(*, user, count: int = 40, name: str = "latency forty"):
     """The issue's new user: one project with ``count`` finished jobs of 3 files."""
     from django.db import connection
 
     from ingest.models import IngestJob
 
-    project = common.new_project(user, "latency forty")
+    project = common.new_project(user, name)
     with connection.cursor() as cursor:
         cursor.execute(
             INSERT_FINISHED_JOBS, {"project": project.pk, "user": user.pk, "count": count}

@@ -19,10 +19,8 @@ Two more savings. On PostgreSQL the rows of a query with no JSON column come
 in the binary format, which psycopg reads in C (text timestamps went
 through Django's time zone loader, in Python); and the SQL, the same text on
 every call, becomes a server-side prepared statement after a few runs on a
-connection (``DATABASE_PREPARE_THRESHOLD`` in the settings). An instance is
-built as ``Model.from_db`` leaves one, without ``Model.__init__``'s call of
-each field's descriptor, unless its model has a ``from_db`` or ``__init__``
-of its own or ``post_init`` is listened to.
+connection (``DATABASE_PREPARE_THRESHOLD`` in the settings). Instances are
+built by ``Model.from_db``, as Django builds them.
 
 What it does not do, on purpose: ``prefetch_related`` (prepare the related
 query as a query of its own) and ``values()``, but for a flat
@@ -52,13 +50,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import (
     Count,
-    Model,
     Prefetch,
     QuerySet,
     prefetch_related_objects,
-    signals,
 )
-from django.db.models.base import ModelState
 from django.db.models.query import (
     FlatValuesListIterable,
     ModelIterable,
@@ -192,7 +187,6 @@ class _Compiled:
         self.model_slice = slice(fields[0], fields[-1] + 1)
         self.init_list = [column[0].target.attname for column in select[self.model_slice]]
         self.related_populators = get_related_populators(klass_info, select, alias)
-        self.plain = _plainly_built(self.model)
         self.annotations = list(compiler.annotation_col_map.items())
 
     def params(self, values: dict[str, Any]) -> list:
@@ -201,20 +195,8 @@ class _Compiled:
             for name, prepare, constant in self.slots
         ]
 
-    def _plain_instance(self, values):
-        # What Model.from_db builds, without Model.__init__'s setattr for each
-        # field through its descriptor (bench.prepared_queries). A field the
-        # query deferred is left out of __dict__, as from_db leaves it, and
-        # loads when read.
-        obj = self.model.__new__(self.model)
-        obj.__dict__.update(zip(self.init_list, values, strict=True))
-        state = obj._state = ModelState()
-        state.adding, state.db = False, self.alias
-        return obj
-
     def instances(self, rows: list, connection) -> list:
         found = []
-        plain = not self.flat and self.plain and not signals.post_init.has_listeners(self.model)
         for raw in rows:
             row = list(raw)
             for position, (converters, expression) in self.converters:
@@ -225,10 +207,7 @@ class _Compiled:
             if self.flat:
                 found.append(row[0])
                 continue
-            if plain:
-                obj = self._plain_instance(row[self.model_slice])
-            else:
-                obj = self.model.from_db(self.alias, self.init_list, row[self.model_slice])
+            obj = self.model.from_db(self.alias, self.init_list, row[self.model_slice])
             for populator in self.related_populators:
                 populator.populate(row, obj)
             for name, position in self.annotations:
@@ -275,14 +254,6 @@ def _binary_results(connection, columns) -> bool:
         if field.get_internal_type() not in BINARY_SAFE:
             return False
     return True
-
-
-def _plainly_built(model) -> bool:
-    """Whether an instance of ``model`` is only its fields' values and a state,
-    as ``Model.from_db`` and ``Model.__init__`` leave it: no ``from_db`` or
-    ``__init__`` of its own (and, asked on each call, nothing listening to
-    ``post_init``)."""
-    return model.from_db.__func__ is Model.from_db.__func__ and model.__init__ is Model.__init__
 
 
 def _slot(value, stand_ins: dict[str, Any]) -> tuple[str | None, Callable | None, Any]:

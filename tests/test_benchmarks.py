@@ -41,7 +41,7 @@ SMOKE = {
     "office_extract": ["--mb", "0.3", "--slides", "4", "--rounds", "1"],
     "peers": ["--smoke"],
     "pipeline_throughput": ["--mb", "0.3", "--big-mb", "0.5"],
-    "prepared_queries": ["--rounds", "20"],
+    "prepared_queries": ["--rounds", "20", "--requests", "5"],
     "representation": ["--smoke"],
     "scale_workers": ["--jobs", "2", "--files", "1", "--file-mb", "0.2"],
     "soak": ["--smoke"],

@@ -40,8 +40,6 @@ FINGERPRINTS = {
         "django.db.models.query:RelatedPopulator": "4cc87fb0e18cb0ce",
         "django.db.models.query:QuerySet.__init__": "35d93a4d074deed1",
         "django.db.models.query:prefetch_one_level": "80f1773ec0be528f",
-        "django.db.models.base:Model.from_db": "eba347895d11fa79",
-        "django.db.models.base:ModelState": "1c36c15dcbfdd1a9",
         "django.db.models.sql.compiler:SQLCompiler.setup_query": "a426aa7c0cfa3024",
         "django.db.models.sql.compiler:SQLCompiler.get_select": "12c5003d7ab4bf35",
         "django.db.models.sql.compiler:SQLCompiler.get_converters": "c6c8c1b71882ee8b",
