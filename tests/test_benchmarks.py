@@ -40,13 +40,20 @@ SMOKE = {
     "mcp_memory": ["--concurrency", "1", "--limit-mb", "1"],
     "office_extract": ["--mb", "0.3", "--slides", "4", "--rounds", "1"],
     "peers": ["--smoke"],
-    "pipeline_throughput": ["--mb", "0.3", "--big-mb", "0.5"],
+    "pipeline_throughput": ["--mb", "0.3", "--big-mb", "0.5", "--novel", "--novel-mb", "0.2"],
     "prepared_queries": ["--rounds", "20", "--requests", "5"],
     "representation": ["--smoke"],
     "scale_workers": ["--jobs", "2", "--files", "1", "--file-mb", "0.2"],
+    "search_latency": [
+        *("--scales", "200,400", "--cycles", "1", "--rounds", "1"),
+        *("--chunks-per-document", "100"),
+    ],
     "soak": ["--smoke"],
     "upload_storage": ["--files", "1", "--mb", "0.3", "--rounds", "1"],
 }
+# Programs another benchmark runs as one of its sides, and that one's smoke
+# arguments make it run them.
+DRIVEN = {"ingest_side": "pipeline_throughput", "search_side": "search_latency"}
 AT_ONCE = 3
 SECONDS_EACH = 240
 
@@ -61,9 +68,10 @@ def programs() -> list[str]:
 
 
 def test_every_benchmark_has_a_smoke_run():
-    missing = sorted(set(programs()) - set(SMOKE))
+    missing = sorted(set(programs()) - set(SMOKE) - set(DRIVEN))
     assert not missing, f"add tiny arguments for {missing} to SMOKE in {__file__}"
     assert not set(SMOKE) - set(programs()), "SMOKE names a benchmark that is gone"
+    assert set(DRIVEN.values()) <= set(SMOKE), "a side's benchmark needs a smoke run"
 
 
 class Runs:
