@@ -6,7 +6,6 @@ from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import (
     Case,
-    Count,
     OuterRef,
     Prefetch,
     Q,
@@ -19,6 +18,7 @@ from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
 from ingest import results
+from ingest.totals import correlated_total
 from jobs.models import Job, JobStatus
 
 
@@ -93,20 +93,6 @@ class Membership(models.Model):
     @property
     def can_write(self) -> bool:
         return self.role in WRITE_ROLES
-
-
-def totals_by(rows: models.QuerySet, by: str, total=None) -> models.QuerySet:
-    """``rows`` grouped by the column ``by``, each group's ``total`` (a count
-    of its rows by default) as ``total``."""
-    # COUNT(*): a count of the primary key would read it from the table, where
-    # a partial index (the job list's) answers COUNT(*) alone.
-    return rows.order_by().values(by).annotate(total=total or Count("*"))
-
-
-def correlated_total(rows: models.QuerySet, by: str, total=None) -> Coalesce:
-    """``total`` (a count by default) of ``rows``, which filter ``by`` an
-    ``OuterRef``: an annotation of the outer query, 0 when there are none."""
-    return Coalesce(Subquery(totals_by(rows, by, total).values("total")), 0)
 
 
 @functools.cache

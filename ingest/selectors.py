@@ -22,9 +22,9 @@ from ingest.models import (
     IngestJob,
     Membership,
     Project,
-    correlated_total,
 )
 from ingest.prepared import PreparedQuery, Rows
+from ingest.totals import correlated_total
 from jobs.models import ACTIVE_STATUSES, TERMINAL_STATUSES
 
 
