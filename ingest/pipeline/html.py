@@ -78,8 +78,24 @@ class _VisibleText(HTMLParser):
             "dt",
             "dd",
             "hr",
+            "main",
+            "nav",
+            "aside",
+            "figure",
+            "figcaption",
+            "caption",
+            "address",
+            "dl",
+            "form",
+            "fieldset",
+            "legend",
+            "details",
+            "summary",
         ]
     )
+    # A table's cells stand apart even when the markup has no space between
+    # them (<td>a</td><td>b</td> reads "a b", not "ab").
+    CELLS = frozenset({"td", "th"})
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -97,6 +113,8 @@ class _VisibleText(HTMLParser):
             self.hidden_depth += 1
         elif tag in self.BLOCKS:
             self.out.append("\n")
+        elif tag in self.CELLS:
+            self.out.append("\t")
 
     def handle_endtag(self, tag):
         if tag == "head":

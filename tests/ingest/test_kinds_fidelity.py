@@ -1,7 +1,9 @@
-"""Office documents and e-mail as a reader sees them (issue 24): e-mail
-saved in UTF-16, Word's merged-away table cells, text typed into
-PowerPoint's date and slide-number placeholders. Real files from
-tests/corpus, and files made by python-docx and python-pptx."""
+"""Office documents, e-mail, XML and HTML as a reader sees them (issue
+24): e-mail saved in UTF-16, Word's merged-away table cells, text typed
+into PowerPoint's date and slide-number placeholders, flat OpenDocument
+files without their markup, table cells written without spaces between
+them. Real files from tests/corpus, and files made by python-docx and
+python-pptx."""
 
 import io
 import zipfile
@@ -167,3 +169,16 @@ def test_flat_opendocument_reads_as_its_text_not_its_markup(flat, packaged, kind
     # where the flat file keeps them: before the body, inside its paragraph).
     assert recall(extracted, same) == 1.0
     assert len(words(extracted)) - len(words(same)) in (0, 1)  # a footnote mark
+
+
+def test_html_table_cells_stand_apart_without_spaces_in_the_markup():
+    from ingest.pipeline.html import extract_html
+
+    page = (
+        "<html><body><table><tr><th>name</th><th>domain</th><th>protocol</th></tr>"
+        "<tr><td>udp4</td><td>PF_INET</td><td>IPPROTO_UDP</td></tr></table></body></html>"
+    )
+
+    extracted = "".join(extract_html(io.BytesIO(page.encode()), "utf-8", {}))
+
+    assert extracted.split() == ["name", "domain", "protocol", "udp4", "PF_INET", "IPPROTO_UDP"]
