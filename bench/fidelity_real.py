@@ -18,6 +18,7 @@ below 0.95 to be looked at.
 import csv
 import difflib
 import email
+import hashlib
 import io
 import json
 import re
@@ -47,10 +48,16 @@ def measure(directories: list[Path], *, ours, verbose: bool) -> dict:
 
 
 def _files(directories: list[Path]):
+    """Each file once, by content: a corpus copied into another counts once."""
+    seen: set[str] = set()
     for directory in directories:
         candidates = [directory] if directory.is_file() else sorted(directory.rglob("*"))
         for path in candidates:
-            if path.is_file() and not any(part.startswith(".") for part in path.parts):
+            if not path.is_file() or any(part.startswith(".") for part in path.parts):
+                continue
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest not in seen:
+                seen.add(digest)
                 yield path
 
 
