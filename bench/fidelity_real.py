@@ -340,6 +340,7 @@ def _summary(rows: list[dict]) -> dict:
         "below": below,
         "residue": residue,
         "unjudged": [r for r in rows if r["score"] is None],
+        "files": judged,
     }
 
 
