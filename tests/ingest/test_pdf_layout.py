@@ -140,3 +140,29 @@ def test_glyphs_without_text_leave_no_stray_characters(tmp_path):
     assert "habibi" in text
     assert not {"\u02f4", "\u03f2", "\u0392", "\u03f4"} & set(text)  # the glyph numbers
     assert all(unicodedata.category(char)[0] in "LMZ" or char == "\n" for char in text)
+
+
+def test_cuts_within_cuts_stop_at_a_depth_and_read_by_rows():
+    from ingest.pipeline.pdf import order
+    from ingest.pipeline.pdf.lines import Line
+    from ingest.pipeline.pdf.runs import Run
+
+    # Two columns, drawn one after the other: cut when there is depth
+    # left, read row by row past it.
+    lines = [
+        Line([Run(text, (x, y, x + 100.0, y + 10.0), n, n)], False)
+        for n, (text, x, y) in enumerate(
+            [
+                ("left one", 0, 50),
+                ("left two", 0, 38),
+                ("right one", 200, 50),
+                ("right two", 200, 38),
+            ]
+        )
+    ]
+
+    def read(depth: int) -> list[str]:
+        return [line.text for group in order._order(lines, depth) for line in group]
+
+    assert read(0) == ["left one", "left two", "right one", "right two"]
+    assert read(order.MAX_DEPTH + 1) == ["left one", "right one", "left two", "right two"]

@@ -22,6 +22,8 @@ from statistics import median
 
 from ingest.pipeline.pdf.lines import SAME_ROW, Line
 
+# Cuts within cuts before a region is simply read row by row.
+MAX_DEPTH = 40
 # A vertical gap narrower than this many line heights is not a gutter.
 GUTTER = 0.5
 # Share of a line's height above and below its core (see _split).
@@ -61,27 +63,29 @@ def reading_order(lines: list[Line], page: tuple[float, float, float, float]) ->
     return ordered
 
 
-def _order(lines: list[Line]) -> list[list[Line]]:
-    if len(lines) <= 1:
-        return [lines]
+def _order(lines: list[Line], depth: int = 0) -> list[list[Line]]:
+    # Each cut leaves smaller regions; a page that keeps cutting (a
+    # staircase of lines, a scatter of labels) is read by rows past a depth.
+    if len(lines) <= 1 or depth > MAX_DEPTH:
+        return [_rows_in_order(lines)]
     height = median(line.height for line in lines) or 1.0
     sections = _split(lines, axis=1, minimum=SECTION * height)
     if len(sections) > 1:
-        return [group for section in sections for group in _order(section)]
+        return [group for section in sections for group in _order(section, depth + 1)]
     columns = _split(lines, axis=0, minimum=GUTTER * height)
     if len(columns) > 1:
         if _row_by_row(columns, height):
             return [_table_in_order(columns, height)]
         if _right_to_left(lines):
             columns.reverse()
-        return [group for column in columns for group in _order(column)]
+        return [group for column in columns for group in _order(column, depth + 1)]
     bands = _split(lines, axis=1, minimum=0.0)
     if len(bands) == 1:
         return [_rows_in_order(lines)]
     groups = _grouped_bands(bands, height)
     if len(groups) == 1:
         return [_rows_in_order(lines)]
-    return [group for band in groups for group in _order(band)]
+    return [group for band in groups for group in _order(band, depth + 1)]
 
 
 def _split(lines: list[Line], *, axis: int, minimum: float) -> list[list[Line]]:
