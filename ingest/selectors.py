@@ -274,7 +274,9 @@ def document_chunks(*, document: Document) -> QuerySet[Chunk]:
 def file_members(*, job: IngestJob, position) -> QuerySet[FileMember]:
     """The members (a zip's files, a message's attachments) of the job's file
     at ``position``, in the order they were read."""
-    ingest_file = IngestFile.objects.filter(job=job, position=position).only("pk").first()
+    if not str(position).isdigit():  # a malformed position is a 404, as a malformed id is
+        raise NotFound()
+    ingest_file = IngestFile.objects.filter(job=job, position=int(position)).only("pk").first()
     if ingest_file is None:
         raise NotFound()
     return ingest_file.member_results.order_by("position")

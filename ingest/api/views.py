@@ -82,7 +82,7 @@ class MemberViewSet(ProjectScoped, viewsets.GenericViewSet):
     serializer_class = s.MemberOutput
     queryset = Membership.objects.none()  # for the schema only
 
-    @extend_schema(responses={200: s.MemberResultOutput(many=True), **errors(404)})
+    @extend_schema(responses={200: s.MemberOutput(many=True), **errors(404)})
     def list(self, request, project_id):
         members = selectors.member_list(project=self.project)
         page = self.paginate_queryset(members)
@@ -241,14 +241,14 @@ class JobViewSet(ProjectScoped, viewsets.GenericViewSet):
     @action(
         detail=True,
         methods=["get"],
-        url_path=r"files/(?P<position>[0-9]+)/members",
+        url_path=r"files/(?P<position>[^/]+)/members",
         filter_backends=[],
     )
     def members(self, request, project_id, pk, position):
         """A zip's members or a message's attachments, each with its own
         result, in the order they were read (a job's answer shows the first)."""
         job = self.get_job(with_files=False)
-        members = selectors.file_members(job=job, position=int(position))
+        members = selectors.file_members(job=job, position=position)
         page = self.paginate_queryset(members)
         return self.get_paginated_response(s.MemberResultOutput(page, many=True).data)
 

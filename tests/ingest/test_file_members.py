@@ -85,7 +85,9 @@ def test_the_answer_shows_the_first_members_and_pages_the_rest(settings):
     assert first["results"][0] == entry["members"][0]
     assert [m["name"] for m in third["results"]] == [f"scan-{n:05}.png" for n in range(50, 60)]
     assert third["results"][0]["status"] == "failed" and third["results"][0]["error"]
-    assert api.get(f"{url}files/99/members/").status_code == 404
+    for position in ("99", "-1", "x", "1e3", "0.5"):
+        missing = api.get(f"{url}files/{position}/members/")
+        assert (missing.status_code, missing.json()["code"]) == (404, "not_found"), position
 
 
 def test_the_job_page_links_to_every_member_a_page_at_a_time(client):
