@@ -307,6 +307,7 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "jobs.models.JobStatus",
         "FileResultStatusEnum": "ingest.results.FILE_STATES",
         "MemberResultStatusEnum": "ingest.results.MEMBER_STATES",
+        "JobActionEnum": "ingest.actions.ACTIONS",
     },
     # The schema describes the API; the schema endpoint itself is not part of it.
     "SERVE_INCLUDE_SCHEMA": False,

@@ -17,7 +17,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
-from ingest import results
+from ingest import actions, results
 from ingest.totals import correlated_total
 from jobs.models import Job, JobStatus
 
@@ -104,6 +104,7 @@ def _settled_progress() -> dict:
     finished = IngestFile.objects.filter(job=OuterRef("pk")).exclude(status=FileStatus.PENDING)
     return {
         "items_done": correlated_total(finished, by="job"),
+        "items_failed": correlated_total(finished.filter(status=FileStatus.FAILED), by="job"),
         "bytes_done": correlated_total(finished, by="job", total=Sum("size")),
     }
 
@@ -118,6 +119,9 @@ class IngestJob(Job):
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
+    # Set by the first cleanup: the stored uploads are gone, so nothing of
+    # this job can be retried (read by ingest.actions without asking storage).
+    uploads_removed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta(Job.Meta):
         verbose_name = "ingest job"
@@ -149,9 +153,15 @@ class IngestJob(Job):
     def settled_progress(self) -> dict:
         return dict(_settled_progress())
 
+    @property
+    def allowed_actions(self) -> list[str]:
+        """``ingest.actions.job_actions``: one query unless read with ``retried``."""
+        return actions.job_actions(self)
+
     def build_result(self) -> dict:
-        """The job's result as the API shows it (``ingest.results.RESULT``)."""
-        return results.RESULT(self)
+        """The job's result as stored when it ends (``ingest.results.ended_result``);
+        ``ingest.results.RESULT(job)`` is the result as it stands now."""
+        return results.ended_result(self)
 
     def result_files(self) -> list["IngestFile"]:
         """The job's files, each with its own document's id: read in one
@@ -241,10 +251,6 @@ class IngestFile(models.Model):
 
     def __str__(self):
         return self.name
-
-    def result_status(self) -> str:
-        """The file's state in its job's result (``ingest.results.FILE_STATES``)."""
-        return "not_reached" if self.status == FileStatus.PENDING else self.status
 
     def members_shown(self) -> list["FileMember"]:
         """Its first ``results.MEMBERS_SHOWN`` members, read with its job's

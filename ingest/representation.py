@@ -11,7 +11,7 @@ DRF formats them: ids as strings, times in ISO 8601 with ``Z`` for UTC.
 
 from django.urls import reverse
 
-from ingest import retention
+from ingest import actions, retention
 from ingest.models import Document, IngestJob, Project
 from ingest.results import RESULT
 from ingest.shapes import (
@@ -40,6 +40,17 @@ STATUS_NOTES = {
 }
 
 
+def status_label(job: IngestJob) -> str:
+    """A job's status for people: "Completed", "Cancelling…", and for a
+    deleted job what it was before, "Deleted (had completed)"."""
+    if job.deleted_at is not None:
+        before = JobStatus(job.status_before_delete or job.status).label.lower()
+        return f"Deleted (had {before})"
+    if job.status == JobStatus.CANCELLING:
+        return "Cancelling…"
+    return JobStatus(job.status).label
+
+
 def job_path(job: IngestJob) -> str:
     return reverse("api:job-detail", kwargs={"project_id": job.project_id, "pk": job.pk})
 
@@ -48,7 +59,8 @@ PROGRESS = Shape(
     "Progress",
     {
         "files_total": Field(INTEGER, "items_total"),
-        "files_done": Field(INTEGER, "items_done"),
+        "files_done": Field(INTEGER, "items_done", help="files finished, well or not"),
+        "files_failed": Field(INTEGER, "items_failed", help="of files_done, those that failed"),
         "bytes_total": Field(INTEGER),
         "bytes_done": Field(INTEGER),
         "percent": Field(
@@ -65,6 +77,21 @@ JOB = Shape(
         "project": Field(UUID, "project_id"),
         "name": Field(STRING),
         "status": Field(Choice(tuple(JobStatus.choices))),
+        "status_before_delete": Field(
+            Choice(tuple(JobStatus.choices)),
+            lambda job: job.status_before_delete or None,
+            null=True,
+            help="a deleted job's status before its delete, which set it cancelled "
+            "(null unless deleted)",
+            reads=("status_before_delete",),
+        ),
+        "actions": Field(
+            ListOf(Choice(actions.ACTIONS)),
+            actions.job_actions,
+            help="what the job allows now, one of cancel, retry, cleanup and delete "
+            "(your role permitting); an active job is deleted with ?force=true",
+            reads=actions.READS,
+        ),
         "status_note": Field(
             STRING,
             lambda job: STATUS_NOTES.get(job.status),

@@ -8,6 +8,7 @@ from django.db.models import (
     F,
     OuterRef,
     QuerySet,
+    prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce
 
@@ -143,6 +144,7 @@ def _jobs(include_deleted: bool, by_status: bool, with_result: bool) -> Prepared
     def build(project_id, status=None):
         manager = IngestJob.all_objects if include_deleted else IngestJob.objects
         jobs = manager.filter(project_id=project_id).order_by(*JOB_LIST_ORDER).only(*columns)
+        jobs = jobs.annotate(retried=_retried())  # for ingest.actions, with each row
         return jobs.filter(status=status) if by_status else jobs
 
     return PreparedQuery(build, project_id=uuid.UUID, **({"status": str} if by_status else {}))
@@ -167,13 +169,18 @@ def _job(project_id, job_id):
     return IngestJob.objects.filter(project_id=project_id, pk=job_id)  # one row at most
 
 
+def _retried() -> Exists:
+    """Whether a job (not deleted) retries this one: what ingest.actions asks
+    of each job it decides for, read with the job."""
+    return Exists(IngestJob.objects.filter(retry_of=OuterRef("pk")))
+
+
 def _job_with_count(project_id, job_id):
     # With what the job's representation shows of its documents, and whether
     # any job retries it (its files are a query of their own, below, and so
     # are its retries, when it has any: most jobs have none).
     return _job(project_id, job_id).annotate(
-        documents_created=IngestJob.count_of_documents_created(),
-        retried=Exists(IngestJob.objects.filter(retry_of=OuterRef("pk"))),
+        documents_created=IngestJob.count_of_documents_created(), retried=_retried()
     )
 
 
@@ -204,6 +211,26 @@ def job_get(*, project: Project, job_id, with_files: bool = True) -> IngestJob:
         retries = _JOB_RETRIES if job.retried else None  # most jobs have none
         prepared.prefetch(job, "retries", retries, job_id=job_id)
     return job
+
+
+def job_for_audit(*, project_id, job_id) -> IngestJob | None:
+    """A job of the project whatever its state, deleted included, with what
+    its page shows: for auditors, who see every job (``can_audit``)."""
+    job = (
+        IngestJob.all_objects.filter(project_id=_uuid(project_id), pk=_uuid(job_id))
+        .select_related("project")
+        .annotate(documents_created=IngestJob.count_of_documents_created(), retried=_retried())
+        .first()
+    )
+    if job is not None:
+        prefetch_related_objects([job], IngestJob.files_with_documents())
+    return job
+
+
+def can_audit(user) -> bool:
+    """Whether ``user`` sees every job, deleted ones included: the auditors
+    (``manage.py grant_auditor``) and superusers."""
+    return user.is_active and user.is_staff and user.has_perm("ingest.view_ingestjob")
 
 
 def _document_columns(with_job: bool) -> tuple[str, ...]:

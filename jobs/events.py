@@ -32,6 +32,7 @@ def snapshot(job) -> dict:
         "version": job.version,
         "items_total": job.items_total,
         "items_done": job.items_done,
+        "items_failed": job.items_failed,
         "bytes_total": job.bytes_total,
         "bytes_done": job.bytes_done,
         "percent": job.percent,

@@ -222,6 +222,8 @@ def soft_delete(
         using=using,
         extra_filter={"deleted_at__isnull": True, **(_version_filter(version) or {})},
         deleted_at=timezone.now(),
+        # The old value: an UPDATE's expressions read the row as it was.
+        status_before_delete=F("status"),
     )
     if not outcome and version is not None:
         job.refresh_from_db(using=using)
@@ -276,6 +278,7 @@ def restore(
         extra_filter={"deleted_at__isnull": False},
         deleted_at=None,
         delete_requested_at=None,
+        status_before_delete="",
     )
 
 

@@ -96,9 +96,15 @@ class Job(models.Model):
     # Set by DELETE ?force=true on an active job: soft-delete once it is CANCELLED.
     delete_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A delete sets CANCELLED (the product's rule); this keeps what the job
+    # was before it, so a finished job deleted is not taken for a cancelled one.
+    status_before_delete = models.CharField(
+        max_length=16, choices=JobStatus.choices, blank=True, editable=False
+    )
     worker_host = models.CharField(max_length=255, blank=True, editable=False)
     items_total = models.PositiveIntegerField(default=0)
-    items_done = models.PositiveIntegerField(default=0)
+    items_done = models.PositiveIntegerField(default=0)  # finished: well or not
+    items_failed = models.PositiveIntegerField(default=0)  # of those done, the failed
     bytes_total = models.PositiveBigIntegerField(default=0)
     bytes_done = models.PositiveBigIntegerField(default=0)
     error = models.TextField(blank=True)

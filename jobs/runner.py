@@ -125,7 +125,7 @@ class JobContext:
         if not force and now - self._last_progress < PROGRESS_INTERVAL:
             return
         self._last_progress = now
-        fields = ("items_total", "items_done", "bytes_total", "bytes_done")
+        fields = ("items_total", "items_done", "items_failed", "bytes_total", "bytes_done")
         # Only a job still being worked on: a horse that outlived its job (the
         # reaper finalized it) must not keep rewriting a finished row.
         self._rows.filter(status__in=[JobStatus.RUNNING, JobStatus.CANCELLING]).update(

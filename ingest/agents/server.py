@@ -120,7 +120,9 @@ def build_server(user_for: Callable[[Context], Any]) -> MCPServer:
     @server.tool(annotations=read_only)
     def get_job(ctx: Context, project: ProjectArg, job: JobArg) -> CallToolResult:
         """A job's status (queued, running, cancelling, completed, failed, cancelled), its
-        progress, and per file: done, duplicate, failed or not_reached, with the document
+        progress (files_failed among them), the actions it allows now (cancel, retry,
+        cleanup, delete), and per file its state: waiting, reading (bytes_read so far),
+        done, duplicate, failed, or not_reached once the job ended; with the document
         it produced and its chunk count."""
         return call(ctx, tools.get_job, project=project, job=job)
 

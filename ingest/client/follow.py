@@ -19,7 +19,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from ingest.client.present import progress_text, shorten, summary, write_lines
+from ingest.client.present import files_text, progress_text, shorten, summary, write_lines
 
 # Exit statuses, the same for the command and the client.
 COMPLETED = 0
@@ -292,7 +292,7 @@ class BarDisplay(Display):
     def show(self, job: dict) -> None:
         progress = job["progress"]
         self.bar.set_postfix_str(
-            f"{progress['files_done']}/{progress['files_total']} files, {job['status']}",
+            f"{files_text(progress)}, {job['status']}",
             refresh=False,
         )
         step = progress["bytes_done"] - self.bar.n

@@ -22,12 +22,26 @@ def size_text(size: int) -> str:
     return f"{size}B" if size < 1024 else tqdm.format_sizeof(size, "B", 1024)
 
 
+def files_text(progress: dict) -> str:
+    """``10/12 files, 2 failed``: the files that made it, then those that did not."""
+    failed = progress.get("files_failed") or 0
+    text = f"{progress['files_done'] - failed}/{progress['files_total']} files"
+    return f"{text}, {failed} failed" if failed else text
+
+
 def progress_text(progress: dict) -> str:
     return (
-        f"{progress['files_done']}/{progress['files_total']} files, "
+        f"{files_text(progress)}, "
         f"{size_text(progress['bytes_done'])} of {size_text(progress['bytes_total'])} "
         f"({progress['percent']}%)"
     )
+
+
+def status_text(job: dict) -> str:
+    """The status, and for a deleted job (a delete sets it cancelled) what it was before."""
+    if job.get("deleted_at") or job.get("status_before_delete"):
+        return f"deleted (had {job.get('status_before_delete') or job['status']})"
+    return job["status"]
 
 
 def summary(job: dict) -> list[str]:
@@ -61,6 +75,8 @@ def _file_note(f: dict) -> str:
         return _plural(f["chunks"], "chunk")
     if f["status"] == "duplicate":
         return "already in the project"
+    if f["status"] == "reading" and f.get("bytes_read") is not None:
+        return f"{size_text(f['bytes_read'])} of {size_text(f['size'])} read"
     return ""
 
 
@@ -92,10 +108,12 @@ def _plural(count: int, noun: str) -> str:
 def detail(job: dict, events: list[dict], *, extra: Iterable[tuple[str, str]] = ()) -> list[str]:
     """A job in full: its fields, per-file results and audit trail."""
     result = job.get("result") or {"files": [], "documents_created": 0, "partial": False}
-    status = job["status"] + (" (partial)" if result.get("partial") else "")
+    status = status_text(job) + (" (partial)" if result.get("partial") else "")
     fields = [
         ("status", status),
         ("progress", progress_text(job["progress"])),
+        # What the job allows now (ingest.actions), the role permitting.
+        ("actions", ", ".join(job.get("actions") or []) or "none"),
         ("chunking", f"{job['chunk_size']} characters, overlap {job['chunk_overlap']}"),
         *extra,
         ("created", when(job["created_at"])),
@@ -128,13 +146,12 @@ def table(jobs: list[dict]) -> list[str]:
     rows = [header]
     for job in jobs:
         progress = job["progress"]
-        status = job["status"] + (", deleted" if job.get("deleted_at") else "")
         rows.append(
             (
                 str(job["id"]),
                 shorten(job["name"], 40),
-                status,
-                f"{progress['files_done']}/{progress['files_total']} files {progress['percent']}%",
+                status_text(job),
+                f"{files_text(progress)} {progress['percent']}%",
                 when(job["created_at"]),
                 when(job.get("finished_at")) or "-",
             )

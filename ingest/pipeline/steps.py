@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 @dataclass
 class JobProgress:
     files_done: int = 0
+    files_failed: int = 0  # of files_done
     bytes_before: int = 0  # bytes of the files already finished
     per_file: dict = field(default_factory=dict)
     # What the job's files come to once unpacked: each file's size, or for a
@@ -39,6 +40,7 @@ def ingest(job: IngestJob, ctx: JobContext) -> None:
     finished = [f for f in files if f.status != FileStatus.PENDING]
     progress = JobProgress(
         files_done=len(finished),
+        files_failed=sum(f.status == FileStatus.FAILED for f in finished),
         bytes_before=sum(f.size for f in finished),
         expanded=members.expanded_so_far(files),
     )
@@ -47,6 +49,7 @@ def ingest(job: IngestJob, ctx: JobContext) -> None:
         items_total=len(files),
         bytes_total=sum(f.size for f in files),
         items_done=progress.files_done,
+        items_failed=progress.files_failed,
         bytes_done=progress.bytes_before,
     )
     for ingest_file in files:
@@ -55,8 +58,14 @@ def ingest(job: IngestJob, ctx: JobContext) -> None:
         ctx.checkpoint(force=True)
         process_file(job, ingest_file, ctx, progress)
         progress.files_done += 1
+        progress.files_failed += ingest_file.status == FileStatus.FAILED
         progress.bytes_before += ingest_file.size
-        ctx.progress(items_done=progress.files_done, bytes_done=progress.bytes_before, force=True)
+        ctx.progress(
+            items_done=progress.files_done,
+            items_failed=progress.files_failed,
+            bytes_done=progress.bytes_before,
+            force=True,
+        )
     ctx.checkpoint(force=True)
     statuses = set(job.files.values_list("status", flat=True))
     if files and statuses == {FileStatus.FAILED}:

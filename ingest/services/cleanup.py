@@ -79,6 +79,10 @@ def job_cleanup(*, job: IngestJob, actor=None, documents: bool = False) -> Clean
             )
         report = CleanupReport()
         report.files_removed, report.bytes_freed = _remove_uploads(job)
+        # From now on nothing can be retried from them (ingest.actions reads it).
+        IngestJob.all_objects.filter(pk=job.pk, uploads_removed_at__isnull=True).update(
+            uploads_removed_at=timezone.now()
+        )
         work_bytes = remove_work_dir(job=job)
         if work_bytes is not None:
             report.work_dirs_removed, report.bytes_freed = 1, report.bytes_freed + work_bytes

@@ -48,7 +48,9 @@ DESIGN_JOB_KEYS = {
 }
 # Fields the API adds to the design's example, on purpose: a link, the ETag's
 # version, the chunking the job runs with, the force-delete mark, the purge
-# time, the links between a job and its retries, and what its status means.
+# time, the links between a job and its retries, and what its status means;
+# and what DESIGN.md's "What the representations say" asks: the actions the
+# job allows now and, once deleted, the status it had before.
 EXTRA_JOB_KEYS = {
     "url",
     "status_note",
@@ -59,6 +61,8 @@ EXTRA_JOB_KEYS = {
     "purge_at",
     "retry_of",
     "retries",
+    "actions",
+    "status_before_delete",
 }
 
 
@@ -528,14 +532,20 @@ def test_detail_has_the_designed_shape(api, project):
     job = IngestJobFactory(
         project=project,
         status=JobStatus.RUNNING,
-        items_total=3,
-        items_done=1,
+        items_total=4,
+        items_done=2,
+        items_failed=1,
         bytes_total=400,
-        bytes_done=100,
+        bytes_done=250,
     )
-    done = IngestFileFactory(job=job, position=0, name="a.txt", chunks=12, status="done")
-    IngestFileFactory(job=job, position=1, name="b.txt", status="failed", error="broken")
-    IngestFileFactory(job=job, position=2, name="c.txt")
+    done = IngestFileFactory(
+        job=job, position=0, name="a.txt", chunks=12, status="done", content=b"a" * 100
+    )
+    IngestFileFactory(
+        job=job, position=1, name="b.txt", status="failed", error="broken", content=b"b" * 100
+    )
+    IngestFileFactory(job=job, position=2, name="c.txt", content=b"c" * 150)
+    IngestFileFactory(job=job, position=3, name="d.txt", content=b"d" * 50)
     document = DocumentFactory(project=project, job=job, source_file=done)
     DocumentSource.objects.create(document=document, file=done)
 
@@ -548,35 +558,29 @@ def test_detail_has_the_designed_shape(api, project):
     assert body["project"] == str(project.pk)
     assert body["error"] is None
     assert body["progress"] == {
-        "files_total": 3,
-        "files_done": 1,
+        "files_total": 4,
+        "files_done": 2,
+        "files_failed": 1,
         "bytes_total": 400,
-        "bytes_done": 100,
-        "percent": 25,
+        "bytes_done": 250,
+        "percent": 62,
     }
+    assert body["actions"] == ["cancel"]
+    assert body["status_before_delete"] is None
     assert set(body["result"]) == {"partial", "documents_created", "files"}
     assert body["result"]["partial"] is False
     assert body["result"]["documents_created"] == 1
     files = body["result"]["files"]
-    assert [set(f) for f in files] == [
-        {
-            "position",
-            "name",
-            "size",
-            "status",
-            "document",
-            "chunks",
-            "error",
-            "kind",
-            "encoding",
-            "pages",
-        }
-    ] * 3
-    assert [f["position"] for f in files] == [0, 1, 2]
-    assert [(f["name"], f["status"], f["chunks"], f["error"]) for f in files] == [
-        ("a.txt", "done", 12, None),
-        ("b.txt", "failed", 0, "broken"),
-        ("c.txt", "not_reached", 0, None),
+    keys = {"position", "name", "size", "status", "bytes_read", "document", "chunks", "error"}
+    assert [set(f) for f in files] == [keys | {"kind", "encoding", "pages"}] * 4
+    assert [f["position"] for f in files] == [0, 1, 2, 3]
+    # The file being read is the first not finished: 250 bytes done, 200 of
+    # them the finished files', so 50 of its 150 read; the next one waits.
+    assert [(f["name"], f["status"], f["bytes_read"], f["error"]) for f in files] == [
+        ("a.txt", "done", None, None),
+        ("b.txt", "failed", None, "broken"),
+        ("c.txt", "reading", 50, None),
+        ("d.txt", "waiting", None, None),
     ]
     assert files[0]["document"] == str(document.pk)
     assert files[1]["document"] is None

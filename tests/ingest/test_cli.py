@@ -410,7 +410,7 @@ def test_jobs_filters_by_status_and_shows_deleted_ones_only_when_asked(project):
 
     assert "gone" not in run("jobs", str(project.pk))
     with_deleted = run("jobs", str(project.pk), "--deleted")
-    assert "cancelled, deleted" in with_deleted
+    assert "deleted (had completed)" in with_deleted
     assert str(kept.pk) in with_deleted
     assert str(kept.pk) in run("jobs", str(project.pk), "--status", "failed")
     assert run("jobs", str(project.pk), "--status", "running") == (
@@ -465,8 +465,9 @@ def test_job_shows_per_file_results_and_the_audit_trail(settings):
 
     assert lines[0] == f"job {job.pk} 'quarter'"
     text = "\n".join(lines)
-    assert "  status       cancelled\n" in text
-    assert "  progress     2/2 files, 259B of 259B (100%)" in text
+    assert "  status       deleted (had completed)\n" in text
+    assert "  progress     1/2 files, 1 failed, 259B of 259B (100%)" in text
+    assert "  actions      none\n" in text  # a deleted job allows nothing
     assert f"  project      Reports ({project.pk})" in text
     assert "  created by   ada" in text
     assert "  deleted      " in text

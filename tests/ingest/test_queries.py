@@ -213,8 +213,9 @@ def test_api_cancel_delete_and_cleanup(flat, owner, small, large):
     finished = [
         finished_job(p, files=n, events=n) for (p, _), n in ((small, SMALL), (large, LARGE))
     ]
+    # With the row's note that its uploads are gone (no retry offered then).
     flat(
-        15,
+        16,
         *(
             lambda j=j: client.post(
                 api_jobs(j.project, j, "cleanup/"), {"documents": True}, format="json"
@@ -284,7 +285,7 @@ def test_dashboard_actions(flat, owner, small, large):
     )
     finished = [finished_job(p, files=n, events=n) for (p, _), n in pairs]
     flat(
-        11,
+        12,  # with the row's note that its uploads are gone
         *(lambda j=j: client.post(page("job-cleanup", j.project, j), **accept) for j in finished),
     )
     flat(
