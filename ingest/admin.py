@@ -12,11 +12,12 @@ from django.contrib import admin, messages
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.db.models import QuerySet
 from django.shortcuts import redirect
-from django.urls import path
+from django.urls import path, reverse
+from django.utils import formats, timezone
 from django_rq.admin import QueueAdmin
 from django_rq.models import Dashboard
 
-from ingest import retention, services
+from ingest import representation, retention, services
 from ingest.models import (
     Chunk,
     Document,
@@ -86,20 +87,42 @@ class DeletedFilter(admin.SimpleListFilter):
         return queryset
 
 
+SHOWN_AS_STATE = ["status", "status_before_delete"]
+
+
 @admin.register(IngestJob)
 class IngestJobAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["name", "id", "project", "status", "created_at", "deleted_at", "purge_at"]
+    list_display = ["name", "id", "project", "state", "created_at", "deleted_at", "purge_at"]
     list_filter = [DeletedFilter, "status"]
     list_select_related = ["project"]
     search_fields = ["id", "name"]
     date_hierarchy = "created_at"
     inlines = [IngestFileInline, JobEventInline]
-    readonly_fields = [*(f.name for f in IngestJob._meta.fields), "purge_at"]
+    # The status shown once, as "state": a deleted job's "cancelled" (the
+    # delete's doing) with what it had been before.
+    exclude = SHOWN_AS_STATE
+    readonly_fields = [
+        "state",
+        *(f.name for f in IngestJob._meta.fields if f.name not in SHOWN_AS_STATE),
+        "purge_at",
+    ]
 
-    @admin.display(description="purged on")
+    @admin.display(description="status", ordering="status")
+    def state(self, job):
+        """The status, and for a deleted job (which a delete sets cancelled)
+        what it was before: "Deleted (had completed)"."""
+        return representation.status_label(job)
+
+    @admin.display(description="purge due")
     def purge_at(self, job):
-        """When the reaper purges a deleted job (INGEST_PURGE_AFTER_DAYS after its deletion)."""
-        return retention.purge_at(job)
+        """When the reaper will purge a deleted job (INGEST_PURGE_AFTER_DAYS
+        after its deletion): a date to come, written as the dashboard writes one."""
+        when = retention.purge_at(job)
+        return formats.date_format(timezone.localtime(when), "M j, Y, H:i T") if when else None
+
+    def view_on_site(self, job):
+        # The job's page on the dashboard, which auditors may open, deleted or not.
+        return reverse("ingest:job-detail", kwargs={"project_id": job.project_id, "job_id": job.pk})
 
     actions = [
         "cancel_jobs",

@@ -8,9 +8,9 @@ from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET
 from django_htmx.http import trigger_client_event
 
-from ingest import representation, retention, selectors, services, upload_handlers
+from ingest import representation, results, retention, selectors, services, upload_handlers
 from ingest.forms import CancelForm, CleanupForm, UploadForm
-from ingest.models import FileStatus, Membership
+from ingest.models import FileStatus, Membership, Role
 from ingest.storage import StorageUnavailable
 from ingest.views.http import (
     JOB_GONE,
@@ -136,27 +136,34 @@ def audit_trail(job, retries: list) -> list:
 
 def job_panel_context(membership: Membership, job) -> dict:
     retries = list(job.retries.order_by("created_at"))
+    events = audit_trail(job, retries)
     return {
         "project": membership.project,
         "job": job,
-        "can_write": membership.can_write,
+        # A deleted job is shown to auditors only, and changes no more; an
+        # auditor who is not a member has no live stream of the project.
+        "can_write": membership.can_write and job.deleted_at is None,
+        "live": job.deleted_at is None and membership.pk is not None,
+        "actions": job.allowed_actions,
         "status_note": representation.STATUS_NOTES.get(job.status),
-        "result": job.build_result(),
+        "result": results.RESULT(job),  # as it stands: a file waiting, another being read
+        # What the files finished so far add up to: the page's script takes it
+        # from the job's live bytes_done to move the bar of the file being read.
+        "finished_bytes": sum(f.size for f in job.result_files() if f.status != FileStatus.PENDING),
         "documents": selectors.job_documents(job=job),
-        "events": audit_trail(job, retries),
+        "events": events,
+        "deletion": next((e for e in reversed(events) if e.action == "delete"), None),
+        "purge_at": retention.purge_at(job),
         # The jobs this one retries and is retried by, linked on its page.
         "retry_of": job.retry_of,
         "retries": retries,
-        "retryable": job.is_terminal
-        and job.files.exclude(status__in=[FileStatus.DONE, FileStatus.DUPLICATE]).exists(),
     }
 
 
 @login_required
 @require_GET
 def job_detail(request, project_id, job_id):
-    membership = project_membership(request, project_id)
-    job = job_or_none(membership, job_id, with_files=True)
+    membership, job = job_for_page(request, project_id, job_id)
     if request.htmx:
         # The live panel refreshing itself: a job deleted meanwhile says so
         # instead of answering 404.
@@ -166,6 +173,25 @@ def job_detail(request, project_id, job_id):
     if job is None:
         raise Http404(JOB_GONE)
     return render(request, "ingest/job_detail.html", job_panel_context(membership, job))
+
+
+def job_for_page(request, project_id, job_id):
+    """The member's view of the job; an auditor's, for any job of any
+    project, deleted ones included (read only), as the admin shows them."""
+    try:
+        membership = project_membership(request, project_id)
+    except Http404:
+        if not selectors.can_audit(request.user):
+            raise
+        membership = None
+    job = job_or_none(membership, job_id, with_files=True) if membership else None
+    if job is None and selectors.can_audit(request.user):
+        job = selectors.job_for_audit(project_id=project_id, job_id=job_id)
+        if job is not None and membership is None:
+            membership = Membership(project=job.project, user=request.user, role=Role.VIEWER)
+    if membership is None:
+        raise Http404(JOB_GONE)
+    return membership, job
 
 
 @login_required

@@ -192,7 +192,7 @@ def test_job_page_follows_its_job_live_and_cleans_up_through_the_dialog(
     job_row(page, "Watched job").get_by_role("link", name="Watched job").click()
     panel = page.locator("#job-panel")
     expect(panel.locator("[data-status-badge]")).to_have_text("Queued")
-    expect(panel.locator(".file-not_reached")).to_have_count(2)
+    expect(panel.locator(".file-waiting")).to_have_count(2)  # queued: not reached is for the end
     expect(page.locator("[data-live-text]")).to_have_text("Live")
 
     start_worker()  # only now: the page must follow the whole run by itself

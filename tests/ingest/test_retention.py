@@ -154,10 +154,13 @@ def test_admin_lists_when_deleted_jobs_are_purged(client, project, settings):
     auditor.groups.add(Group.objects.get(name="auditors"))
     client.force_login(auditor)
     page = client.get("/admin/ingest/ingestjob/?deleted=yes").content.decode()
-    assert "purged on" in page.lower()
+    # A date to come, labelled so, and written for people (not ISO 8601).
+    purge = timezone.localtime(retention.purge_at(gone)).strftime("%b %-d, %Y, %H:%M UTC")
+    assert "purge due" in page.lower() and purge in page
+    assert "Deleted (had completed)" in page
     detail = client.get(f"/admin/ingest/ingestjob/{gone.pk}/change/").content.decode()
-    purge_day = timezone.localtime(retention.purge_at(gone)).strftime("%Y")
-    assert "purged on" in detail.lower() and purge_day in detail
+    assert "purge due" in detail.lower() and purge in detail
+    assert retention.purge_at(gone).isoformat()[:16] not in detail
 
 
 def test_dashboard_says_when_a_deleted_job_is_purged(client, user, project, settings):

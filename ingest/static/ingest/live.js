@@ -109,11 +109,29 @@ function updateProgress(el, data) {
   box.querySelector("[data-progress-fill]").style.width = percent + "%";
   box.querySelector("[data-progress-bar]").setAttribute("aria-valuenow", String(percent));
   box.querySelector("[data-progress-percent]").textContent = percent + "%";
-  box.querySelector("[data-progress-files]").textContent =
-    data.items_done + " of " + data.items_total + " file" + (data.items_total === 1 ? "" : "s");
+  // Files that made it, and those that failed, as the server writes them.
+  const failed = data.items_failed || 0;
+  const files = box.querySelector("[data-progress-files]");
+  files.firstChild.textContent =
+    (data.items_done - failed) + " of " + data.items_total + " file" + (data.items_total === 1 ? "" : "s");
+  files.querySelector("[data-progress-failed]").textContent = failed ? ", " + failed + " failed" : "";
+  box.classList.toggle("progress-with-failures", failed > 0);
   box.querySelector("[data-progress-bytes]").textContent = fileSize(data.bytes_done) + " of " + fileSize(data.bytes_total);
   el.dataset.itemsDone = data.items_done;
   el.dataset.itemsTotal = data.items_total;
+  updateReading(el, data);
+}
+
+// The file being read (the job page's row marked data-reading): its bytes
+// are the job's bytes_done less what the files finished before it add up to.
+function updateReading(el, data) {
+  const row = el.querySelector("[data-reading]");
+  if (!row) return;
+  const size = Number(row.dataset.size);
+  const read = Math.max(0, Math.min(size, data.bytes_done - Number(row.dataset.bytesBefore)));
+  row.querySelector("[data-reading-fill]").style.width = (size ? Math.floor((read * 100) / size) : 0) + "%";
+  row.querySelector("[data-reading-bar]").setAttribute("aria-valuenow", String(read));
+  row.querySelector("[data-reading-text]").textContent = fileSize(read) + " of " + fileSize(size);
 }
 
 export async function addRow(jobId) {
