@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 def hand_written(job, url):
     """The list row as representation.job built it before the shapes."""
-    from ingest import retention
+    from ingest import actions, retention
     from ingest.representation import STATUS_NOTES, when
 
     return {
@@ -29,6 +29,8 @@ def hand_written(job, url):
         "project": str(job.project_id),
         "name": job.name,
         "status": job.status,
+        "status_before_delete": job.status_before_delete or None,
+        "actions": actions.job_actions(job),
         "status_note": STATUS_NOTES.get(job.status),
         "retry_of": str(job.retry_of_id) if job.retry_of_id else None,
         "version": job.version,
@@ -44,6 +46,7 @@ def hand_written(job, url):
         "progress": {
             "files_total": job.items_total,
             "files_done": job.items_done,
+            "files_failed": job.items_failed,
             "bytes_total": job.bytes_total,
             "bytes_done": job.bytes_done,
             "percent": job.percent,
@@ -56,7 +59,7 @@ def jobs(count: int):
 
     now = datetime.now(UTC)
     project = uuid.uuid4()
-    return [
+    rows = [
         IngestJob(
             id=uuid.uuid4(),
             project_id=project,
@@ -74,6 +77,9 @@ def jobs(count: int):
         )
         for n in range(count)
     ]
+    for job in rows:
+        job.retried = False  # as the list's query reads it (selectors.job_list)
+    return rows
 
 
 def page_us(render, rows, url) -> float:

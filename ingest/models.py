@@ -17,7 +17,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
-from ingest import actions, results
+from ingest import results
 from ingest.totals import correlated_total
 from jobs.models import Job, JobStatus
 
@@ -152,11 +152,6 @@ class IngestJob(Job):
 
     def settled_progress(self) -> dict:
         return dict(_settled_progress())
-
-    @property
-    def allowed_actions(self) -> list[str]:
-        """``ingest.actions.job_actions``: one query unless read with ``retried``."""
-        return actions.job_actions(self)
 
     def build_result(self) -> dict:
         """The job's result as stored when it ends (``ingest.results.ended_result``);

@@ -3,7 +3,7 @@
 
 from django import template
 
-from ingest import representation
+from ingest import actions, representation
 
 register = template.Library()
 
@@ -12,6 +12,12 @@ register = template.Library()
 def status_label(job) -> str:
     """ "Completed", "Cancelling…", "Deleted (had completed)"."""
     return representation.status_label(job)
+
+
+@register.filter
+def allowed_actions(job) -> list[str]:
+    """What the job allows now (``ingest.actions``): read once per row."""
+    return actions.job_actions(job)
 
 
 @register.filter

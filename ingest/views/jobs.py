@@ -8,7 +8,15 @@ from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET
 from django_htmx.http import trigger_client_event
 
-from ingest import representation, results, retention, selectors, services, upload_handlers
+from ingest import (
+    actions,
+    representation,
+    results,
+    retention,
+    selectors,
+    services,
+    upload_handlers,
+)
 from ingest.forms import CancelForm, CleanupForm, UploadForm
 from ingest.models import FileStatus, Membership, Role
 from ingest.storage import StorageUnavailable
@@ -144,7 +152,7 @@ def job_panel_context(membership: Membership, job) -> dict:
         # auditor who is not a member has no live stream of the project.
         "can_write": membership.can_write and job.deleted_at is None,
         "live": job.deleted_at is None and membership.pk is not None,
-        "actions": job.allowed_actions,
+        "actions": actions.job_actions(job),
         "status_note": representation.STATUS_NOTES.get(job.status),
         "result": results.RESULT(job),  # as it stands: a file waiting, another being read
         # What the files finished so far add up to: the page's script takes it

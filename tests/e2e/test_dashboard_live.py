@@ -9,6 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
+from ingest import actions
 from ingest.models import IngestJob
 from tests.e2e.helpers import create_job, prose
 from tests.e2e.pages import check_page, login
@@ -119,5 +120,5 @@ def test_failed_files_show_and_retry_is_offered_only_while_it_would_be_taken(
     page.locator("#cleanup-dialog").get_by_role("button", name="Close").click()
     expect(panel.get_by_role("button", name="Retry Retry of Mixed batch")).to_have_count(0)
     retried = IngestJob.objects.get(name="Retry of Mixed batch")
-    assert "retry" not in retried.allowed_actions
+    assert "retry" not in actions.job_actions(retried)
     assert refused == []  # nothing offered was refused

@@ -87,7 +87,7 @@ def test_retry_is_offered_exactly_when_the_retry_service_would_take_it(user, pro
     cases["uploads removed by a cleanup"] = cleaned
 
     offered = {
-        name: "retry" in IngestJob.objects.get(pk=job.pk).allowed_actions
+        name: "retry" in actions.job_actions(IngestJob.objects.get(pk=job.pk))
         for name, job in cases.items()
     }
     taken = {
@@ -107,10 +107,10 @@ def test_retry_is_offered_exactly_when_the_retry_service_would_take_it(user, pro
 def test_a_deleted_retry_makes_its_job_retryable_again(user, project):
     failed = job_with(project, JobStatus.FAILED, ["failed"])
     retry = services.job_retry(job=failed, actor=user)
-    assert "retry" not in IngestJob.objects.get(pk=failed.pk).allowed_actions
+    assert "retry" not in actions.job_actions(IngestJob.objects.get(pk=failed.pk))
     services.job_cancel(job=retry, actor=user)  # queued: cancelled at once
     lifecycle.soft_delete(IngestJob.objects.get(pk=retry.pk))
-    assert "retry" in IngestJob.objects.get(pk=failed.pk).allowed_actions
+    assert "retry" in actions.job_actions(IngestJob.objects.get(pk=failed.pk))
 
 
 def test_a_list_decides_every_rows_actions_without_a_query_per_row(
