@@ -7,17 +7,19 @@ import time
 
 from bench import common
 
-INSERT_JOBS = """
+INSERT_JOBS = (
+    """
 INSERT INTO ingest_ingestjob (
-    id, project_id, name, status, version, created_by_id, created_at, started_at,
-    finished_at, deleted_at, worker_host, items_total, items_done, bytes_total,
-    bytes_done, error, result, chunk_size, chunk_overlap)
+"""
+    + common.JOB_COLUMNS
+    + """)
 SELECT gen_random_uuid(), %(project)s, 'job ' || g, s.status, 1, %(user)s,
     now() - g * interval '1 second',
     CASE WHEN s.status = 'queued' THEN NULL ELSE now() - g * interval '1 second' END,
     CASE WHEN s.status IN ('completed', 'cancelled') THEN now() END,
     CASE WHEN s.deleted THEN now() - interval '1 day' END,
-    '', 3, 0, 3000, 0, '', '{}', 1000, 100
+    '', 3, 0, 0, 3000, 0, '', '{}', 1000, 100,
+    CASE WHEN s.deleted THEN 'completed' ELSE '' END
 FROM generate_series(%(start)s::int, %(stop)s::int) AS g,
 LATERAL (SELECT g %% %(every)s::int <> 0 AS deleted) AS d,
 LATERAL (SELECT CASE
@@ -26,6 +28,7 @@ LATERAL (SELECT CASE
     WHEN (g / %(every)s::int) %% 10 < 4 THEN 'running'
     ELSE 'completed' END AS status, d.deleted) AS s
 """
+)
 
 INSERT_FILES = """
 INSERT INTO ingest_ingestfile (

@@ -39,6 +39,14 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_c"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
 MB = 1024 * 1024
 
+# The columns the benches' ``INSERT ... SELECT`` statements fill: every NOT NULL
+# column without a database default, so a new one is added here once.
+JOB_COLUMNS = """
+    id, project_id, name, status, version, created_by_id, created_at, started_at,
+    finished_at, deleted_at, worker_host, items_total, items_done, items_failed,
+    bytes_total, bytes_done, error, result, chunk_size, chunk_overlap,
+    status_before_delete"""
+
 
 class BenchEnv(ProcessGroup):
     """A benchmark's environment (``env``, for its worker, reaper and web

@@ -12,17 +12,20 @@ from dataclasses import dataclass, field
 from bench import common, web_tier
 from bench.api_client import run_phase, summary
 
-INSERT_JOBS = """
+INSERT_JOBS = (
+    """
 INSERT INTO ingest_ingestjob (
-    id, project_id, name, status, version, created_by_id, created_at, started_at,
-    finished_at, deleted_at, worker_host, items_total, items_done, bytes_total,
-    bytes_done, error, result, chunk_size, chunk_overlap)
+"""
+    + common.JOB_COLUMNS
+    + """)
 SELECT gen_random_uuid(), %(project)s, 'job ' || g, %(status)s, 3, %(user)s,
     now() - interval '1 day' - g * interval '1 second', now() - interval '1 day', now(),
     CASE WHEN %(deleted)s THEN now() ELSE NULL END,
-    '', 0, 0, 0, 0, '', '{}', 1000, 100
+    '', 0, 0, 0, 0, 0, '', '{}', 1000, 100,
+    CASE WHEN %(deleted)s THEN 'completed' ELSE '' END
 FROM generate_series(1, %(count)s::int) AS g
 """
+)
 
 # The endpoints every side serves, and what each answers when all is well.
 ENDPOINTS = ("job detail", "job list", "delete", "healthz")

@@ -134,16 +134,18 @@ def start_baseline_checkout(bench, checkout: str):
 # --- data ---------------------------------------------------------------------------------
 
 
-INSERT_FINISHED_JOBS = """
+INSERT_FINISHED_JOBS = (
+    """
 INSERT INTO ingest_ingestjob (
-    id, project_id, name, status, version, created_by_id, created_at, started_at,
-    finished_at, deleted_at, worker_host, items_total, items_done, bytes_total,
-    bytes_done, error, result, chunk_size, chunk_overlap)
+"""
+    + common.JOB_COLUMNS
+    + """)
 SELECT gen_random_uuid(), %(project)s, 'job ' || g, 'completed', 3, %(user)s,
     now() - g * interval '1 minute', now() - g * interval '1 minute', now(), NULL,
-    '', 3, 3, 3000, 3000, '', '{}', 1000, 100
+    '', 3, 3, 0, 3000, 3000, '', '{}', 1000, 100, ''
 FROM generate_series(1, %(count)s::int) AS g
 """
+)
 
 
 def build_small_project(*, user, count: int = 40, name: str = "latency forty"):

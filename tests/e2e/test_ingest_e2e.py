@@ -74,6 +74,7 @@ def test_mixed_upload_completes_with_per_file_results(api, project, start_worker
     assert body["progress"] == {
         "files_total": 7,
         "files_done": 7,
+        "files_failed": 1,
         "bytes_total": sum(f.size for f in files),
         "bytes_done": sum(f.size for f in files),
         "percent": 100,
