@@ -11,13 +11,19 @@ A job Redis no longer holds is a normal state (a cleanup or a purge removed
 it, or it finished long ago), and so is a worker that has stopped: django-rq
 raises for those and for a queue number beyond its list, which the guard
 answers as 404 rather than a server error.
+
+The dashboard's pages ask for a staff login before anything else, as the
+rest of the admin does: an anonymous caller is sent to the admin's login
+before any queue or worker is looked up, so no answer tells it which
+workers exist.
 """
 
 import functools
 
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.urls import include, path
+from django.urls import include, path, reverse
 from django_rq.queues import get_queue_by_index
 from django_rq.settings import get_queues_list
 from django_rq.urls import get_admin_urlpatterns, get_api_urlpatterns
@@ -29,6 +35,19 @@ READS = frozenset({"GET", "HEAD", "OPTIONS"})
 UNUSED = frozenset({"scheduler_jobs"})
 # The URL arguments django-rq names a queue (or its connection) by.
 QUEUE_ARGUMENTS = ("queue_index", "scheduler_index", "connection_index")
+
+
+def staff_login(view):
+    """The admin's own rule, checked before the guard looks anything up."""
+
+    @functools.wraps(view)
+    def logged_in(request, *args, **kwargs):
+        user = request.user
+        if not (user.is_active and user.is_staff):
+            return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+        return view(request, *args, **kwargs)
+
+    return logged_in
 
 
 def superuser_writes(view):
@@ -52,7 +71,11 @@ def require_known(**kwargs) -> None:
         raise Http404(f"there is no queue number {index}.")
     if "key" in kwargs:
         connection = get_queue_by_index(index).connection
-        if Worker.find_by_key(kwargs["key"], connection=connection) is None:
+        try:
+            worker = Worker.find_by_key(kwargs["key"], connection=connection)
+        except ValueError:  # not a worker's key at all
+            worker = None
+        if worker is None:
             raise Http404("no such worker: it has stopped or never ran.")
 
 
@@ -63,7 +86,7 @@ def guarded_urlpatterns():
     patterns = get_api_urlpatterns()
     for pattern in patterns:
         pattern.callback = superuser_writes(pattern.callback)
-    patterns += get_admin_urlpatterns(view_wrapper=superuser_writes)
+    patterns += get_admin_urlpatterns(view_wrapper=lambda view: staff_login(superuser_writes(view)))
     return [p for p in patterns if p.name not in UNUSED]
 
 

@@ -143,3 +143,32 @@ def test_the_admin_entry_serves_no_second_copy_of_the_dashboard(auditor_client, 
 )
 def test_an_unknown_queue_or_worker_is_a_404(superuser_client, url):
     assert superuser_client.get(url).status_code == 404
+
+
+def test_a_malformed_worker_key_is_a_404(superuser_client):
+    for key in ("abc", "rq:job:x", "%00"):
+        response = superuser_client.get(f"/admin/django-rq/workers/0/{key}/")
+        assert response.status_code == 404, (key, response.status_code)
+
+
+@pytest.mark.parametrize("staff", [False, True], ids=["anonymous", "not-staff"])
+def test_a_caller_without_a_staff_login_is_sent_to_the_login_first(queued, staff):
+    """Before any lookup: a worker that runs, one that does not and a key
+    that cannot be one all answer alike, so nothing tells which workers exist."""
+    _, worker_key = queued
+    client = Client(raise_request_exception=False)
+    if staff:
+        client.force_login(UserFactory(is_staff=False))
+    login = reverse("admin:login")
+
+    for url in (
+        "/admin/django-rq/workers/0/abc/",
+        f"/admin/django-rq/workers/0/{worker_key}/",
+        "/admin/django-rq/workers/0/rq:worker:gone/",
+        "/admin/django-rq/queues/99/",
+        "/admin/django-rq/",
+    ):
+        for method in (client.get, client.post):
+            response = method(url)
+            assert response.status_code == 302, (url, response.status_code)
+            assert response["Location"].startswith(f"{login}?next="), url
