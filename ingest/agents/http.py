@@ -34,6 +34,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.settings import api_settings
 
 from config import auth
+from config.middleware import QueryCharactersASGI
 from ingest.agents.server import build_server
 
 PATH = "/mcp/"
@@ -250,11 +251,12 @@ def mcp_app():
         max_request_body_size=settings.INGEST_MCP_MAX_BODY_BYTES,
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
-    # The last added runs first: the host, Django's security, no stream, the
-    # token and the rate limits, then what a call may hold.
+    # The last added runs first: the host, Django's security, the address's
+    # characters, no stream, the token and the rate limits, then what a call may hold.
     app.add_middleware(BodyBudget)
     app.add_middleware(TokenAuth)
     app.add_middleware(NoStream)
+    app.add_middleware(QueryCharactersASGI)
     app.add_middleware(DjangoSecurity)
     app.add_middleware(AllowedHosts)
     return app
