@@ -11,8 +11,8 @@ Django's ``ALLOWED_HOSTS`` is applied instead, as for every other page.
 
 Bounded as the API is: the API's rate limits, in the same counts; a body of
 at most ``INGEST_MCP_MAX_BODY_BYTES`` (refused as it streams in, past its
-Content-Length or the limit), and only so many bodies read at once per
-process; no stream left open.
+Content-Length or the limit), arriving in time, and only so many bodies read
+at once per process and per user; no stream left open.
 """
 
 import asyncio
@@ -44,6 +44,10 @@ USER_KEY = "ingest_user"
 # so this bounds what concurrent calls can take (bench.mcp_memory).
 BODIES_IN_FLIGHT = 2
 BUSY_WAIT_SECONDS = 30
+# A body must arrive within the grace plus its size at this rate: 16 MiB
+# within 42 s. A client on a slower link sends smaller calls.
+BODY_GRACE_SECONDS = 10
+MIN_BYTES_PER_SECOND = 512 * 1024
 
 
 def user_for(ctx):
@@ -136,29 +140,43 @@ class NoStream:
 
 
 class BodyBudget:
-    """ASGI middleware: at most ``BODIES_IN_FLIGHT`` largest bodies' worth of
-    request bodies read at once in this process. A call whose body does not
-    fit waits for others to finish, up to ``BUSY_WAIT_SECONDS``, then is
-    answered 503 with ``Retry-After``. Its size is its Content-Length (the
-    SDK refuses a body longer than it says, or over the limit, as it streams
-    in), or the largest allowed when it does not say."""
+    """ASGI middleware: the bodies this process reads at once are bounded, in
+    total and per user, and each must arrive in time.
+
+    - At most ``BODIES_IN_FLIGHT`` largest bodies' worth are held at once, and
+      one user holds at most one largest body's worth: a call that does not
+      fit waits for others to finish, up to ``BUSY_WAIT_SECONDS``, then is
+      answered 503 with ``Retry-After``. A body's size is its
+      Content-Length, or the largest allowed when it does not say.
+    - The body is read here, whole, before the call runs, and must arrive
+      within ``BODY_GRACE_SECONDS`` plus its size at ``MIN_BYTES_PER_SECOND``
+      (408 otherwise): a client trickling bytes holds its share for seconds,
+      not for as long as it likes.
+    - A body over ``INGEST_MCP_MAX_BODY_BYTES`` is answered 413 as soon as its
+      Content-Length says so, or as it streams past the limit.
+
+    Refusals are in the API's error shape. The body is handed on as the one
+    message it was read into, so the SDK's own read joins nothing and no
+    second copy is made (``bench.mcp_memory``).
+    """
 
     def __init__(self, app):
         self.app = app
         self.limit = settings.INGEST_MCP_MAX_BODY_BYTES
         self.budget = BODIES_IN_FLIGHT * self.limit
         self.in_flight = 0
+        self.by_user: dict[object, int] = {}
         self.changed = asyncio.Condition()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        size = self.size_of(scope)
-        try:
-            async with asyncio.timeout(BUSY_WAIT_SECONDS), self.changed:
-                await self.changed.wait_for(lambda: self.in_flight + size <= self.budget)
-                self.in_flight += size
-        except TimeoutError:
+        declared = self.declared_size(scope)
+        if declared is not None and declared > self.limit:
+            return await _refuse(send, *self.too_large())
+        size = self.limit if declared is None else declared
+        user = getattr(scope.get("state", {}).get(USER_KEY), "pk", None)
+        if not await self.take(user, size):
             return await _refuse(
                 send,
                 503,
@@ -167,18 +185,85 @@ class BodyBudget:
                 [(b"retry-after", b"5")],
             )
         try:
-            await self.app(scope, receive, send)
+            try:
+                body = await self.read(receive, size)
+            except _BodyRefused as refused:
+                return await _refuse(send, *refused.args)
+            if body is not None:  # None: the client left before sending it all
+                await self.app(scope, _replay(body, receive), send)
         finally:
-            async with self.changed:
-                self.in_flight -= size
-                self.changed.notify_all()
+            await self.give_back(user, size)
 
-    def size_of(self, scope) -> int:
+    async def take(self, user, size: int) -> bool:
+        def fits():
+            mine = self.by_user.get(user, 0)
+            return self.in_flight + size <= self.budget and mine + size <= self.limit
+
         try:
-            declared = int(_headers(scope).get("content-length", ""))
+            async with asyncio.timeout(BUSY_WAIT_SECONDS), self.changed:
+                await self.changed.wait_for(fits)
+                self.in_flight += size
+                self.by_user[user] = self.by_user.get(user, 0) + size
+        except TimeoutError:
+            return False
+        return True
+
+    async def give_back(self, user, size: int) -> None:
+        async with self.changed:
+            self.in_flight -= size
+            self.by_user[user] -= size
+            if not self.by_user[user]:
+                del self.by_user[user]
+            self.changed.notify_all()
+
+    async def read(self, receive, size: int) -> bytes | None:
+        parts, length = [], 0
+        try:
+            async with asyncio.timeout(BODY_GRACE_SECONDS + size / MIN_BYTES_PER_SECOND):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return None
+                    part = message.get("body", b"")
+                    length += len(part)
+                    if length > self.limit:
+                        raise _BodyRefused(*self.too_large())
+                    parts.append(part)
+                    if not message.get("more_body", False):
+                        return b"".join(parts)
+        except TimeoutError:
+            raise _BodyRefused(
+                408,
+                "the request's body arrived too slowly; send it again over a faster "
+                "connection, or in smaller calls.",
+                "timeout",
+            ) from None
+
+    def too_large(self) -> tuple[int, str, str]:
+        return 413, f"the request's body is over the limit of {self.limit} bytes.", "too_large"
+
+    @staticmethod
+    def declared_size(scope) -> int | None:
+        try:
+            return max(int(_headers(scope).get("content-length", "")), 0)
         except ValueError:
-            return self.limit
-        return min(max(declared, 0), self.limit)
+            return None
+
+
+class _BodyRefused(Exception):
+    """A body refused while it was read: ``args`` are the refusal's status,
+    sentence and code."""
+
+
+def _replay(body: bytes, receive):
+    """``receive`` for the app: the body read, as one message, then the
+    client's own messages (a disconnect when it leaves)."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed():
+        return pending.pop() if pending else await receive()
+
+    return replayed
 
 
 class TokenAuth:

@@ -476,6 +476,7 @@ def test_http_calls_share_the_apis_rate_limit_and_open_no_stream(user, project, 
     assert (stream.status_code, stream.headers["allow"]) == (405, "POST, DELETE")
     assert stream.json()["code"] == "method_not_allowed"
     assert too_big.status_code == 413
+    assert too_big.json()["code"] == "too_large"
     assert calls == [200, 200, 200]  # with the one too big, four: the allowance
     assert api.status_code == 429  # the API's count is the same count
     assert after.status_code == 429

@@ -3,6 +3,8 @@ checked, plain HTTP redirected to HTTPS, and Django's security headers on
 every answer (Django's own SecurityMiddleware, applied to the MCP app)."""
 
 import asyncio
+import json
+from types import SimpleNamespace
 
 import pytest
 
@@ -73,39 +75,128 @@ def test_a_host_not_allowed_is_refused_before_anything_else(production):
     assert status == 400
 
 
-def test_bodies_past_the_budget_wait_their_turn_then_are_told_to_retry(settings, monkeypatch):
-    settings.INGEST_MCP_MAX_BODY_BYTES = 1000
-    monkeypatch.setattr(http, "BUSY_WAIT_SECONDS", 0.2)
-    release = asyncio.Event()
+class Budget:
+    """A :class:`http.BodyBudget` around an app that holds each call, once
+    its body is read, until ``release`` is set; each call's user and body
+    given by the test (``None`` in ``parts``: the client goes quiet)."""
 
-    async def reading(scope, receive, send):  # holds its body until released
-        await release.wait()
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
+    def __init__(self):
+        self.release = asyncio.Event()
+        self.bodies = []
 
-    budget = http.BodyBudget(reading)
+        async def holding(scope, receive, send):
+            self.bodies.append((await receive())["body"])
+            await self.release.wait()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
 
-    async def post(length: str | None) -> int:
+        self.budget = http.BodyBudget(holding)
+
+    async def post(self, length: str | None, *, user=1, parts=(b"",), pause=0.0) -> dict:
         headers = [(b"content-length", length.encode())] if length is not None else []
+        scope = {"type": "http", "method": "POST", "headers": headers}
+        scope["state"] = {http.USER_KEY: SimpleNamespace(pk=user)}
+        incoming = list(parts)
         sent = []
+
+        async def receive():
+            if incoming[0] is None:
+                await asyncio.Event().wait()  # a client that says nothing more
+            await asyncio.sleep(pause)
+            part = incoming.pop(0)
+            return {"type": "http.request", "body": part, "more_body": bool(incoming)}
 
         async def send(message):
             sent.append(message)
 
-        await budget({"type": "http", "method": "POST", "headers": headers}, None, send)
-        return sent[0]["status"]
+        await self.budget(scope, receive, send)
+        answer = {"status": sent[0]["status"]}
+        if sent[0]["status"] != 200:
+            answer.update(json.loads(sent[1]["body"]))
+        return answer
+
+
+def test_bodies_past_the_budget_wait_their_turn_then_are_told_to_retry(settings, monkeypatch):
+    settings.INGEST_MCP_MAX_BODY_BYTES = 1000
+    monkeypatch.setattr(http, "BUSY_WAIT_SECONDS", 0.2)
+    calls = Budget()
 
     async def main():
-        held = [asyncio.create_task(post(n)) for n in ("1000", "999999")]  # both count 1000
-        await asyncio.sleep(0)
-        refused = await asyncio.gather(post("1"), post(None))  # no room, even for 1 byte
-        waiting = asyncio.create_task(post("500"))
-        release.set()
+        held = [  # two users, 1000 each: the whole budget
+            asyncio.create_task(calls.post("1000", user=1, parts=[b"x" * 1000])),
+            asyncio.create_task(calls.post(None, user=2, parts=[b"{}"])),  # counts 1000
+        ]
+        await asyncio.sleep(0.05)
+        refused = await asyncio.gather(calls.post("1", user=3), calls.post(None, user=4))
+        waiting = asyncio.create_task(calls.post("500", user=3, parts=[b"y" * 500]))
+        calls.release.set()
         return await asyncio.gather(*held), refused, await waiting
 
     held, refused, waited = asyncio.run(main())
 
-    assert held == [200, 200]
-    assert refused == [503, 503]
-    assert waited == 200
-    assert budget.in_flight == 0
+    assert [h["status"] for h in held] == [200, 200]
+    assert [(r["status"], r["code"]) for r in refused] == [(503, "busy"), (503, "busy")]
+    assert waited["status"] == 200
+    assert calls.bodies == [b"x" * 1000, b"{}", b"y" * 500]  # each handed on whole, once
+    assert (calls.budget.in_flight, calls.budget.by_user) == (0, {})
+
+
+def test_one_user_holds_at_most_one_largest_body_at_once(settings, monkeypatch):
+    settings.INGEST_MCP_MAX_BODY_BYTES = 1000
+    monkeypatch.setattr(http, "BUSY_WAIT_SECONDS", 0.2)
+    calls = Budget()
+
+    async def main():
+        first = asyncio.create_task(calls.post("1000", user=1, parts=[b"x" * 1000]))
+        await asyncio.sleep(0.05)
+        # The budget has room for another 1000, but not this user's share.
+        second = await calls.post("10", user=1, parts=[b"z" * 10])
+        other = asyncio.create_task(calls.post("1000", user=2, parts=[b"w" * 1000]))
+        await asyncio.sleep(0.05)
+        calls.release.set()
+        return await first, second, await other
+
+    first, second, other = asyncio.run(main())
+
+    assert (first["status"], second["status"], other["status"]) == (200, 503, 200)
+
+
+def test_a_body_trickling_in_is_cut_off_with_408(settings, monkeypatch):
+    settings.INGEST_MCP_MAX_BODY_BYTES = 1000
+    monkeypatch.setattr(http, "BODY_GRACE_SECONDS", 0.2)
+    monkeypatch.setattr(http, "MIN_BYTES_PER_SECOND", 10_000)  # 1000 bytes: 0.1 s more
+    calls = Budget()
+    calls.release.set()
+
+    async def main():
+        slow = calls.post("1000", parts=[b"x"] * 1000, pause=0.01)  # 10 s at this pace
+        silent = calls.post("2", parts=[b"{", None])  # one byte, then nothing
+        in_time = calls.post("1000", parts=[b"x" * 100] * 10, pause=0.01)
+        return await asyncio.gather(slow, silent, in_time)
+
+    slow, silent, in_time = asyncio.run(main())
+
+    assert (slow["status"], slow["code"]) == (408, "timeout")
+    assert "too slowly" in slow["detail"]
+    assert (silent["status"], silent["code"]) == (408, "timeout")
+    assert in_time["status"] == 200
+    assert calls.budget.in_flight == 0
+
+
+def test_a_body_over_the_limit_is_refused_with_413_as_it_says_or_streams(settings):
+    settings.INGEST_MCP_MAX_BODY_BYTES = 1000
+    calls = Budget()
+    calls.release.set()
+
+    async def main():
+        said = calls.post("1001", parts=[])  # refused before any byte is read
+        streamed = calls.post(None, parts=[b"x" * 600, b"x" * 600])
+        understated = calls.post("10", parts=[b"x" * 600, b"x" * 600])
+        return await asyncio.gather(said, streamed, understated)
+
+    answers = asyncio.run(main())
+
+    for answer in answers:
+        assert (answer["status"], answer["code"]) == (413, "too_large")
+        assert answer["detail"] == "the request's body is over the limit of 1000 bytes."
+    assert calls.bodies == []
