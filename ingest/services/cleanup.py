@@ -168,7 +168,8 @@ def job_restore(*, job: IngestJob, actor=None, reason: str = "") -> lifecycle.Ou
     deletion (from the audit trail; CANCELLED when the trail does not say).
 
     Refused when its stored uploads were removed: the restored job would claim
-    files that no longer exist.
+    files that no longer exist. Refused too for a retry whose job was retried
+    again after its deletion: a chain of retries never forks.
     """
     if not job.is_deleted:
         raise lifecycle.InvalidTransition(job, "restore", "job is not deleted; nothing to restore.")
@@ -181,10 +182,30 @@ def job_restore(*, job: IngestJob, actor=None, reason: str = "") -> lifecycle.Ou
         )
     deletion = lifecycle.events_for(job).filter(action="delete").last()
     previous = deletion.from_status if deletion else JobStatus.CANCELLED
-    outcome = lifecycle.restore(job, to_status=previous, actor=actor, reason=reason)
+    with transaction.atomic():
+        _refuse_a_second_retry(job)
+        outcome = lifecycle.restore(job, to_status=previous, actor=actor, reason=reason)
     if not outcome:
         raise lifecycle.InvalidTransition(job, "restore", "job was restored or purged meanwhile.")
     return outcome
+
+
+def _refuse_a_second_retry(job: IngestJob) -> None:
+    """Refuse to restore a retry when its job has a live retry of its own
+    now: two live retries of one job would take the same files twice. The
+    retried job's row is locked as ``job_retry`` locks it, so a retry and a
+    restore of the chain queue up."""
+    if job.retry_of_id is None:
+        return
+    source = IngestJob.all_objects.select_for_update().get(pk=job.retry_of_id)
+    other = source.retries.exclude(pk=job.pk).order_by("-created_at").first()
+    if other is not None:
+        raise lifecycle.InvalidTransition(
+            job,
+            "restore",
+            f"job {source.pk} was retried again as job {other.pk} after this one was "
+            "deleted; restoring this one would retry the same files twice.",
+        )
 
 
 PURGED_VIA = ("admin", "command", "reaper")

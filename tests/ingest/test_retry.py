@@ -216,6 +216,44 @@ def test_a_chain_of_retries_never_forks(api, project):
     assert IngestJob.objects.filter(status=JobStatus.QUEUED).count() == 1
 
 
+def test_a_deleted_retry_is_not_restored_once_its_job_was_retried_again(api, project):
+    job = end(make_job(api, project), 0)
+    first = IngestJob.objects.get(pk=api.post(retry_url(project, job)).json()["id"])
+    end(first, status=JobStatus.FAILED)
+    services.job_delete(job=first)  # a deleted retry is no one's attempt: job is retried again
+    second = api.post(retry_url(project, job)).json()["id"]
+    admin = Client()
+    admin.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    with pytest.raises(lifecycle.InvalidTransition) as refused:
+        services.job_restore(job=IngestJob.all_objects.get(pk=first.pk))
+    page = admin.post(
+        reverse("admin:ingest_ingestjob_changelist"),
+        {"action": "restore_jobs", "_selected_action": [str(first.pk)]},
+        follow=True,
+    ).content.decode()
+
+    assert str(refused.value) == (
+        f"job {job.pk} was retried again as job {second} after this one was deleted; "
+        "restoring this one would retry the same files twice."
+    )
+    assert f"was retried again as job {second}" in page
+    assert IngestJob.all_objects.get(pk=first.pk).deleted_at is not None
+    assert api.get(f"{jobs_url(project)}{job.pk}/").json()["retries"] == [second]
+
+
+def test_a_deleted_retry_is_restored_while_its_job_has_no_other(api, project):
+    job = end(make_job(api, project), 0)
+    first = IngestJob.objects.get(pk=api.post(retry_url(project, job)).json()["id"])
+    end(first, status=JobStatus.FAILED)
+    services.job_delete(job=first)
+
+    outcome = services.job_restore(job=IngestJob.all_objects.get(pk=first.pk))
+
+    assert outcome.to_status == JobStatus.FAILED
+    assert api.get(f"{jobs_url(project)}{job.pk}/").json()["retries"] == [str(first.pk)]
+
+
 def test_viewers_get_403_and_non_members_404(api, project):
     job = end(make_job(api, project), 0)
     viewer = client_for(member(project, "viewer"))
