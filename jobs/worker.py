@@ -15,13 +15,17 @@ Two things plain RQ does not do for a Django project:
   that finds its worker unregistered registers it again, and the worker
   waits at most ``max_connection_wait_time`` between tries of a Redis that
   is down, and heartbeats every ``job_monitoring_interval`` while a horse
-  works: registered again within seconds of Redis returning.
+  works: registered again within seconds of Redis returning. A heartbeat
+  that finds Redis down while a horse works is skipped, not raised: RQ
+  would let the error end the worker and orphan the horse mid-file.
 """
 
 import signal
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import worker_registration
 from rq.worker import Worker as RQWorker
 
@@ -48,6 +52,14 @@ class Worker(RQWorker):
                 worker_registration.register(self, again)
                 again.expire(self.key, timeout or self.worker_ttl + 60)
                 again.execute()
+
+    def maintain_heartbeats(self, job, execution):
+        # The horse reads its cancel flag from the database and goes on while
+        # Redis is away; its worker waits for it, and beats again next time.
+        try:
+            super().maintain_heartbeats(job, execution)
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            self.log.warning("heartbeat skipped, Redis unreachable: %s", error)
 
     def work(self, *args, **kwargs):
         # A pool keeps connections and a thread that a forked horse would

@@ -1,6 +1,10 @@
 """Nothing stays RUNNING or CANCELLING forever, nothing QUEUED is lost: the
 reaper against real workers that hang, die, or lose their Redis."""
 
+import os
+import signal
+import time
+
 import pytest
 
 from ingest.models import Document, FileStatus, IngestFile
@@ -153,3 +157,31 @@ def test_readiness_returns_once_a_restarted_redis_is_back(private_redis, start_w
         message="/readyz to answer 200 again",
     )
     assert ready.json()["checks"]["workers"] == {"ok": True, "count": 1}
+
+
+def test_a_worker_busy_through_a_redis_restart_lives_on_and_finishes(
+    api, project, private_redis, start_worker, client
+):
+    worker = start_worker(REDIS_URL=private_redis.url)
+    job_id = create_job(api, project, [text_file("a.txt", 8, 6_000_000)])
+    wait_for(lambda: job_row(job_id).status == JobStatus.RUNNING, message="the job to start")
+    horse = worker.freeze_horse()  # still working when Redis goes away
+
+    private_redis.stop()
+    time.sleep(5)  # two of the worker's heartbeats find Redis down
+    private_redis.start()
+    os.kill(horse, signal.SIGCONT)
+
+    job = wait_for(lambda: finished(job_id), timeout=30, message="the job to finish")
+    assert job.status == JobStatus.COMPLETED, worker.output()
+    assert worker.proc.poll() is None, worker.output()
+    assert "heartbeat skipped, Redis unreachable" in worker.output()
+    ready = wait_for(
+        lambda: (r := client.get("/readyz")).status_code == 200 and r,
+        timeout=20,
+        message="/readyz to answer 200 again",
+    )
+    assert ready.json()["checks"]["workers"] == {"ok": True, "count": 1}
+    # The same worker takes the next job from the restarted Redis.
+    next_id = create_job(api, project, [text_file("b.txt", 9, 5_000)])
+    assert wait_for(lambda: finished(next_id), timeout=30).status == JobStatus.COMPLETED
