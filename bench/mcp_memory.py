@@ -7,9 +7,11 @@ the JSON parsed from it and the bytes decoded from that are all in memory at
 once. Each row starts a fresh uvicorn process serving the site, sends that
 many calls at once, each as large as ``INGEST_MCP_MAX_BODY_BYTES`` allows,
 and reports the process's peak resident memory (VmHWM) against its own at
-rest (the baseline, same process, same run). The per-process budget
-(``ingest.agents.http.BODIES_IN_FLIGHT``) should keep the peak flat past two
-calls; the last line sends one body over the limit and shows it refused.
+rest (the baseline, same process, same run). Each call of a row comes from
+a user of its own, the worst case for the per-process budget
+(``ingest.agents.http.BODIES_IN_FLIGHT``), which should keep the peak flat
+past two calls (one user's calls are read one at a time anyway); the last
+line sends one body over the limit and shows it refused.
 """
 
 import argparse
@@ -39,19 +41,16 @@ def call_body(project: str, size: int) -> bytes:
     return json.dumps(skeleton).encode()
 
 
-def one_row(bench, token: str, body: bytes, concurrency: int) -> dict:
+def one_row(bench, tokens: list[str], body: bytes, concurrency: int) -> dict:
     web = common.start_web(bench)
     watcher = common.MemoryWatcher(web.pid)
     watcher.start()
     at_rest = common.memory_kb(web.pid)["VmRSS"] / 1024
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Accept": "application/json, text/event-stream",
-        "Content-Type": "application/json",
-    }
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
-    def post(_):
-        return httpx2.post(f"{web.url}/mcp/", content=body, headers=headers, timeout=120)
+    def post(n):
+        mine = {**headers, "Authorization": f"Bearer {tokens[n]}"}
+        return httpx2.post(f"{web.url}/mcp/", content=body, headers=mine, timeout=120)
 
     try:
         with ThreadPoolExecutor(concurrency) as pool:
@@ -79,14 +78,17 @@ def main() -> None:
     try:
         from rest_framework.authtoken.models import Token
 
-        user = common.bench_user()
-        token = Token.objects.get_or_create(user=user)[0].key
-        project = str(common.new_project(user, "mcp memory").pk)
-        body = call_body(project, limit)
-        rows = [
-            one_row(bench, token, body, int(n)) for n in args.concurrency.split(",") if n.strip()
-        ]
-        over = one_row(bench, token, body + b" " * 1024, 1)
+        from ingest.models import Membership, Role
+
+        counts = [int(n) for n in args.concurrency.split(",") if n.strip()]
+        users = [common.bench_user(f"mcp-{n}") for n in range(max(counts))]
+        project = common.new_project(users[0], "mcp memory")
+        for user in users[1:]:
+            Membership.objects.create(project=project, user=user, role=Role.MEMBER)
+        tokens = [Token.objects.get_or_create(user=user)[0].key for user in users]
+        body = call_body(str(project.pk), limit)
+        rows = [one_row(bench, tokens, body, n) for n in counts]
+        over = one_row(bench, tokens, body + b" " * 1024, 1)
         print(f"\nbody {len(body) / common.MB:.1f} MiB, limit {args.limit_mb:g} MiB")
         print(f"{'calls':>5} {'answers':>20} {'at rest MB':>11} {'peak MB':>8} {'peak - rest':>12}")
         for row in [*rows, {**over, "concurrency": "over"}]:
