@@ -7,14 +7,14 @@ counts characters, up to four bytes each.
 """
 
 # Bytes an extractor reads from its file at a time. Each read of an upload
-# reports progress and checkpoints, and what it yields takes about 3 ms to
-# canonicalize; with a megabyte it was some 50 ms, which a cancel waited on
-# top of checkpoint()'s own 50 ms between database reads.
+# reports progress and checkpoints: a block canonicalizes well within the
+# checkpoint's own interval, where a megabyte's made a cancel wait as long
+# again (bench.cancel_latency, bench.checkpoint_overhead).
 EXTRACT_READ_BYTES = 64 * 1024
 
 # Characters a text extractor takes from a decoded stream, or feeds its
 # parser, at a time (plain text, HTML, an EPUB chapter, a message's HTML
-# body): one fragment, with the same ~1 ms budget as a read.
+# body): one fragment, as short a step between checkpoints as a read.
 TEXT_FRAGMENT_CHARS = 64 * 1024
 
 # Characters gathered before a block is canonicalized. Plain text arrives in

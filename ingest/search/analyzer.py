@@ -59,8 +59,8 @@ def _is_mark(char: str) -> bool:
     return unicodedata.category(char)[0] == "M"
 
 
-# Computed from the running Python's Unicode database, once per process
-# (about 30 ms). Marks beyond U+1FFFF are only the variation selectors.
+# Computed from the running Python's Unicode database, once per process, at
+# import. Marks beyond U+1FFFF are only the variation selectors.
 _CATEGORIES = list(map(unicodedata.category, map(chr, range(0x20000))))
 MARKS = _ranges(
     [c for c, category in enumerate(_CATEGORIES) if category[0] == "M"]
