@@ -203,7 +203,6 @@ STATIC_ROOT = VAR_DIR / "static"
 # object storage they stream to the bucket, one multipart part at a time.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 FILE_UPLOAD_HANDLERS = ["ingest.upload_handlers.LimitedUploadHandler"]
-DATA_UPLOAD_MAX_NUMBER_FILES = 10_000
 MEDIA_ROOT = Path(os.environ.get("INGEST_UPLOAD_DIR", VAR_DIR / "uploads"))
 INGEST_UPLOAD_STORAGE = os.environ.get("INGEST_UPLOAD_STORAGE", "local").strip().lower() or "local"
 if INGEST_UPLOAD_STORAGE not in ("local", "s3"):
@@ -237,6 +236,11 @@ RQ_SHOW_ADMIN_LINK = True
 INGEST_WORK_DIR = Path(os.environ.get("INGEST_WORK_DIR", VAR_DIR / "work"))
 INGEST_MAX_FILE_BYTES = env_int("INGEST_MAX_FILE_BYTES", 200 * 1024 * 1024)
 INGEST_MAX_FILES = env_int("INGEST_MAX_FILES", 100)
+# Django's own count of a request's file parts stops parsing past it. The
+# upload handler refuses the file after INGEST_MAX_FILES first, with the
+# product's sentence (ingest.upload_handlers); this one more is the backstop
+# for parts it never sees (a file named "." or "..").
+DATA_UPLOAD_MAX_NUMBER_FILES = INGEST_MAX_FILES + 1
 INGEST_MAX_TOTAL_BYTES = env_int("INGEST_MAX_TOTAL_BYTES", 1024 * 1024 * 1024)
 INGEST_MAX_MEMBERS = env_int("INGEST_MAX_MEMBERS", 10_000)  # files in one zip or message
 # /mcp/ takes files inline in JSON, held in memory while a call is read:

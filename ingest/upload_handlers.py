@@ -3,8 +3,9 @@ upload handlers, so HTTP plumbing that the API and the dashboard share. The
 domain never calls them (an import-linter contract); the refusals they leave
 are the domain's own (``ingest.services.errors``).
 
-A file over INGEST_MAX_FILE_BYTES, or a request whose files pass
-INGEST_MAX_TOTAL_BYTES, stops the upload at that point: nothing more is
+A file over INGEST_MAX_FILE_BYTES, a request whose files pass
+INGEST_MAX_TOTAL_BYTES, or one file more than INGEST_MAX_FILES, stops the
+upload at that point: nothing more is
 written, the rest of the body is drained, and the view raises the refusal
 left on the request (:func:`raise_refusal`; 413).
 
@@ -31,7 +32,7 @@ from django.core.files.uploadhandler import (
 )
 
 from ingest import storage
-from ingest.services.errors import over_file_limit, over_job_limit
+from ingest.services.errors import over_file_count, over_file_limit, over_job_limit
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +46,24 @@ class UploadLimits:
     """The per-file and per-request limits, counted as the bytes arrive."""
 
     request = None
+    file = None
     file_name = ""
 
     def start_counting(self):
         self.total = 0
         self.current = 0
+        self.files = 0
+
+    def start_file(self) -> None:
+        """Before a file is opened: one past the job's count is not opened.
+
+        Django counts the parts it parses against DATA_UPLOAD_MAX_NUMBER_FILES,
+        one more than INGEST_MAX_FILES (see the settings), so that this refusal,
+        with the product's sentence, comes first."""
+        self.current = 0
+        self.files += 1
+        if self.files > settings.INGEST_MAX_FILES:
+            self.refuse(over_file_count())
 
     def count(self, raw_data: bytes) -> None:
         self.current += len(raw_data)
@@ -73,7 +87,7 @@ class LimitedUploadHandler(UploadLimits, TemporaryFileUploadHandler):
         self.start_counting()
 
     def new_file(self, *args, **kwargs):
-        self.current = 0
+        self.start_file()
         super().new_file(*args, **kwargs)
 
     def receive_data_chunk(self, raw_data, start):
@@ -178,8 +192,8 @@ class S3UploadHandler(UploadLimits, FileUploadHandler):
         self.file = None
 
     def new_file(self, *args, **kwargs):
+        self.start_file()
         super().new_file(*args, **kwargs)
-        self.current = 0
         self.file = StreamedUpload(
             self.file_name, self.content_type, self.charset, self.content_type_extra
         )

@@ -5,12 +5,14 @@ detail is their first message, so a client can always show ``detail``.
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import TooManyFilesSent
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from ingest import selectors, services
+from ingest.services.errors import over_file_count
 
 
 class Refused(exceptions.APIException):
@@ -92,6 +94,8 @@ def not_found_view(request, exception=None):
 def bad_request_view(request, exception=None):
     """400 raised before a view runs (an upload over Django's own limits): JSON under /api/."""
     detail = "the request could not be read: it is malformed or too large."
+    if isinstance(exception, TooManyFilesSent):  # parts the upload handler never saw
+        detail = over_file_count().message
     return _api_json(request, 400, detail, "invalid") or defaults.bad_request(request, exception)
 
 

@@ -37,6 +37,12 @@ def over_file_limit(name: str) -> InvalidInput:
     return InvalidInput(f"{name} is over the limit of {limit} bytes per file.", code="too_large")
 
 
+def over_file_count() -> InvalidInput:
+    """An upload refused while it arrives: it holds more files than a job takes."""
+    limit = settings.INGEST_MAX_FILES
+    return InvalidInput(f"more than {limit} files sent; a job takes at most {limit}.")
+
+
 def over_job_limit() -> InvalidInput:
     """An upload refused while it arrives: its files passed the job's limit."""
     limit = settings.INGEST_MAX_TOTAL_BYTES

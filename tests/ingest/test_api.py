@@ -3,7 +3,9 @@ the error body's one shape, and the job's JSON. No worker runs here: a created
 job stays QUEUED (and sits in the real RQ queue)."""
 
 import pytest
+from django.conf import settings as configured
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.urls import reverse
 from rest_framework.test import APIClient
 from rq.exceptions import NoSuchJobError
@@ -308,6 +310,46 @@ def test_a_request_over_djangos_own_limits_is_json_too(api, project, settings):
 
     assert_error(post_job(api, project, files), 400, "invalid")
     assert not IngestJob.all_objects.exists()
+
+
+def test_an_upload_stops_at_the_first_file_past_the_count(api, project, settings, monkeypatch):
+    settings.INGEST_MAX_FILES = 2
+    opened = []
+    new_file = TemporaryFileUploadHandler.new_file
+
+    def counted(self, *args, **kwargs):
+        opened.append(args[1])
+        return new_file(self, *args, **kwargs)
+
+    monkeypatch.setattr(TemporaryFileUploadHandler, "new_file", counted)
+    files = [text_file(f"f{i}.txt", b"text %d" % i) for i in range(6)]
+
+    body = assert_error(post_job(api, project, files), 400, "invalid")
+
+    assert body["detail"] == "files: more than 2 files sent; a job takes at most 2."
+    assert opened == ["f0.txt", "f1.txt"]  # the third was never opened, nor the rest
+    assert not IngestJob.all_objects.exists()
+    assert stored_files(settings) == []
+
+
+def test_djangos_count_of_files_leaves_the_products_refusal_first():
+    assert configured.DATA_UPLOAD_MAX_NUMBER_FILES == configured.INGEST_MAX_FILES + 1
+
+
+def test_parts_past_djangos_count_get_the_products_sentence(api, project, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 3
+    settings.INGEST_MAX_FILES = 2
+    # Parts named "." are counted by Django but open no file.
+    parts = "".join(
+        '--b\r\nContent-Disposition: form-data; name="files"; filename="."\r\n\r\nx\r\n'
+        for _ in range(4)
+    )
+    response = api.post(
+        jobs_url(project), data=parts + "--b--\r\n", content_type="multipart/form-data; boundary=b"
+    )
+
+    body = assert_error(response, 400, "invalid")
+    assert body["detail"] == "more than 2 files sent; a job takes at most 2."
 
 
 @pytest.mark.parametrize("project_id", ["a.b", "not-a-uuid", "123"])

@@ -315,6 +315,15 @@ def test_upload_over_the_size_limit_is_refused_with_413(user, project, settings)
     assert "1000 bytes" in field_error(response, "files")
 
 
+def test_upload_of_too_many_files_is_refused_in_words_as_it_arrives(user, project, settings):
+    settings.INGEST_MAX_FILES = 2
+    files = [text_upload(f"f{i}.txt") for i in range(4)]
+    response = browser(user).post(url("job-create", project), {"files": files}, **HTMX)
+    assert response.status_code == 400
+    assert field_error(response, "files") == "More than 2 files sent; a job takes at most 2."
+    assert not IngestJob.objects.exists()
+
+
 def test_upload_error_without_javascript_is_shown_next_to_the_field(user, project):
     response = browser(user).post(
         url("job-create", project), {"files": [text_upload()], "chunk_size": "10"}
