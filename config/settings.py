@@ -279,7 +279,12 @@ _THROTTLES = (
     "ingest.api.throttling" if "throttle" in PRIVATE_APIS else "ingest.api.stock_throttling"
 )
 
+# The API has one version. drf-spectacular's schema view takes ?version= only
+# when DRF's ALLOWED_VERSIONS lists it, and put any other value into the
+# schema's info and its Content-Disposition file name as sent.
+API_VERSION = "1.0.0"
 REST_FRAMEWORK = {
+    "ALLOWED_VERSIONS": [API_VERSION],
     # A caller's address is REMOTE_ADDR, which the web server sets from
     # X-Forwarded-For only when the request comes from a proxy it was told to
     # trust (FORWARDED_ALLOW_IPS, see the Procfile). DRF's default (None)
@@ -306,7 +311,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ingest jobs API",
     "DESCRIPTION": "Upload documents, follow their ingestion, cancel, clean up and delete jobs.",
-    "VERSION": "1.0.0",
+    "VERSION": API_VERSION,
     "COMPONENT_SPLIT_REQUEST": True,
     # Two choice sets are called "status": each gets a stable name of its own.
     "ENUM_NAME_OVERRIDES": {

@@ -950,3 +950,20 @@ def test_the_last_owner_cannot_step_down(api, project, user):
     other = member(project, Role.MEMBER)
     assert api.post(url, {"username": other.username, "role": "owner"}).status_code == 201
     assert api.post(url, {"username": user.username, "role": "member"}).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "version", ['x"; evil', "a\r\nX-Injected: 1", "\u00e9\u00e9", "../../etc/passwd", "2.0"]
+)
+def test_the_schema_ignores_a_version_it_does_not_have(api, version):
+    response = api.get("/api/schema/", {"version": version, "format": "json"})
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'inline; filename="Ingest jobs API.json"'
+    assert "X-Injected" not in response
+    assert response.json()["info"]["version"] == "1.0.0"
+
+
+def test_the_docs_page_does_not_carry_a_version_into_its_script(api):
+    html = api.get("/api/docs/", {"version": "</script><script>alert(1)</script>"}).content
+    assert b"<script>alert(1)" not in html
