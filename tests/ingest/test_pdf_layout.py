@@ -142,6 +142,22 @@ def test_glyphs_without_text_leave_no_stray_characters(tmp_path):
     assert all(unicodedata.category(char)[0] in "LMZ" or char == "\n" for char in text)
 
 
+def test_accents_drawn_apart_join_their_letters(tmp_path):
+    # pdfTeX with LaTeX's default fonts draws each accent as a glyph of its
+    # own over (a cedilla: under) its letter (latex-accents.tex beside it).
+    text = " ".join(stored(CORPUS / "latex-accents.pdf", tmp_path).split())
+    names = ["Oğuz", "Baudiš", "Šedivý", "Hervé", "Jégou", "László", "Lukács"]
+    names += ["Rocktäschel", "São", "Paşca", "hôtel", "Tōkyō", "Pål", "Erdős", "naïve", "Río"]
+
+    assert [text.count(name) for name in names] == [1] * len(names)
+    assert [text.index(name) for name in names] == sorted(text.index(name) for name in names)
+    assert "Żabki" in text and not set(
+        "\u02d8\u02c7\u02c6\u02dc\u00a8\u00af\u02da\u02dd\u00b8\u02d9"
+    ) & set(text)
+    # An accent set beside the letters, not over one, is text of its own.
+    assert "as in don\u00b4t, stays" in text
+
+
 def test_cuts_within_cuts_stop_at_a_depth_and_read_by_rows():
     from ingest.pipeline.pdf import order
     from ingest.pipeline.pdf.lines import Line

@@ -15,7 +15,9 @@ What a reader would not see is left out here:
 - glyphs whose font says they carry no text (an empty ToUnicode entry),
   which PDFium reports as their glyph number;
 - U+FFFE, PDFium's mark for the hyphen it removed where it joined a word
-  across a line break: the word is whole already, and the run ends with it.
+  across a line break: the word is whole already, and the run ends with it;
+- an accent drawn apart from its letter, which the letter takes instead
+  (``accents``).
 
 Each run is put in the frame of its line's writing direction, so that text
 written at 90, 180 or 270 degrees (a page turned with /Rotate, a ReportLab
@@ -23,6 +25,7 @@ overlay, a label up a chart's axis) reads left to right and top to bottom
 there, and is laid out with the other runs of its direction.
 """
 
+import bisect
 import ctypes
 import itertools
 import math
@@ -32,7 +35,7 @@ from collections.abc import Iterator
 
 import pypdfium2.raw as pdfium_c
 
-from ingest.pipeline.pdf import bidi
+from ingest.pipeline.pdf import accents, bidi
 from ingest.pipeline.pdf.geometry import inside, straddles, to_frame
 
 HYPHEN_MARK = "\ufffe"
@@ -48,6 +51,12 @@ WIDE_GAP = 2.0
 # Letters are about half a line height wide: a piece wider than this many
 # line heights per character has a gap somewhere in it.
 SPARSE = 0.8
+
+
+def _words(text: str) -> str:
+    """The text's words, one space apart, without placeholders. (A dropped
+    character's placeholder goes first: it must leave no space behind.)"""
+    return _NOT_TEXT.sub("", " ".join(text.replace("\x00", "").split()))
 
 
 class Run:
@@ -73,6 +82,7 @@ def page_runs(textpage, crop: tuple) -> dict[int, list[Run]]:
     if count <= 0:
         return {}
     reader = _Reader(textpage, _page_text(textpage, count))
+    reader.put_accents_back()
     groups: dict[int, list[Run]] = {}
     for line, start, end in _lines(reader.text):
         if start == end:
@@ -132,6 +142,24 @@ class _Reader:
         self._rect_ref = ctypes.byref(self._rect)
         self._edges = [ctypes.c_double() for _ in range(4)]
         self._edge_refs = [ctypes.byref(edge) for edge in self._edges]
+        self._accented: dict[int, str] = {}  # a letter's index: it with its accents
+        self._accented_at: list[int] = []
+        self._dropped_at: list[int] = []
+
+    def put_accents_back(self) -> None:
+        """Accents drawn apart join their letters (see ``accents``); the
+        spacing accents (and the spaces PDFium put around them) become
+        placeholders, so indices still line up."""
+        if not accents.SPACING_ACCENT.search(self.text):
+            return
+        letters, dropped = accents.drawn_apart(self.text, self.tight_box, self._generated)
+        if dropped:
+            chars = list(self.text)
+            for index in dropped:
+                chars[index] = "\x00"
+            self.text = "".join(chars)
+        self._accented, self._accented_at = letters, sorted(letters)
+        self._dropped_at = sorted(dropped)
 
     def angle(self, start: int, end: int) -> int:
         """The writing direction of a line, to the nearest quarter turn
@@ -196,6 +224,15 @@ class _Reader:
         left, right, bottom, top = (edge.value for edge in self._edges)
         return left, bottom, right, top
 
+    def tight_box(self, index: int) -> tuple[float, float, float, float]:
+        """A character's box around its glyph's ink (an accent's, not its line's)."""
+        pdfium_c.FPDFText_GetCharBox(self.textpage, index, *self._edge_refs)
+        left, right, bottom, top = (edge.value for edge in self._edges)
+        return left, bottom, right, top
+
+    def _generated(self, index: int) -> bool:
+        return pdfium_c.FPDFText_IsGenerated(self.textpage, index) == 1
+
     def _span(self, first: int, last: int) -> tuple[float, float, float, float]:
         a = self.box(first)
         b = a if last == first else self.box(last)
@@ -211,9 +248,11 @@ class _Reader:
         Left-to-right pieces only: their characters advance along x."""
         height = box[3] - box[1]
         count = pdfium_c.FPDFText_CountRects(self.textpage, first, last - first + 1)
-        if count >= 2:
+        # A dropped accent's rectangle stands back over its letter: the gap
+        # after it is no gap on the page, so such a piece is cut by its words.
+        if count >= 2 and not self._dropped_in(first, last + 1):
             starts = self._cuts_between_rects(first, last, count, height)
-        elif box[2] - box[0] > SPARSE * height * (last - first + 1):
+        elif count >= 2 or box[2] - box[0] > SPARSE * height * (last - first + 1):
             starts = self._cuts_between_words(first, last + 1, height)
         else:
             return None
@@ -242,6 +281,8 @@ class _Reader:
     def _cuts_between_words(self, start: int, end: int, height: float) -> list:
         starts, right = [], None
         for match in _WORD.finditer(self.text, start, end):
+            if not match.group().strip("\x00"):
+                continue  # only placeholders: nothing a reader sees
             left = self.box(match.start())[0]
             if right is not None and left - right > WIDE_GAP * height:
                 starts.append(match.start())
@@ -285,11 +326,29 @@ class _Reader:
 
     def _clean(self, start: int, end: int) -> str:
         text = self.text[start:end]
-        if text.isascii():
-            return _NOT_TEXT.sub("", " ".join(text.split()))
+        accented = self._accented_in(start, end)
+        if text.isascii() and not accented:
+            return _words(text)
         if bidi.RTL.search(text):
             return self._logical(start, end)
-        return _NOT_TEXT.sub("", " ".join(self._without_glyph_numbers(text, start).split()))
+        text = self._without_glyph_numbers(text, start, mark="\x00")
+        if accented:
+            # The glyph-number pass kept the length: offsets still name characters.
+            text = "".join(accented.get(start + offset, char) for offset, char in enumerate(text))
+            text = unicodedata.normalize("NFC", text)
+        return _words(text)
+
+    def _dropped_in(self, start: int, end: int) -> bool:
+        at = self._dropped_at
+        first = bisect.bisect_left(at, start)
+        return first < len(at) and at[first] < end
+
+    def _accented_in(self, start: int, end: int) -> dict[int, str]:
+        at = self._accented_at
+        first = bisect.bisect_left(at, start)
+        if first == len(at) or at[first] >= end:
+            return {}
+        return {index: self._accented[index] for index in at[first : bisect.bisect_left(at, end)]}
 
     def _logical(self, start: int, end: int) -> str:
         """A right-to-left run in reading order (see ``bidi``): each word with
