@@ -249,6 +249,8 @@ INGEST_MCP_MAX_BODY_BYTES = env_int("INGEST_MCP_MAX_BODY_BYTES", 16 * 1024 * 102
 # What reading one PDF or Office file may add to a work horse's memory; past
 # it, that file fails and the next is read (ingest.pipeline.isolation). 0: unbounded.
 INGEST_READ_MEMORY_MB = env_int("INGEST_READ_MEMORY_MB", 1024)
+# Live event streams one user may hold open in one web process; 0: unbounded.
+INGEST_MAX_STREAMS_PER_USER = env_int("INGEST_MAX_STREAMS_PER_USER", 8)
 INGEST_CHUNK_SIZE = env_int("INGEST_CHUNK_SIZE", 1000)
 INGEST_CHUNK_OVERLAP = env_int("INGEST_CHUNK_OVERLAP", 100)
 INGEST_CANCEL_GRACE_SECONDS = env_int("INGEST_CANCEL_GRACE_SECONDS", 10)

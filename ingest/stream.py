@@ -15,12 +15,20 @@ or with their account) stops receiving its events within seconds; the
 browser's reconnection then gets the 404 a non-member gets. One small query
 per open stream every few seconds, against a leak that would otherwise last
 as long as the tab stays open.
+
+Each user holds at most ``INGEST_MAX_STREAMS_PER_USER`` open streams in one
+web process (tabs, windows, scripts): one more is answered 429 with a
+sentence, and the page polls instead. A stream's place is given back when
+its response is closed, which Django does however the stream ended: the
+member left, Redis failed, or the client went away.
 """
 
 import json
 import logging
+import threading
 import time
 import uuid
+from collections import Counter
 
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
@@ -40,6 +48,55 @@ KEEPALIVE_SECONDS = 15
 MEMBERSHIP_CHECK_SECONDS = 1.5  # a removed member's stream ends within about this
 RETRY_MS = 2000
 LOG_IN = "Log in to follow this project."
+TOO_MANY_STREAMS = (
+    "You follow {limit} live pages already; close one, and this page updates "
+    "itself meanwhile by asking every few seconds."
+)
+RETRY_AFTER_SECONDS = 30
+
+
+class OpenStreams:
+    """How many streams each user holds open in this process."""
+
+    def __init__(self):
+        self.held = Counter()
+        # Taken on the event loop, given back on the thread Django closes a response on.
+        self.lock = threading.Lock()
+
+    def take(self, user_id, limit: int) -> bool:
+        with self.lock:
+            if limit and self.held[user_id] >= limit:
+                return False
+            self.held[user_id] += 1
+            return True
+
+    def give_back(self, user_id) -> None:
+        with self.lock:
+            self.held[user_id] -= 1
+            if self.held[user_id] <= 0:
+                del self.held[user_id]
+
+
+open_streams = OpenStreams()
+
+
+class HeldStream:
+    """A stream's frames and the place it holds: Django calls ``close()`` on a
+    response's content once the response is done, whether the stream ended or
+    the client left, so the place is given back exactly once either way."""
+
+    def __init__(self, frames, user_id):
+        self.frames = frames
+        self.user_id = user_id
+        self.closed = False
+
+    def __aiter__(self):
+        return self.frames
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            open_streams.give_back(self.user_id)
 
 
 def parse_job_ids(raw: str) -> set[str]:
@@ -147,9 +204,16 @@ async def project_events(request, project_id):
     async def still_member() -> bool:
         return await sync_to_async(is_member)(user, project_id)
 
-    response = StreamingHttpResponse(
-        events(client, project_id, relay, still_member), content_type="text/event-stream"
-    )
+    limit = settings.INGEST_MAX_STREAMS_PER_USER
+    if not open_streams.take(user.pk, limit):
+        await client.aclose()
+        response = HttpResponse(
+            TOO_MANY_STREAMS.format(limit=limit), status=429, content_type="text/plain"
+        )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    frames = events(client, project_id, relay, still_member)
+    response = StreamingHttpResponse(HeldStream(frames, user.pk), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # a proxy must pass each event on at once
     return response

@@ -1,5 +1,6 @@
 """The live stream served by a real uvicorn: a member removed from the project
-stops receiving its events within 5 seconds, while the others keep theirs."""
+stops receiving its events within 5 seconds, while the others keep theirs; a
+user holds at most so many streams, and one left is given back."""
 
 import http.client
 import threading
@@ -79,6 +80,36 @@ def test_a_removed_member_stream_stops_within_5_seconds(start_web, project):
         again = Stream(server, project, leaving)
         assert again.status == 404
         again.close()
+    finally:
+        for stream in streams:
+            stream.close()
+
+
+def test_a_user_past_the_stream_limit_gets_429_until_a_stream_is_left(start_web, project, user):
+    # One web process: the limit is counted in each.
+    server = start_web(INGEST_MAX_STREAMS_PER_USER="2", WEB_CONCURRENCY="1")
+    other = UserFactory()
+    MembershipFactory(project=project, user=other, role=Role.VIEWER)
+    streams = [Stream(server, project, user) for _ in range(2)]
+    try:
+        assert [s.status for s in streams] == [200, 200]
+        wait_for(lambda: all(s.saw(": connected") for s in streams), message="both streams")
+        refused = Stream(server, project, user)
+        assert refused.status == 429
+        assert refused.response.getheader("Retry-After") == "30"
+        assert refused.response.read().decode().startswith("You follow 2 live pages already")
+        refused.close()
+        streams.append(Stream(server, project, other))  # another user's own allowance
+        assert streams[-1].status == 200
+
+        streams.pop(0).close()  # the client leaves: the server gives its place back
+
+        def reopened():
+            stream = Stream(server, project, user)
+            streams.append(stream)
+            return stream.status == 200
+
+        wait_for(reopened, timeout=10, interval=0.5, message="a place given back")
     finally:
         for stream in streams:
             stream.close()

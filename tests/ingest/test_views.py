@@ -5,12 +5,15 @@ import asyncio
 import json
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.signals import request_finished
+from django.db import close_old_connections
 from django.test import AsyncClient, Client
 from django.urls import reverse
 
+from ingest import stream
 from ingest.models import Chunk, DocumentSource, FileStatus, IngestJob, Project, Role
 from ingest.search import index
 from jobs import events, lifecycle
@@ -691,3 +694,44 @@ def test_stream_says_live_updates_are_unavailable_when_redis_is_down(user, proje
     response = scenario()
     assert response.status_code == 503
     assert response.content == b"Live updates are unavailable."
+
+
+async def end(response) -> None:
+    """Read a stream's first frame, then close the response, as the server
+    does once its client went away."""
+    frames = response.streaming_content
+    await anext(frames)
+    await frames.aclose()
+    # As Django's test client closes a response: the test's connection stays open.
+    request_finished.disconnect(close_old_connections)
+    try:
+        await sync_to_async(response.close)()
+    finally:
+        request_finished.connect(close_old_connections)
+
+
+def test_a_user_holds_at_most_the_streams_the_setting_allows(user, project, settings):
+    settings.INGEST_MAX_STREAMS_PER_USER = 2
+    other = member(project, Role.VIEWER)
+
+    @async_to_sync
+    async def scenario():
+        client, others = AsyncClient(), AsyncClient()
+        await client.aforce_login(user)
+        await others.aforce_login(other)
+        held = [await client.get(url("project-events", project)) for _ in range(2)]
+        refused = await client.get(url("project-events", project))
+        someone_else = await others.get(url("project-events", project))
+        await end(held[0])  # its place is free again
+        again = await client.get(url("project-events", project))
+        for response in (held[1], someone_else, again):
+            await end(response)
+        return [r.status_code for r in held], refused, someone_else.status_code, again.status_code
+
+    held, refused, someone_else, again = scenario()
+    assert held == [200, 200]
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "30"
+    assert refused.content.decode().startswith("You follow 2 live pages already; close one")
+    assert (someone_else, again) == (200, 200)
+    assert not stream.open_streams.held  # every place given back
