@@ -22,11 +22,18 @@ cost stays within 1.2x.
         [--databases sqlite,postgresql] [--cycles 4 --rounds 5] [--baseline DIR]
         [--baseline-max-chunks 364000] [--baseline-rounds 3]
 
+With a baseline, each size the two sides share is also printed as this
+side's p50 over the baseline's. On PostgreSQL the baseline is timed in every
+cycle as this side is, the two sides' runs in the opposite order each cycle,
+and each side's samples pooled over the cycles: the ratio is then taken
+under the same drift. The baseline's scanning SQLite search takes seconds a
+query: it is timed ``--baseline-rounds`` times, in the first cycle only, and
+not for the common words.
+
 SQLite's database files live in the benchmark's temporary folder; the
 PostgreSQL ones are ``<BENCH_DATABASE_URL's name>_search_<side>_<size>``,
 dropped and made again at the start. Writing a million chunks takes a few
-minutes per side and database. The baseline's scanning SQLite search takes
-seconds a query: it is timed ``--baseline-rounds`` times, in the first cycle.
+minutes per side and database.
 """
 
 import argparse
@@ -137,9 +144,10 @@ def measure_database(bench, database: str, sides: dict, scales: list[int], args,
             bench, root=root, database_url=urls[side, chunks], chunks=chunks, args=args, rounds=0
         )
     for cycle in range(args.cycles):
-        for side, root, chunks in targets:
-            baseline = side == "baseline"
-            if baseline and cycle:
+        # Odd cycles run backwards: each side is timed first as often as last.
+        for side, root, chunks in targets[:: -1 if cycle % 2 else 1]:
+            scanning = side == "baseline" and database == "sqlite"
+            if scanning and cycle:
                 continue
             result = run_side(
                 bench,
@@ -147,9 +155,9 @@ def measure_database(bench, database: str, sides: dict, scales: list[int], args,
                 database_url=urls[side, chunks],
                 chunks=chunks,
                 args=args,
-                rounds=args.baseline_rounds if baseline else args.rounds,
+                rounds=args.baseline_rounds if scanning else args.rounds,
                 # The scanning baseline takes seconds a search: not the common words.
-                skip=GROWING if baseline and database == "sqlite" else (),
+                skip=GROWING if scanning else (),
             )
             merge(runs.setdefault(side, {}).setdefault(str(chunks), {}), result)
     for side, sizes in runs.items():
@@ -169,6 +177,30 @@ def print_run(database: str, side: str, result: dict) -> None:
 
 
 def report(figures: dict) -> None:
+    flatness(figures)
+    for database, sides in figures["databases"].items():
+        if "baseline" in sides:
+            compare(database, sides)
+    print(f"  {figures['load_after']}")
+
+
+def compare(database: str, sides: dict) -> None:
+    print(f"{database}: this side's p50 over the baseline's, same run (below 1: faster)")
+    for size, baseline in sides["baseline"].items():
+        for name, before in baseline["queries"].items():
+            after = sides["this"].get(size, {}).get("queries", {}).get(name)
+            if after is None:
+                continue
+            ratios = "  ".join(
+                f"{path} {before[path]['p50_ms']:8.2f} -> {after[path]['p50_ms']:7.2f} ms "
+                f"x{after[path]['p50_ms'] / before[path]['p50_ms']:.2f}"
+                for path in ("api", "dashboard")
+            )
+            hits = f"{before['hits']}->{after['hits']} hits"
+            print(f"  {size:>8} {name:36} {hits:>14}  {ratios}")
+
+
+def flatness(figures: dict) -> None:
     low, high = str(figures["scales"][0]), str(figures["scales"][-1])
     for database, sides in figures["databases"].items():
         this = sides["this"]
@@ -181,7 +213,6 @@ def report(figures: dict) -> None:
             before = this[low]["queries"][name]
             ratios = [row[path]["p50_ms"] / before[path]["p50_ms"] for path in ("api", "dashboard")]
             print(f"  {name:36} api x{ratios[0]:.2f}  dashboard x{ratios[1]:.2f}")
-    print(f"  {figures['load_after']}")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ SMOKE = {
     "scale_workers": ["--jobs", "2", "--files", "1", "--file-mb", "0.2"],
     "search_latency": [
         *("--scales", "200,400", "--cycles", "1", "--rounds", "1"),
-        *("--chunks-per-document", "100"),
+        *("--chunks-per-document", "100", "--baseline", str(ROOT)),
     ],
     "soak": ["--smoke"],
     "upload_storage": ["--files", "1", "--mb", "0.3", "--rounds", "1"],
