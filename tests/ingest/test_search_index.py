@@ -1,5 +1,7 @@
-"""The index goes with its rows: written with a file's chunks, gone when they
-go (a cancelled file, a cleanup, a project's deletion), on both databases."""
+"""The index goes with its rows: written with a file's chunks, in their
+transaction (a job that ends completed is searchable whole), gone when they
+go (a cancelled file, a cleanup, a document's deletion), kept while they stay
+(a deleted or purged job's documents), on both databases."""
 
 from pathlib import Path
 
@@ -8,7 +10,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from ingest import selectors, services
-from ingest.models import Chunk, Document, FileStatus
+from ingest.models import Chunk, Document, FileStatus, IngestJob
 from ingest.search import analyzer, fts5, index
 from jobs.models import JobStatus
 from jobs.runner import JobCancelled
@@ -79,6 +81,43 @@ def test_a_document_saved_again_keeps_its_place_in_the_index(project):
 
 
 @pytest.mark.django_db(transaction=True, databases=["default", "jobstate"])
+def test_every_chunk_is_in_the_index_when_the_pipeline_ends():
+    # The chunks and their index rows commit together: once the job's steps
+    # are done (before it is COMPLETED), nothing is left to index.
+    job = running_job(chunk_size=50, chunk_overlap=0)
+    add_file(job, "first.txt", b"a small file before the big one")
+    many_chunks_file(job)
+    run(job)
+
+    chunks = Chunk.objects.count()
+    last = Chunk.objects.filter(document__title="big.txt").order_by("index").last()
+    last_word = last.text.split()[-1]
+    assert chunks > 8 and index_rows() == chunks
+    assert found(job.project, "small") == {"first.txt"}
+    assert found(job.project, last_word) == {"big.txt"}
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "jobstate"])
+def test_a_deleted_then_purged_jobs_documents_stay_searchable():
+    # Delete and purge keep the documents (the project's data), so the
+    # index keeps their rows: neither a hit lost nor an entry left dangling.
+    job = running_job(chunk_size=50, chunk_overlap=0)
+    add_file(job, "log.txt", b"the lighthouse keeper wrote the tides down every night")
+    run(job)
+    IngestJob.all_objects.filter(pk=job.pk).update(status=JobStatus.COMPLETED)
+    chunks = Chunk.objects.count()
+
+    services.job_delete(job=IngestJob.all_objects.get(pk=job.pk))
+    assert found(job.project, "lighthouse") == {"log.txt"}
+    assert index_rows() == Chunk.objects.count() == chunks
+
+    assert services.job_purge(job=IngestJob.all_objects.get(pk=job.pk), via="command")
+    assert not IngestJob.all_objects.filter(pk=job.pk).exists()
+    assert found(job.project, "lighthouse tides") == {"log.txt"}
+    assert index_rows() == Chunk.objects.count() == chunks
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "jobstate"])
 def test_a_cancelled_file_leaves_no_index_rows_and_a_cleanup_takes_them(writing):  # noqa: F811
     job = running_job(chunk_size=50, chunk_overlap=0)
     first = add_file(job, "first.txt", b"finished before the cancel")
@@ -98,6 +137,15 @@ def test_a_cancelled_file_leaves_no_index_rows_and_a_cleanup_takes_them(writing)
 
     assert index_rows() == 0
     assert found(job.project, "finished") == set()
+
+
+@postgres_only
+def test_chunk_rows_are_stored_whole_up_to_a_page():
+    # Not compressed on the way in: that try was most of the database's
+    # cost of a job's rows beside the GIN index (migration 0010).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'ingest_chunk'")
+        assert "toast_tuple_target=8160" in cursor.fetchone()[0]
 
 
 @postgres_only
