@@ -7,6 +7,12 @@ the user of each request's API token. ``user_for(ctx)`` says which.
 The tools are synchronous (the SDK runs them on a worker thread, where the
 ORM is allowed); each closes its database connection when done, as Django
 does after a request, since worker threads are pooled and outlive the call.
+
+Arguments are held to each tool's input schema as the API holds a request to
+its serializer: an argument or a file field the tool does not take is
+refused rather than ignored, and what the SDK's validation refuses (a wrong
+type, a missing argument) is answered in the same ``{"detail", "code"}``
+shape as every other refusal, not as the SDK's own text.
 """
 
 import json
@@ -16,8 +22,9 @@ from typing import Annotated, Any
 from django.contrib.auth import get_user_model
 from django.db import close_old_connections
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ingest.agents import tools
 
@@ -34,6 +41,8 @@ JobArg = Annotated[str, Field(description="the job's id (from create_job or get_
 
 
 class FileArg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(
         description="the file's name, e.g. notes.md; its extension helps judge the type"
     )
@@ -59,8 +68,56 @@ def acting_as(pk) -> Callable[[Context], Any]:
     return user_for
 
 
+class CheckedServer(MCPServer):
+    """The SDK's server, with each call's arguments checked first and its
+    validation refusals in the tools' own shape."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context=None):
+        known = await self.arguments_of(name)
+        if known is None:
+            refusal = tools.Refusal(
+                f"there is no tool called {name!r}; list the tools to see their names.",
+                "not_found",
+            )
+            return _result(refusal.as_dict(), error=True)
+        if unknown := sorted(set(arguments) - known):
+            takes = ", ".join(sorted(known)) or "no arguments"
+            refusal = tools.Refusal(
+                f"{unknown[0]}: {name} takes no such argument; it takes {takes}.", "invalid"
+            )
+            return _result(refusal.as_dict(), error=True)
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if not isinstance(exc.__cause__, ValidationError):
+                raise
+            return _result(invalid_arguments(exc.__cause__).as_dict(), error=True)
+
+    async def arguments_of(self, name: str) -> set[str] | None:
+        """The names of the tool's arguments, from its input schema; None for no such tool."""
+        for tool in await self.list_tools():
+            if tool.name == name:
+                return set(tool.input_schema.get("properties", {}))
+        return None
+
+
+def invalid_arguments(error: ValidationError) -> tools.Refusal:
+    """The first problem pydantic found, worded as the API words a field error."""
+    first = error.errors()[0]
+    where = "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]
+    ).lstrip(".")
+    if first["type"] == "missing":
+        problem = "this is required."
+    elif first["type"] == "extra_forbidden":
+        problem = "no such field here; see the tool's input schema."
+    else:
+        problem = first["msg"][0].lower() + first["msg"][1:].rstrip(".") + "."
+    return tools.Refusal(f"{where}: {problem}" if where else problem, "invalid")
+
+
 def build_server(user_for: Callable[[Context], Any]) -> MCPServer:
-    server = MCPServer("ingest", instructions=INSTRUCTIONS)
+    server = CheckedServer("ingest", instructions=INSTRUCTIONS)
 
     def call(ctx: Context, tool: Callable[..., dict], **arguments) -> CallToolResult:
         try:
