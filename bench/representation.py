@@ -41,6 +41,7 @@ def hand_written(job, url):
         "finished_at": when(job.finished_at),
         "cancel_requested_at": when(job.cancel_requested_at),
         "delete_requested_at": when(job.delete_requested_at),
+        "deleted_at": when(job.deleted_at),
         "purge_at": when(retention.purge_at(job)),
         "error": job.error or None,
         "progress": {

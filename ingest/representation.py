@@ -108,6 +108,9 @@ JOB = Shape(
         "finished_at": Field(DATETIME, null=True),
         "cancel_requested_at": Field(DATETIME, null=True),
         "delete_requested_at": Field(DATETIME, null=True),
+        "deleted_at": Field(
+            DATETIME, null=True, help="when the job was deleted (only auditors read a deleted job)"
+        ),
         "purge_at": Field(
             DATETIME,
             retention.purge_at,

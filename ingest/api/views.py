@@ -25,12 +25,29 @@ class ProjectRole(permissions.BasePermission):
     def has_permission(self, request, view):
         if not request.user or not request.user.is_authenticated:
             return False
-        # Read with the token when a token authenticated the request.
-        view.membership = project_membership(request) or selectors.membership_get(
-            user=request.user, project_id=view.kwargs["project_id"]
-        )
+        try:
+            # Read with the token when a token authenticated the request.
+            view.membership = project_membership(request) or selectors.membership_get(
+                user=request.user, project_id=view.kwargs["project_id"]
+            )
+        except selectors.NotFound:
+            if not audit_read(request, view):
+                raise
+            view.membership = view.project = None  # an auditor reading one job
+            return True
         view.project = view.membership.project
         return request.method in permissions.SAFE_METHODS or view.membership.can_write
+
+
+def audit_read(request, view) -> bool:
+    """Whether the request is an auditor reading a job (``can_audit``): one
+    job and its events, whatever its state, deleted included, in any project,
+    as the admin and the dashboard's job page show them to auditors."""
+    return (
+        request.method in permissions.SAFE_METHODS
+        and view.action in getattr(view, "audited_actions", ())
+        and selectors.can_audit(request.user)
+    )
 
 
 class ProjectScoped:
@@ -115,10 +132,24 @@ class JobViewSet(ProjectScoped, viewsets.GenericViewSet):
     def get_serializer_class(self):
         return s.JobSummaryOutput if self.action == "list" else s.JobOutput
 
+    # What an auditor may read of any job, deleted ones included (audit_read).
+    audited_actions = ("retrieve", "events")
+
     def get_job(self, with_files=True):
-        return selectors.job_get(
-            project=self.project, job_id=self.kwargs["pk"], with_files=with_files
+        if self.membership is not None:
+            try:
+                return selectors.job_get(
+                    project=self.project, job_id=self.kwargs["pk"], with_files=with_files
+                )
+            except selectors.NotFound:
+                if not audit_read(self.request, self):
+                    raise
+        job = selectors.job_for_audit(
+            project_id=self.kwargs["project_id"], job_id=self.kwargs["pk"]
         )
+        if job is None:
+            raise selectors.NotFound()
+        return job
 
     def get_job_by_id(self, job_id):
         return selectors.job_get(project=self.project, job_id=job_id, with_files=True)
@@ -175,6 +206,8 @@ class JobViewSet(ProjectScoped, viewsets.GenericViewSet):
 
     @extend_schema(responses={200: s.JobOutput, **errors(404)}, parameters=[etag(200)])
     def retrieve(self, request, project_id, pk):
+        """The job. Auditors read any job, a deleted one too: it is cancelled,
+        with its ``deleted_at`` and the ``status_before_delete`` it had."""
         return self.respond(self.get_job())
 
     @extend_schema(

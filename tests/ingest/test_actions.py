@@ -209,3 +209,37 @@ def test_existing_jobs_get_their_counts_and_past_status_from_the_migration(user,
     assert rows[deleted.pk].status_before_delete == JobStatus.FAILED
     assert rows[cleaned.pk].uploads_removed_at is not None
     assert rows[failed.pk].uploads_removed_at is None
+
+
+def test_auditors_read_a_deleted_job_through_the_api_as_what_it_was(user, project, api):
+    """The API says it as the admin and the job's page do: to an auditor, a
+    deleted job is cancelled, deleted at a time, and what it had been."""
+    from tests.conftest import client_for
+    from tests.factories import UserFactory
+
+    job = job_with(project, JobStatus.COMPLETED, ["done", "done"], name="Finished")
+    url = f"/api/projects/{project.pk}/ingest/jobs/{job.pk}/"
+    assert api.delete(url).status_code == 204
+    assert api.get(url).status_code == 404  # members: gone
+
+    hedy = UserFactory(username="hedy")
+    call_command("grant_auditor", "hedy", stdout=io.StringIO())
+    hedy.refresh_from_db()  # staff now
+    auditor = client_for(hedy)  # not a member of the project
+    response = auditor.get(url)
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["status"], body["status_before_delete"]) == ("cancelled", "completed")
+    assert body["deleted_at"] is not None and body["actions"] == []
+    assert body["progress"]["files_done"] == 2
+    events = auditor.get(f"{url}events/").json()["results"]
+    assert [e["action"] for e in events][-1] == "delete"
+
+    # Reading one job is all: no list, no write, no job that does not exist.
+    assert auditor.get(f"/api/projects/{project.pk}/ingest/jobs/").status_code == 404
+    assert auditor.post(f"{url}retry/").status_code == 404
+    assert auditor.delete(url).status_code == 404
+    missing = f"/api/projects/{project.pk}/ingest/jobs/{IngestJobFactory.build().pk}/"
+    assert auditor.get(missing).status_code == 404
+    assert api.get(url).json()["detail"]  # a member still reads the 404's sentence
+

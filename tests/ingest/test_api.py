@@ -60,6 +60,7 @@ EXTRA_JOB_KEYS = {
     "chunk_size",
     "chunk_overlap",
     "delete_requested_at",
+    "deleted_at",
     "purge_at",
     "retry_of",
     "retries",
