@@ -72,13 +72,16 @@ def run_wait(client: IngestClient, args) -> int:
 
 def run_get(client: IngestClient, args) -> int:
     job = client.get(args.project, args.job)
-    present.write_lines(sys.stdout, present.detail(job, client.events(args.project, args.job)))
+    events = client.events(args.project, args.job)
+    colour = present.colours(sys.stdout)
+    present.write_lines(sys.stdout, present.detail(job, events, colour=colour))
     return follow.COMPLETED
 
 
 def run_list(client: IngestClient, args) -> int:
     jobs = client.list(args.project, status=args.status, limit=args.limit)
-    present.write_lines(sys.stdout, present.table(jobs) if jobs else ["no jobs."])
+    lines = present.table(jobs, colour=present.colours(sys.stdout)) if jobs else ["no jobs."]
+    present.write_lines(sys.stdout, lines)
     return follow.COMPLETED
 
 

@@ -19,7 +19,14 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from ingest.client.present import files_text, progress_text, shorten, summary, write_lines
+from ingest.client.present import (
+    colours,
+    files_text,
+    progress_text,
+    shorten,
+    summary,
+    write_lines,
+)
 
 # Exit statuses, the same for the command and the client.
 COMPLETED = 0
@@ -150,7 +157,7 @@ def follow(
             if job["status"] not in TERMINAL:
                 display.close()
                 return _detach(job, out, hint)
-    write_lines(out, summary(job))
+    write_lines(out, summary(job, colour=colours(out)))
     return Outcome(job, EXIT_STATUS[job["status"]])
 
 

@@ -4,12 +4,36 @@ Shared by the management commands and the remote client; like ``follow`` it
 imports nothing from Django and works on jobs shaped as the HTTP API shows them.
 """
 
+import os
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TextIO
 
 from tqdm import tqdm
+
+# Yellow, as the dashboard's warning colour: a job whose files failed.
+WARNING, RESET = "\033[33m", "\033[0m"
+
+
+def colours(stream: TextIO) -> bool:
+    """Whether what goes to ``stream`` is coloured: a terminal's, unless
+    ``NO_COLOR`` is set (no-color.org) or the terminal is "dumb"."""
+    try:
+        terminal = stream.isatty()
+    except (AttributeError, ValueError):  # no such method, or a closed file
+        return False
+    return terminal and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def warned(job: dict) -> bool:
+    """Whether the job's files failed in part, and the job is not deleted:
+    what the dashboard shows in its warning colour."""
+    return bool(job["progress"].get("files_failed")) and not job.get("deleted_at")
+
+
+def warning(text: str, colour: bool) -> str:
+    return f"{WARNING}{text}{RESET}" if colour else text
 
 
 def write_lines(stream: TextIO, lines: Iterable[str]) -> None:
@@ -44,10 +68,10 @@ def status_text(job: dict) -> str:
     return job["status"]
 
 
-def summary(job: dict) -> list[str]:
+def summary(job: dict, *, colour: bool = False) -> list[str]:
     """The per-file results, then one sentence on how the job ended."""
     result = job.get("result") or {"files": [], "documents_created": 0}
-    return [*file_lines(result["files"]), verdict(job)]
+    return [*file_lines(result["files"]), warning(verdict(job), colour and warned(job))]
 
 
 def file_lines(files: list[dict]) -> list[str]:
@@ -105,8 +129,11 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def detail(job: dict, events: list[dict], *, extra: Iterable[tuple[str, str]] = ()) -> list[str]:
-    """A job in full: its fields, per-file results and audit trail."""
+def detail(
+    job: dict, events: list[dict], *, extra: Iterable[tuple[str, str]] = (), colour: bool = False
+) -> list[str]:
+    """A job in full: its fields, per-file results and audit trail; with
+    ``colour``, the status and progress of a job whose files failed in yellow."""
     result = job.get("result") or {"files": [], "documents_created": 0, "partial": False}
     status = status_text(job) + (" (partial)" if result.get("partial") else "")
     fields = [
@@ -124,7 +151,12 @@ def detail(job: dict, events: list[dict], *, extra: Iterable[tuple[str, str]] = 
         ("error", job.get("error") or ""),
     ]
     lines = [f"job {job['id']} {job['name']!r}"]
-    lines += [f"  {label:<13}{value}" for label, value in fields if value]
+    warn = colour and warned(job)
+    lines += [
+        f"  {label:<13}{warning(value, warn and label in ('status', 'progress'))}"
+        for label, value in fields
+        if value
+    ]
     lines.append(
         f"files ({len(result['files'])}; {_plural(result['documents_created'], 'document')} created)"
     )
@@ -140,8 +172,9 @@ def event_line(event: dict) -> str:
     return f"{line}  {event['reason']}" if event.get("reason") else line
 
 
-def table(jobs: list[dict]) -> list[str]:
-    """Jobs as a table: id, name, status, progress, created, finished."""
+def table(jobs: list[dict], *, colour: bool = False) -> list[str]:
+    """Jobs as a table: id, name, status, progress, created, finished; with
+    ``colour``, the status and progress of a job whose files failed in yellow."""
     header = ("ID", "NAME", "STATUS", "PROGRESS", "CREATED", "FINISHED")
     rows = [header]
     for job in jobs:
@@ -157,9 +190,14 @@ def table(jobs: list[dict]) -> list[str]:
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    # Coloured once padded, so that the escapes do not count as width.
+    warn = [False, *(colour and warned(job) for job in jobs)]
     return [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
+        "  ".join(
+            warning(cell.ljust(w), warns and i in (2, 3))
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row, warns in zip(rows, warn, strict=True)
     ]
 
 

@@ -243,3 +243,39 @@ def test_auditors_read_a_deleted_job_through_the_api_as_what_it_was(user, projec
     assert auditor.get(missing).status_code == 404
     assert api.get(url).json()["detail"]  # a member still reads the 404's sentence
 
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_commands_show_failed_files_in_the_warning_colour_on_a_terminal(project, monkeypatch):
+    from ingest.client import present
+    from ingest.client.present import RESET, WARNING
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    half = job_with(project, JobStatus.COMPLETED, ["done", "failed"], name="Half")
+    job_with(project, JobStatus.COMPLETED, ["done", "done"], name="Whole")
+
+    def jobs(stdout) -> dict[str, str]:
+        call_command("jobs", project.name, stdout=stdout)
+        return {line.split()[1]: line for line in stdout.getvalue().splitlines()[1:]}
+
+    rows = jobs(Terminal())
+    assert f"{WARNING}completed" in rows["Half"] and f"{WARNING}1/2 files, 1 failed" in rows["Half"]
+    assert "\033[" not in rows["Whole"]
+    plain = jobs(io.StringIO())  # a pipe: no colour, and the same columns
+    assert {k: v.replace(WARNING, "").replace(RESET, "") for k, v in rows.items()} == plain
+
+    out = Terminal()
+    call_command("job", str(half.pk), stdout=out)
+    assert f"  status       {WARNING}completed{RESET}\n" in out.getvalue()
+    assert f"  progress     {WARNING}1/2 files, 1 failed" in out.getvalue()
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert "\033[" not in "".join(jobs(Terminal()).values())
+    answer = representation.job(IngestJob.objects.get(pk=half.pk))
+    assert present.summary(answer, colour=True)[-1] == (
+        f"{WARNING}job 'Half' completed: 1 done, 1 failed; 0 documents created.{RESET}"
+    )

@@ -21,7 +21,8 @@ class Command(BaseCommand):
             ("deleted", present.when(job.deleted_at)),
         ]
         events = [representation.event(e) for e in events_for(job)]
-        for line in present.detail(data, events, extra=extra):
+        colour = present.colours(self.stdout)
+        for line in present.detail(data, events, extra=extra, colour=colour):
             self.stdout.write(line)
 
 

@@ -35,7 +35,7 @@ class Command(BaseCommand):
         data = [representation.job(job, with_result=False) for job in rows]
         for job, row in zip(rows, data, strict=True):
             row["deleted_at"] = job.deleted_at
-        for line in present.table(data):
+        for line in present.table(data, colour=present.colours(self.stdout)):
             self.stdout.write(line)
         if total > len(rows):
             self.stdout.write(f"showing {len(rows)} of {total} jobs; raise --limit to see more.")
