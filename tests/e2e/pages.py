@@ -57,11 +57,35 @@ CLIPPED = """() => {
 TEMPLATE_SYNTAX = ("{#", "#}", "{%", "%}", "{{", "}}")
 
 
+# How a long name is shown: [the lines it takes on screen, the lines the
+# whole name would take].
+LINES = """el => {
+  const shown = el.getBoundingClientRect().height;
+  const lines = shown / parseFloat(getComputedStyle(el).lineHeight);
+  const style = el.getAttribute("style");
+  el.style.display = "block";
+  el.style.webkitLineClamp = "unset";
+  const whole = el.getBoundingClientRect().height;
+  if (style === null) el.removeAttribute("style"); else el.setAttribute("style", style);
+  return [Math.round(lines * 10) / 10, Math.round((whole / shown) * lines * 10) / 10];
+}"""
+
+
+def shown_shortened(element, screen: str) -> None:
+    """At most two lines, ended by the ellipsis where the whole name needs more
+    (at a phone's width it always does)."""
+    shown, whole = element.evaluate(LINES)
+    assert shown <= 2, (shown, whole)
+    if screen == "phone":
+        assert whole > shown, (shown, whole)
+
+
 def check_page(page, where: str) -> None:
     """The checks every dashboard page passes, in every state and at every width."""
     problems = accessibility_problems(page)
     assert problems == [], f"{where}: {problems}"
-    assert page.evaluate(CLIPPED) == [], f"{where}: cut off"
+    clipped = page.evaluate(CLIPPED)
+    assert clipped == [], f"{where}: cut off: {clipped}"
     text = page.locator("body").inner_text()
     assert not [s for s in TEMPLATE_SYNTAX if s in text], f"{where}: template syntax shown"
 

@@ -14,33 +14,10 @@ from playwright.sync_api import expect
 
 from ingest.models import IngestJob, Role
 from jobs.models import JobStatus
-from tests.e2e.pages import check_page, login
+from tests.e2e.pages import check_page, login, shown_shortened
 from tests.factories import IngestFileFactory, IngestJobFactory, ProjectFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e]
-
-# How a long name is shown: [the lines it takes on screen, the lines the
-# whole name would take].
-LINES = """el => {
-  const shown = el.getBoundingClientRect().height;
-  const lines = shown / parseFloat(getComputedStyle(el).lineHeight);
-  const style = el.getAttribute("style");
-  el.style.display = "block";
-  el.style.webkitLineClamp = "unset";
-  const whole = el.getBoundingClientRect().height;
-  if (style === null) el.removeAttribute("style"); else el.setAttribute("style", style);
-  return [Math.round(lines * 10) / 10, Math.round((whole / shown) * lines * 10) / 10];
-}"""
-
-
-def shown_shortened(element, screen: str) -> None:
-    """At most two lines, ended by the ellipsis where the whole name needs more
-    (at a phone's width it always does)."""
-    shown, whole = element.evaluate(LINES)
-    assert shown <= 2, (shown, whole)
-    if screen == "phone":
-        assert whole > shown, (shown, whole)
-
 
 MB_1_5 = 1_600_000  # bytes: 1.5 MB as filesizeformat writes it
 

@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 from ingest.models import Document, DocumentSource, IngestJob, Role
 from jobs import lifecycle
 from jobs.models import JobEvent, JobStatus
-from tests.e2e.pages import check_page, login, screenshot
+from tests.e2e.pages import check_page, login, screenshot, shown_shortened
 from tests.factories import (
     IngestFileFactory,
     IngestJobFactory,
@@ -31,6 +31,7 @@ from tests.factories import (
 pytestmark = [pytest.mark.e2e]
 
 MB = 1024 * 1024
+WARNING = "rgb(154, 91, 0)"  # app.css's --warn
 AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)  # fixed, so the screenshots change only with the pages
 
 
@@ -222,7 +223,8 @@ def test_failed_files_are_not_hidden_behind_a_green_badge(sized_page, screen, si
     badge = row.locator("[data-status-badge]")
     expect(badge).to_have_text("Completed")
     expect(badge).to_have_class("badge badge-completed badge-with-failures")
-    assert badge.evaluate("el => getComputedStyle(el).color") != "rgb(28, 122, 74)"  # not green
+    assert badge.evaluate("el => getComputedStyle(el).color") == WARNING  # not green
+    expect(row.locator("[data-progress-failed]")).to_have_class("failed-count")
     expect(row.locator("[data-progress-files]")).to_have_text("10 of 12 files, 2 failed")
     # The list offers what the job's page offers: one rule decides both.
     expect(row.get_by_role("button", name="Retry Invoices")).to_be_visible()
@@ -282,3 +284,139 @@ def test_auditors_see_a_deleted_job_as_what_it_was(sized_page, screen, site, ada
     login(page, site, ada)
     response = page.goto(f"{site}/projects/{reports.pk}/jobs/{job.pk}/")
     assert response.status == 404
+
+
+def job_page(project, job) -> str:
+    return f"/projects/{project.pk}/jobs/{job.pk}/"
+
+
+def test_retry_is_offered_only_while_the_server_would_take_it(sized_page, site, ada, reports):
+    """Not once its uploads were removed, not once it was retried: in the list
+    and on its page alike, and nothing offered is refused."""
+    page = sized_page
+    finished = {"finished_at": AT + timedelta(minutes=41)}
+    scans = a_job(
+        reports,
+        "Scans",
+        JobStatus.COMPLETED,
+        [("letters.pdf", 0.2, "done"), ("fax.pdf", 0.3, "failed")],
+        minutes=40,
+        **finished,
+    )
+    old = a_job(reports, "Old faxes", JobStatus.FAILED, [("fax-1.pdf", 0.2, "failed")], **finished)
+    refused = []
+    page.on("response", lambda r: refused.append(r.url) if r.status >= 400 else None)
+    login(page, site, ada)
+    visit(page, f"{site}/projects/{reports.pk}/", "a project with jobs to retry")
+    for job in (scans, old):
+        retry = page.locator(f"#job-{job.pk}").get_by_role("button", name=f"Retry {job.name}")
+        expect(retry).to_be_enabled()
+
+    # A cleanup removes the uploads a retry would read: Retry goes at once.
+    visit(page, site + job_page(reports, old), "a failed job's page")
+    panel = page.locator("#job-panel")
+    expect(panel.get_by_role("button", name="Retry Old faxes", exact=True)).to_be_enabled()
+    panel.get_by_role("button", name="Remove stored files…").click()
+    dialog = page.locator("#cleanup-dialog")
+    expect(dialog).to_contain_text("without its uploads it can no longer be retried")
+    dialog.get_by_role("button", name="Remove files").click()
+    expect(dialog.locator("[data-cleanup-result]")).to_be_visible()
+    dialog.get_by_role("button", name="Close").click()
+    expect(panel.get_by_role("button", name="Retry Old faxes", exact=True)).to_have_count(0)
+    expect(panel.get_by_role("button", name="Delete Old faxes", exact=True)).to_be_enabled()
+    check_page(page, "a job whose uploads were removed")
+
+    # Retried once, from the list: neither the list nor its page offers it again.
+    visit(page, f"{site}/projects/{reports.pk}/", "the project after a cleanup")
+    expect(
+        page.locator(f"#job-{old.pk}").get_by_role("button", name="Retry Old faxes")
+    ).to_have_count(0)
+    row = page.locator(f"#job-{scans.pk}")
+    row.get_by_role("button", name="Retry Scans", exact=True).click()
+    page.locator("#retry-dialog").get_by_role("button", name="Retry job").click()
+    expect(page.locator("tr.job-row", has_text="Retry of Scans")).to_have_count(1)
+    expect(row.get_by_role("button", name="Retry Scans", exact=True)).to_have_count(0)
+    check_page(page, "the project after a retry")
+    visit(page, site + job_page(reports, scans), "a retried job's page")
+    panel = page.locator("#job-panel")
+    expect(panel.get_by_role("button", name="Retry Scans", exact=True)).to_have_count(0)
+    expect(panel.get_by_role("button", name="Remove stored files…")).to_be_enabled()
+    assert refused == []
+    retry = IngestJob.objects.get(retry_of=scans)
+    assert [f.name for f in retry.files.all()] == ["fax.pdf"]
+
+
+def test_long_names_end_in_an_ellipsis_and_keep_the_whole_name_in_a_tooltip(
+    sized_page, screen, site, ada, reports
+):
+    page = sized_page
+    job_name = ("Scanned correspondence of the northern harbour office " * 4)[:200]
+    file_name = ("letter to the harbour master about the lantern on the pier " * 4)[:236] + ".pdf"
+    job = a_job(
+        reports,
+        job_name,
+        JobStatus.COMPLETED,
+        [(file_name, 0.2, "done"), ("short.pdf", 0.1, "done")],
+        finished_at=AT + timedelta(minutes=1),
+    )
+    login(page, site, ada)
+    visit(page, f"{site}/projects/{reports.pk}/", "a project with a long job name")
+    link = page.locator(f"#job-{job.pk} a.strong")
+    expect(link).to_have_attribute("title", job_name)
+    shown_shortened(link, screen)
+
+    visit(page, site + job_page(reports, job), "a job with long names")
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_have_attribute("title", job_name)
+    shown_shortened(heading, screen)
+    crumb = page.locator('.crumbs [aria-current="page"]')
+    expect(crumb).to_have_attribute("title", job_name)
+    shown_shortened(crumb, screen)
+    name = page.locator(".file-row .clip", has_text="letter to the harbour master")
+    expect(name).to_have_attribute("title", file_name)
+    shown_shortened(name, screen)
+
+
+def test_every_other_page_and_dialog_passes_the_checks(sized_page, screen, site, ada, reports):
+    """The pages the states above do not reach: the login page, a zip's
+    members, a search, and the cancel and delete dialogs. (The site runs with
+    DEBUG, for its static files: a 404 is Django's own page here.)"""
+    page = sized_page
+    job = running(reports)
+    archive = a_job(
+        reports,
+        "Archive",
+        JobStatus.COMPLETED,
+        [],
+        finished_at=AT + timedelta(minutes=1),
+    )
+    IngestFileFactory(
+        job=archive,
+        position=0,
+        name="bundle.zip",
+        kind="zip",
+        status="done",
+        members=[{"name": f"letters/{n:03d}.txt", "status": "done"} for n in range(25)],
+    )
+    page.goto(f"{site}/login/")
+    check_page(page, "the login page")
+    login(page, site, ada)
+
+    visit(page, site + job_page(reports, archive), "a job with a zip")
+    page.get_by_role("link", name="All 25 members of bundle.zip").click()
+    expect(page.get_by_text("letters/024.txt")).to_be_visible()
+    check_page(page, "a zip's members")
+
+    page.goto(f"{site}/projects/{reports.pk}/documents/?q=january")
+    expect(page.get_by_role("searchbox")).to_have_value("january")
+    check_page(page, "a search")
+
+    visit(page, f"{site}/projects/{reports.pk}/", "a project with a running job")
+    page.locator(f"#job-{job.pk}").get_by_role("button", name="Cancel Q1 statements").click()
+    expect(page.locator("#cancel-dialog")).to_be_visible()
+    check_page(page, "the cancel dialog")
+    page.keyboard.press("Escape")
+    expect(page.locator("#cancel-dialog")).to_be_hidden()
+    page.locator(f"#job-{archive.pk}").get_by_role("button", name="Delete Archive").click()
+    expect(page.locator("#delete-dialog")).to_be_visible()
+    check_page(page, "the delete dialog")
