@@ -241,3 +241,30 @@ def test_a_viewer_sees_the_members_and_no_way_to_change_them(sized_page, site, p
     expect(page.locator("main select, main button[data-open-dialog]")).to_have_count(0)
     expect(page.get_by_text("Only the project's owners add and remove members")).to_be_visible()
     check_page(page, "the members page for a viewer")
+
+
+def test_a_file_the_server_refuses_is_said_once_and_removed_alone(
+    sized_page, site, user, project, tmp_path
+):
+    """A file the page cannot judge by its name (a .txt that is not text):
+    the server's refusal names it once, and removing it sends the rest."""
+    page = sized_page
+    fake, good = tmp_path / "fake.txt", tmp_path / "good.txt"
+    fake.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)
+    good.write_bytes(b"Fine words.\n")
+    login(page, site, user)
+    page.goto(f"{site}/projects/{project.pk}/")
+    page.get_by_label("Files", exact=True).set_input_files([good, fake])
+    page.get_by_role("button", name="Start ingest").click()
+    refusal = "fake.txt is named .txt but its content is not text."
+    form = page.locator("#upload-form")
+    expect(form).to_contain_text(refusal)
+    assert page.locator("body").inner_text().count(refusal) == 1
+    expect(page.locator("tr.job-row")).to_have_count(0)
+    check_page(page, "the upload form with a file the server refused")
+
+    page.get_by_role("button", name="Remove fake.txt").click()
+    expect(form).not_to_contain_text(refusal)
+    page.get_by_role("button", name="Start ingest").click()
+    expect(page.locator("tr.job-row", has_text="good.txt")).to_have_count(1)
+    assert [f.name for f in IngestJob.objects.get().files.all()] == ["good.txt"]

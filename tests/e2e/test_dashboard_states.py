@@ -235,6 +235,10 @@ def test_failed_files_are_not_hidden_behind_a_green_badge(sized_page, screen, si
     expect(page.locator(".job-panel [data-progress-files]")).to_have_text(
         "10 of 12 files, 2 failed"
     )
+    badge = page.locator(".job-panel [data-status-badge]")
+    expect(badge).to_have_text("Completed")
+    expect(badge).to_have_attribute("title", "2 files failed")
+    assert badge.evaluate("el => getComputedStyle(el).color") == WARNING
     expect(page.locator(".file-failed")).to_have_count(2)
     expect(page.get_by_role("button", name="Retry Invoices")).to_be_visible()
 
