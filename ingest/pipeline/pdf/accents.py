@@ -12,7 +12,7 @@ apostrophe, a rupee sign mapped to a grave) is text, and stays.
 """
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 ABOVE = {
     "\u0060": "\u0300",  # grave
@@ -43,6 +43,9 @@ OVERLAP = 0.5
 # Letters closer than this many letter heights are of one word: a space
 # PDFium put between them, where an accent jumped back, is no word break.
 JOINED = 0.15
+# Past the first letter under the accent, look this many characters (both
+# sides together) further for one it stands over more.
+STOP_AFTER = 4
 
 Box = tuple[float, float, float, float]  # left, bottom, right, top
 
@@ -68,7 +71,7 @@ def drawn_apart(
         if ink[2] - ink[0] <= 0:
             continue
         for window in _windows(text, index):
-            letter = _letter_under(text, window, ink, below=accent in BELOW, box=box)
+            letter = _letter_under(text, window, ink, near=index, below=accent in BELOW, box=box)
             if letter is not None:
                 base = letters.get(letter, text[letter])
                 if accent in ABOVE:
@@ -123,22 +126,41 @@ def _line_at(text: str, index: int) -> tuple[int, int]:
 
 
 def _letter_under(
-    text: str, window: tuple[int, int], accent: Box, *, below: bool, box: Callable[[int], Box]
+    text: str,
+    window: tuple[int, int],
+    accent: Box,
+    *,
+    near: int,
+    below: bool,
+    box: Callable[[int], Box],
 ) -> int | None:
-    """The letter the accent stands over (under), the nearest if several do."""
+    """The letter the accent stands over (under). PDFium puts an accent
+    near its letter in content order: the search goes outward from the
+    accent and stops a few characters past the first letter it finds, so a
+    page of accents costs a few boxes each, not a line's worth."""
     width = accent[2] - accent[0]
-    best, distance = None, None
-    for index in range(*window):
+    best, most, found_at = None, 0.0, None
+    for step, index in enumerate(_outward(near, *window)):
+        if found_at is not None and step - found_at > STOP_AFTER:
+            break
         if not text[index].isalpha():
             continue
         left, bottom, right, top = box(index)
-        if min(right, accent[2]) - max(left, accent[0]) < OVERLAP * width:
-            continue
+        overlap = min(right, accent[2]) - max(left, accent[0])
         height = top - bottom
         gap = bottom - accent[3] if below else accent[1] - top
         # Touching, or apart by at most the letter's height; not across it.
-        if not -0.5 * height <= gap <= height:
-            continue
-        if distance is None or abs(gap) < distance:
-            best, distance = index, abs(gap)
+        if overlap >= OVERLAP * width and -0.5 * height <= gap <= height and overlap > most:
+            best, most = index, overlap
+            found_at = step if found_at is None else found_at
     return best
+
+
+def _outward(near: int, start: int, end: int) -> Iterator[int]:
+    """Indexes of [start, end), nearest to ``near`` first, alternating sides."""
+    near = min(max(near, start), end)
+    for distance in range(max(near - start, end - near) + 1):
+        if distance and start <= near - distance < end:
+            yield near - distance
+        if near + distance < end:
+            yield near + distance
