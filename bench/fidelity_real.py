@@ -12,7 +12,10 @@ A reference can be wrong: pdftotext spaces some fonts' letters out, and
 reads tables column by column and some columns line by line. So a PDF
 below 0.95 is also compared with pdfminer.six, and letter by letter with
 pdftotext (spaces aside); the report gives both counts, and lists the files
-below 0.95 to be looked at.
+below 0.95 to be looked at. Where the page was looked at and the reference
+found wrong, ground truth decides (``bench/fidelity_judged.py``): such a
+file reads as the document does when our text holds the words the page
+shows, in order, and the reference does not.
 """
 
 import csv
@@ -28,6 +31,7 @@ import tempfile
 from email.policy import default as default_policy
 from pathlib import Path
 
+from bench.fidelity_judged import JUDGED, holds
 from tests.wordorder import word_similarity, words
 
 PASS = 0.95
@@ -106,7 +110,25 @@ def _measure_one(name: str, path: Path, ours) -> dict | None:
         best = max(score, _similarity(text, _pdfminer(path), kind), _letters(text, reference))
     # A mark the document itself shows (a page about XML) is its text, not residue.
     residue = [mark for mark in RESIDUE if mark in text and mark not in reference]
-    return {"file": name, "kind": kind, "score": score, "best": round(best, 4), "residue": residue}
+    row = {"file": name, "kind": kind, "score": score, "best": round(best, 4), "residue": residue}
+    if score < PASS:
+        row["judged"] = _judged(path, text, reference)
+    return row
+
+
+def _judged(path: Path, text: str, reference: str) -> dict | None:
+    """The page's verdict on a file below 0.95, where one was recorded: the
+    reason the reference reads wrongly, and whether the check still holds
+    (our text has the page's words in order, the reference does not)."""
+    entry = JUDGED.get(hashlib.sha256(path.read_bytes()).hexdigest())
+    if entry is None:
+        return None
+    ours_hold, reference_holds = holds(text, entry.page_words), holds(reference, entry.page_words)
+    return {
+        "reason": entry.reason,
+        "page_words": entry.page_words,
+        "holds": ours_hold and not reference_holds,
+    }
 
 
 def _similarity(text: str, reference: str, kind: str, pages: list[str] | None = None) -> float:
@@ -335,8 +357,16 @@ def _summary(rows: list[dict]) -> dict:
         }
     below = [row for row in judged if row["score"] < PASS]
     residue = [row for row in judged if row.get("residue")]
+    by_page = [row for row in below if row.get("judged") and row["judged"]["holds"]]
+    reads = sum(row["score"] >= PASS for row in judged) + len(by_page)
     return {
         "kinds": table,
+        "reads_as_document": {
+            "files": len(judged),
+            "reach_pass": len(judged) - len(below),
+            "judged_by_page": len(by_page),
+            "share": round(reads / len(judged), 4) if judged else None,
+        },
         "below": below,
         "residue": residue,
         "unjudged": [r for r in rows if r["score"] is None],
@@ -358,11 +388,28 @@ def report(figures: dict) -> None:
             f"  reaching 0.95: {overall['pass']} of {overall['files']} ({share:.1%}) against the"
             f" reference, {overall['pass_any_reference']} ({any_share:.1%}) against any reference"
         )
+    reads = figures["reads_as_document"]
+    if reads["files"]:
+        print(
+            f"  reading as the document does: {reads['reach_pass']} reach 0.95 against the"
+            f" reference + {reads['judged_by_page']} below it where the page shows the reference"
+            f" wrong = {reads['reach_pass'] + reads['judged_by_page']} of {reads['files']}"
+            f" ({reads['share']:.1%})"
+        )
     print(f"  files holding U+FFFE, U+FFFD or markup: {len(figures['residue'])}")
     for row in figures["residue"]:
         print(f"    {row['file']}: {row['residue']}")
     for row in figures["below"]:
         print(f"    below 0.95: {row['score']:.3f} (best {row['best']:.3f}) {row['file']}")
+        print(f"      {_verdict(row.get('judged'))}")
     for row in figures["unjudged"]:
         print(f"    no reference: {row['file']} ({row.get('note', '')[:80]})")
     json.dumps(figures)  # the figures must serialise for write_results
+
+
+def _verdict(judged: dict | None) -> str:
+    if judged is None:
+        return "not judged against the page"
+    if not judged["holds"]:
+        return f"judgement no longer holds: {judged['page_words']!r} ({judged['reason']})"
+    return f"the page shows the reference wrong: {judged['reason']}"
