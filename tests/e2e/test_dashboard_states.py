@@ -381,9 +381,20 @@ def test_long_names_end_in_an_ellipsis_and_keep_the_whole_name_in_a_tooltip(
     shown_shortened(name, screen)
 
 
+POST_FORM = """([action, token]) => {
+  const form = document.createElement("form");
+  form.method = "post";
+  form.action = action;
+  form.innerHTML = '<input type="hidden" name="csrfmiddlewaretoken">';
+  form.firstChild.value = token;
+  document.body.append(form);
+  form.submit();
+}"""
+
+
 def test_every_other_page_and_dialog_passes_the_checks(sized_page, screen, site, ada, reports):
-    """The pages the states above do not reach: the login page, a zip's
-    members, a search, and the cancel and delete dialogs. (The site runs with
+    """The pages the states above do not reach: the login page, a refusal's
+    page, a zip's members, a search, and the cancel and delete dialogs. (The site runs with
     DEBUG, for its static files: a 404 is Django's own page here.)"""
     page = sized_page
     job = running(reports)
@@ -406,6 +417,15 @@ def test_every_other_page_and_dialog_passes_the_checks(sized_page, screen, site,
     check_page(page, "the login page")
     login(page, site, ada)
 
+    visit(page, site + job_page(reports, archive), "a job with a zip")
+    # A form sent without the page's script (no htmx) and refused: a page of
+    # its own says so, with a way back.
+    token = page.locator("input[name=csrfmiddlewaretoken]").first.input_value()
+    page.evaluate(POST_FORM, [job_page(reports, archive) + "cancel/", token])
+    expect(page.get_by_role("heading", name="That was not done")).to_be_visible()
+    expect(page.locator(".alert-error")).to_contain_text("completed")
+    check_page(page, "a refusal without the page's script")
+    expect(page.get_by_role("link", name="Go back")).to_be_visible()
     visit(page, site + job_page(reports, archive), "a job with a zip")
     page.get_by_role("link", name="All 25 members of bundle.zip").click()
     expect(page.get_by_text("letters/024.txt")).to_be_visible()
