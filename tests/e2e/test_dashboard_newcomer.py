@@ -184,8 +184,12 @@ def test_leaving_mid_upload_asks_first_and_the_page_then_says_what_became_of_it(
     )
     expect(page.locator("tr.job-row", has_text="slow.txt")).to_have_count(1)
     check_page(page, "the project page after an upload left mid-way")
-    page.reload()  # said once
+    page.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))
+    page.evaluate("window.sameDocument = true")
+    page.reload()  # nothing on its way now: no question, and the notice said once
     expect(page.locator("#notices")).not_to_contain_text("Your last upload")
+    assert page.evaluate("window.sameDocument") is None  # the reload happened
+    assert asked == ["beforeunload"]
 
 
 def test_a_project_name_already_taken_in_any_case_is_refused(sized_page, site, user):
