@@ -9,7 +9,7 @@ from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import reverse
 
-from ingest.models import Document, IngestJob
+from ingest.models import Document, FileMember, IngestJob
 from ingest.services import job_enqueue
 from jobs import lifecycle
 from jobs.models import JobEvent, JobStatus
@@ -83,6 +83,7 @@ def test_auditors_group_holds_view_permissions_only():
         "view_document",
         "view_chunk",
         "view_documentsource",
+        "view_filemember",
         "view_jobevent",
     }
 
@@ -139,6 +140,26 @@ def test_auditor_views_the_other_lists(auditor, jobs, url):
     DocumentFactory(project=jobs[0].project, title="kept document")
     response = browser(auditor).get(url)
     assert response.status_code == 200
+
+
+def test_auditor_sees_file_members_in_the_admin(auditor, jobs):
+    _, gone = jobs  # a deleted job's members too
+    archive = IngestFileFactory(job=gone, name="bundle.zip")
+    member = FileMember.objects.create(
+        file=archive, position=0, name="inner/readme.txt", status="failed", error="unreadable"
+    )
+    client = browser(auditor)
+
+    listed = client.get("/admin/ingest/filemember/")
+    shown = client.get(f"/admin/ingest/filemember/{member.pk}/change/")
+    index = client.get("/admin/")
+
+    assert listed.status_code == 200
+    assert "inner/readme.txt" in listed.content.decode()
+    assert shown.status_code == 200
+    assert "unreadable" in shown.content.decode()
+    assert "/admin/ingest/filemember/" in index.content.decode()
+    assert client.post(f"/admin/ingest/filemember/{member.pk}/delete/").status_code == 403
 
 
 def test_auditor_sees_files_and_events_of_deleted_jobs(auditor, jobs):
