@@ -28,11 +28,11 @@ from prometheus_client.core import (
     HistogramMetricFamily,
 )
 from redis.exceptions import RedisError
-from rq import worker_registration
 
 from ingest.models import FileStatus, IngestFile, IngestJob
 from ingest.services import ingest_queue
 from jobs.models import JobStatus
+from jobs.worker import live_workers
 
 CANCEL_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 JOB_DURATION_BUCKETS = (1, 5, 15, 30, 60, 300, 900, 1800, 3600, 3 * 3600, 12 * 3600, 24 * 3600)
@@ -161,17 +161,6 @@ class IngestCollector:
             "Bytes of uploaded files that reached an end.",
             value=sum(row["size"] or 0 for row in by_status.values()),
         )
-
-
-def live_workers(queue) -> int:
-    """Workers registered on the queue whose own key has not expired: a worker
-    killed without a goodbye stays in the registry's set until some worker
-    cleans it, but its key lapses one worker TTL after its last heartbeat."""
-    keys = list(worker_registration.get_keys(queue=queue))
-    pipe = queue.connection.pipeline()
-    for key in keys:
-        pipe.exists(key)
-    return sum(pipe.execute()) if keys else 0
 
 
 registry = CollectorRegistry(auto_describe=False)

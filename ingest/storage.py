@@ -10,6 +10,7 @@ turn the storage's own errors into one sentence a person can act on.
 """
 
 import contextlib
+import logging
 import os
 import re
 import shutil
@@ -22,6 +23,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.storage import default_storage
 from storages.utils import clean_name
+
+logger = logging.getLogger(__name__)
 
 COPY_BLOCK = 1024 * 1024
 PROBE_TIMEOUT = 1.0  # seconds, as /readyz's other probes
@@ -95,7 +98,9 @@ def error_code(exc: Exception) -> str:
 
 
 def describe(exc: Exception) -> str:
-    """One sentence about what is wrong with the object storage."""
+    """One sentence about what is wrong with the object storage, for whoever
+    asked: what to fix, but neither the endpoint's address nor the error's
+    own text, which :func:`details` gives for the log and for staff."""
     code = error_code(exc)
     if code == "NoSuchBucket":
         return f"the upload bucket '{bucket()}' does not exist; create it or fix AWS_STORAGE_BUCKET_NAME."
@@ -105,9 +110,14 @@ def describe(exc: Exception) -> str:
             "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
         )
     if isinstance(exc, BotoCoreError):
-        endpoint = settings.AWS_S3_ENDPOINT_URL or "AWS S3"
-        return f"object storage at {endpoint} does not answer ({exc})."
-    return f"object storage failed ({code or type(exc).__name__}: {exc})."
+        return "object storage does not answer; try again in a few minutes."
+    return "object storage failed; try again in a few minutes."
+
+
+def details(exc: Exception) -> str:
+    """What :func:`describe` leaves out: where the storage is and what it raised."""
+    endpoint = settings.AWS_S3_ENDPOINT_URL or "AWS S3"
+    return f"object storage at {endpoint}: {error_code(exc) or type(exc).__name__}: {exc}"
 
 
 @contextlib.contextmanager
@@ -119,18 +129,23 @@ def translated() -> Iterator[None]:
     except STORAGE_ERRORS as exc:
         if error_code(exc) in MISSING_KEY_CODES:
             raise FileNotFoundError(str(exc)) from exc
+        logger.warning("%s", details(exc))
         raise StorageUnavailable(describe(exc)) from exc
 
 
-def check() -> dict:
-    """For /readyz: can the uploads be written where they are configured to go?"""
+def check(*, detailed: bool = False) -> dict:
+    """For /readyz: can the uploads be written where they are configured to go?
+    ``detailed`` adds what failed, in the storage's own words (for staff)."""
     if not is_s3():
         return {"ok": True, "backend": "local"}
     try:
         _probe_client().head_bucket(Bucket=bucket())
     except STORAGE_ERRORS as exc:
+        logger.warning("readiness: %s", details(exc))
         missing = error_code(exc) in {*MISSING_KEY_CODES, "NoSuchBucket"}
         message = _no_such_bucket() if missing else describe(exc)
+        if detailed:
+            message = f"{message} ({details(exc)})"
         return {"ok": False, "backend": "s3", "error": message}
     return {"ok": True, "backend": "s3", "bucket": bucket()}
 

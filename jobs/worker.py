@@ -18,18 +18,30 @@ Two things plain RQ does not do for a Django project:
   works: registered again within seconds of Redis returning. A heartbeat
   that finds Redis down while a horse works is skipped, not raised: RQ
   would let the error end the worker and orphan the horse mid-file.
+- A worker killed without a goodbye (SIGKILL, a lost host) stays registered
+  until its key expires, a worker TTL and a minute after its last heartbeat:
+  RQ's 420 s TTL kept one counted for about 470 s. An idle worker beats once
+  per wait for a job (its TTL less 15 s), so ``WORKER_TTL`` is short, and
+  :func:`live_workers` counts only workers that beat within it.
 """
 
 import signal
+from datetime import timedelta
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import worker_registration
+from rq.defaults import DEFAULT_WORKER_TTL
+from rq.utils import now, utcparse
 from rq.worker import Worker as RQWorker
 
 from jobs.runner import install_shutdown_handler
+
+# Seconds: an idle worker beats every WORKER_TTL - 15 s, a busy one every
+# job_monitoring_interval; one silent for longer is not counted as alive.
+WORKER_TTL = 30
 
 
 class Worker(RQWorker):
@@ -37,8 +49,13 @@ class Worker(RQWorker):
 
     # RQ checks on its horse (and heartbeats) every 30 s; a worker whose horse works
     # through a Redis restart would stay unregistered that long (bench.soak).
-    def __init__(self, *args, job_monitoring_interval: int = 2, **kwargs):
-        super().__init__(*args, job_monitoring_interval=job_monitoring_interval, **kwargs)
+    def __init__(self, *args, job_monitoring_interval: int = 2, worker_ttl=None, **kwargs):
+        # django-rq's rqworker passes RQ's default when no --worker-ttl is given.
+        if worker_ttl in (None, DEFAULT_WORKER_TTL):
+            worker_ttl = WORKER_TTL
+        super().__init__(
+            *args, job_monitoring_interval=job_monitoring_interval, worker_ttl=worker_ttl, **kwargs
+        )
 
     def heartbeat(self, timeout=None, pipeline=None):
         super().heartbeat(timeout, pipeline)
@@ -93,3 +110,17 @@ class Worker(RQWorker):
         super().handle_warm_shutdown_request()
         if self.horse_pid:
             self.kill_horse(sig=signal.SIGTERM)
+
+
+def live_workers(queue) -> int:
+    """Workers registered on ``queue`` whose last heartbeat is at most
+    ``WORKER_TTL`` seconds old, on every host (their clocks kept in step)."""
+    keys = list(worker_registration.get_keys(queue=queue))
+    if not keys:
+        return 0
+    pipe = queue.connection.pipeline()
+    for key in keys:
+        pipe.hget(key, "last_heartbeat")
+    oldest = now() - timedelta(seconds=WORKER_TTL)
+    beats = [beat.decode() if isinstance(beat, bytes) else beat for beat in pipe.execute()]
+    return sum(1 for beat in beats if beat and utcparse(beat) >= oldest)

@@ -16,8 +16,9 @@ from django.utils import timezone
 from ingest import services, storage, upload_handlers
 from ingest.models import IngestFile, IngestJob
 from jobs import lifecycle
-from tests.conftest import client_for, member
+from tests.conftest import client_for, free_port, member
 from tests.e2e.helpers import prose, text_file
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -140,6 +141,28 @@ def test_refused_credentials_answer_503_and_readyz_says_so(
     assert not IngestJob.objects.exists()
     check = ready.json()["checks"]["storage"]
     assert check["ok"] is False and "refused the credentials" in check["error"]
+
+
+def test_a_storage_that_does_not_answer_is_named_without_its_address(
+    api, project, s3, client, settings
+):
+    settings.AWS_S3_ENDPOINT_URL = f"http://127.0.0.1:{free_port()}"  # nothing listens
+    settings.STORAGES = {**settings.STORAGES}  # a new storage for the new endpoint
+    staff = UserFactory(is_staff=True)
+
+    upload = post_files(api, project, [text_file("a.txt", 1, 2_000)])
+    anonymous = client.get("/readyz").json()["checks"]["storage"]
+    client.force_login(staff)
+    detailed = client.get("/readyz").json()["checks"]["storage"]
+
+    assert upload.status_code == 503
+    assert upload.json()["detail"].endswith(
+        ": object storage does not answer; try again in a few minutes."
+    )
+    assert "127.0.0.1" not in upload.json()["detail"]
+    assert anonymous["error"] == "object storage does not answer; try again in a few minutes."
+    assert settings.AWS_S3_ENDPOINT_URL in detailed["error"]
+    assert not IngestJob.objects.exists()
 
 
 def test_readyz_reports_the_bucket_when_it_answers(s3, client):
