@@ -24,7 +24,15 @@ CANCEL, RETRY, CLEANUP, DELETE = "cancel", "retry", "cleanup", "delete"
 ACTIONS = (CANCEL, RETRY, CLEANUP, DELETE)
 
 # The columns job_actions reads, for a list query that loads only some.
-READS = ("status", "deleted_at", "items_total", "items_done", "items_failed", "uploads_removed_at")
+READS = (
+    "status",
+    "deleted_at",
+    "items_total",
+    "items_done",
+    "items_failed",
+    "uploads_removed_at",
+    "chain",
+)
 
 
 def job_actions(job) -> list[str]:
@@ -54,6 +62,12 @@ def files_to_retry(job) -> int:
 
 
 def is_retried(job) -> bool:
-    """Whether a job (not deleted) retries this one."""
+    """Whether a live job retries this one, or a retry of it (a deleted retry
+    in between does not end a chain: ``services.retry.latest_attempt``)."""
     retried = getattr(job, "retried", None)
-    return job.retries.exists() if retried is None else retried
+    if retried is not None:
+        return retried
+    if job.chain is None:
+        return False
+    live = type(job).objects.filter(chain=job.chain, created_at__gt=job.created_at)
+    return live.exists()

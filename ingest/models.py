@@ -2,7 +2,7 @@ import functools
 import uuid
 
 from django.conf import settings
-from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import (
     Case,
@@ -20,16 +20,6 @@ from django.utils import timezone
 from ingest import results
 from ingest.totals import correlated_total
 from jobs.models import Job, JobStatus
-
-
-# Migration 0005 made the search columns with this; ingest.search's analyzer
-# fills them since migration 0010, and it stays importable for 0005.
-class SearchableText(SearchVector):
-    """A column's words as PostgreSQL's parser found them: the generated
-    search columns of migration 0005, replaced in 0010."""
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        return "NULL", []
 
 
 class Role(models.TextChoices):
@@ -119,6 +109,10 @@ class IngestJob(Job):
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
+    # The first job of the chain of retries this one belongs to (None: none
+    # retried yet). One column, so that "a live job retries this one, or a
+    # retry of it" is one indexed look-up however long the chain.
+    chain = models.UUIDField(null=True, blank=True, editable=False)
     # Set by the first cleanup: the stored uploads are gone, so nothing of
     # this job can be retried (read by ingest.actions without asking storage).
     uploads_removed_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -137,6 +131,11 @@ class IngestJob(Job):
                 fields=["status", "heartbeat_at"],
                 name="ingestjob_active",
                 condition=Q(status__in=["queued", "running", "cancelling"]),
+            ),
+            models.Index(
+                fields=["chain", "created_at"],
+                name="ingestjob_live_chain",
+                condition=Q(chain__isnull=False, deleted_at__isnull=True),
             ),
         ]
 

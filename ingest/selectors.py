@@ -170,9 +170,13 @@ def _job(project_id, job_id):
 
 
 def _retried() -> Exists:
-    """Whether a job (not deleted) retries this one: what ingest.actions asks
-    of each job it decides for, read with the job."""
-    return Exists(IngestJob.objects.filter(retry_of=OuterRef("pk")))
+    """Whether a live job retries this one, or a retry of it: what
+    ingest.actions asks of each job it decides for, read with the job
+    (``services.retry.latest_attempt`` says why a newer live job of its
+    chain is one)."""
+    return Exists(
+        IngestJob.objects.filter(chain=OuterRef("chain"), created_at__gt=OuterRef("created_at"))
+    )
 
 
 def _job_with_count(project_id, job_id):

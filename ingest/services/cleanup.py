@@ -23,6 +23,7 @@ from ingest.models import (
     DocumentSource,
     IngestJob,
 )
+from ingest.services import retry
 from ingest.services.queue import ingest_queue
 from jobs import lifecycle, runner
 from jobs.models import JobStatus
@@ -191,19 +192,38 @@ def job_restore(*, job: IngestJob, actor=None, reason: str = "") -> lifecycle.Ou
 
 
 def _refuse_a_second_retry(job: IngestJob) -> None:
-    """Refuse to restore a retry when its job has a live retry of its own
-    now: two live retries of one job would take the same files twice. The
-    retried job's row is locked as ``job_retry`` locks it, so a retry and a
-    restore of the chain queue up."""
-    if job.retry_of_id is None:
+    """Refuse to restore a job of a chain of retries when a live job of the
+    chain is neither one it retries nor one retrying it: the job it retries
+    was retried again after its deletion, and two live retries of one job
+    would take the same files twice. The chain is locked as ``job_retry``
+    locks it, so a retry and a restore of one chain take their turns."""
+    if job.chain is None:
         return
-    source = IngestJob.all_objects.select_for_update().get(pk=job.retry_of_id)
-    other = source.retries.exclude(pk=job.pk).order_by("-created_at").first()
+    retry.lock_chain(job)
+    parent_of = dict(IngestJob.all_objects.filter(chain=job.chain).values_list("pk", "retry_of_id"))
+    line = {job.pk}
+    ancestor = parent_of.get(job.pk)
+    while ancestor is not None:
+        line.add(ancestor)
+        ancestor = parent_of.get(ancestor)
+    for pk in parent_of:
+        up = pk
+        while up is not None and up not in line:
+            up = parent_of.get(up)
+        if up == job.pk:
+            line.add(pk)  # one of its own retries, or theirs
+    other = (
+        IngestJob.objects.filter(chain=job.chain)
+        .exclude(pk__in=line)
+        .order_by("-created_at")
+        .first()
+    )
     if other is not None:
+        source = other.retry_of_id or other.pk
         raise lifecycle.InvalidTransition(
             job,
             "restore",
-            f"job {source.pk} was retried again as job {other.pk} after this one was "
+            f"job {source} was retried again as job {other.pk} after this one was "
             "deleted; restoring this one would retry the same files twice.",
         )
 

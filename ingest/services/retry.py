@@ -21,15 +21,26 @@ def unfinished_files(job: IngestJob) -> list[IngestFile]:
 
 
 def latest_attempt(job: IngestJob) -> IngestJob:
-    """The newest job in ``job``'s chain of retries (``job`` itself if none).
+    """The newest live job of ``job``'s chain of retries, when it is newer
+    than ``job``; else ``job`` itself.
 
     A retry that was deleted does not count: what it finished is still known
-    from its files, but it is no longer anyone's attempt.
+    from its files, but it is no longer anyone's attempt. Its own retries
+    still do: deleting the middle of a chain leaves its newest job the one
+    to retry. The live jobs of a chain are one line (a retry is made only
+    from the newest, and a restore that would fork it is refused), so a live
+    job newer than ``job`` retries it, or a retry of it.
     """
-    current = job
-    while nxt := current.retries.order_by("-created_at").first():
-        current = nxt
-    return current
+    if job.chain is None:
+        return job
+    newer = IngestJob.objects.filter(chain=job.chain, created_at__gt=job.created_at)
+    return newer.order_by("-created_at").first() or job
+
+
+def lock_chain(job: IngestJob) -> None:
+    """Lock the first job of ``job``'s chain: retries and restores of one
+    chain take their turns, so that two cannot both find it unforked."""
+    IngestJob.all_objects.select_for_update().filter(pk=job.chain or job.pk).first()
 
 
 def job_retry(*, job: IngestJob, actor) -> IngestJob:
@@ -46,9 +57,10 @@ def job_retry(*, job: IngestJob, actor) -> IngestJob:
     file carries their results, and the worker skips them.
     """
     with transaction.atomic():
-        # The lock makes two concurrent retries of one job queue up: the
+        # The locks make two concurrent retries of one chain queue up: the
         # second sees the first's retry and is refused.
         job = IngestJob.objects.select_for_update().get(pk=job.pk)
+        lock_chain(job)
         source = _source_of(job)
         files = unfinished_files(source)
         if not files:
@@ -104,6 +116,9 @@ def _source_of(job: IngestJob) -> IngestJob:
 
 
 def _create_retry(job: IngestJob, files: list[IngestFile], actor) -> IngestJob:
+    if job.chain is None:  # its first retry: the chain begins with it
+        job.chain = job.pk
+        job.save(update_fields=["chain"])
     retry = IngestJob.objects.create(
         project=job.project,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
@@ -113,6 +128,7 @@ def _create_retry(job: IngestJob, files: list[IngestFile], actor) -> IngestJob:
         items_total=len(files),
         bytes_total=sum(f.size for f in files),
         retry_of=job,
+        chain=job.chain,
     )
     copied: list[str] = []
     try:

@@ -6,6 +6,8 @@ import json
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.urls import reverse
 
@@ -252,6 +254,72 @@ def test_a_deleted_retry_is_restored_while_its_job_has_no_other(api, project):
 
     assert outcome.to_status == JobStatus.FAILED
     assert api.get(f"{jobs_url(project)}{job.pk}/").json()["retries"] == [str(first.pk)]
+
+
+def chain(api, project, length: int) -> list[IngestJob]:
+    """A job and ``length`` retries of it, each retrying the one before and
+    failing, so that each leaves a file to retry."""
+    jobs = [end(make_job(api, project), 0)]
+    for _ in range(length):
+        response = api.post(retry_url(project, jobs[-1]))
+        assert response.status_code == 201, response.json()
+        jobs.append(end(IngestJob.objects.get(pk=response.json()["id"]), status=JobStatus.FAILED))
+    return jobs
+
+
+def offers_retry(api, project, job) -> bool:
+    return "retry" in api.get(f"{jobs_url(project)}{job.pk}/").json()["actions"]
+
+
+def test_deleting_the_middle_of_a_chain_leaves_its_newest_job_the_one_to_retry(api, project):
+    job, middle, newest = chain(api, project, 2)
+    services.job_delete(job=middle)
+
+    refused = api.post(retry_url(project, job))
+    listed = {row["id"]: row["actions"] for row in api.get(jobs_url(project)).json()["results"]}
+
+    assert refused.status_code == 409
+    assert refused.json()["detail"].startswith(f"job {newest.pk} retried it and ended failed")
+    assert "retry" not in listed[str(job.pk)] and "retry" in listed[str(newest.pk)]
+    assert (offers_retry(api, project, job), offers_retry(api, project, newest)) == (False, True)
+    assert api.post(retry_url(project, newest)).status_code == 201
+    assert IngestJob.objects.filter(status=JobStatus.QUEUED).count() == 1
+
+
+def test_a_chain_whose_retries_are_all_deleted_starts_again_from_its_job(api, project):
+    job, middle, newest = chain(api, project, 2)
+    services.job_delete(job=newest)
+    services.job_delete(job=middle)
+    assert offers_retry(api, project, job)
+
+    again = IngestJob.objects.get(pk=api.post(retry_url(project, job)).json()["id"])
+
+    for gone in (middle, newest):  # either back would make two live retries of one job
+        with pytest.raises(lifecycle.InvalidTransition, match=f"as job {again.pk} after"):
+            services.job_restore(job=IngestJob.all_objects.get(pk=gone.pk))
+    services.job_delete(job=end(again, status=JobStatus.FAILED))
+    services.job_restore(job=IngestJob.all_objects.get(pk=middle.pk))  # its line is free again
+    services.job_restore(job=IngestJob.all_objects.get(pk=newest.pk))  # and so is its retry's
+    assert (offers_retry(api, project, middle), offers_retry(api, project, newest)) == (False, True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_the_retries_already_made_their_chain(api, project):
+    executor = MigrationExecutor(connection)
+    before = [("ingest", "0012_auditors_view_file_members")]
+    after = executor.loader.graph.leaf_nodes("ingest")
+    job, first, second = chain(api, project, 2)
+    other = make_job(api, project)
+    executor.migrate(before)
+    try:
+        old = executor.loader.project_state(before).apps.get_model("ingest", "IngestJob")
+        assert old._base_manager.filter(pk=first.pk).exists()  # no chain column before
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+
+    rows = dict(IngestJob.all_objects.values_list("pk", "chain"))
+    assert rows == {job.pk: job.pk, first.pk: job.pk, second.pk: job.pk, other.pk: None}
 
 
 def test_viewers_get_403_and_non_members_404(api, project):
