@@ -17,7 +17,9 @@ Two things plain RQ does not do for a Django project:
   is down, and heartbeats every ``job_monitoring_interval`` while a horse
   works: registered again within seconds of Redis returning. A heartbeat
   that finds Redis down while a horse works is skipped, not raised: RQ
-  would let the error end the worker and orphan the horse mid-file.
+  would let the error end the worker and orphan the horse mid-file. A job
+  that ends while Redis is down leaves RQ's bookkeeping unwritten (the
+  database holds the job's state); the worker waits for Redis, then goes on.
 - A worker killed without a goodbye (SIGKILL, a lost host) stays registered
   until its key expires, a worker TTL and a minute after its last heartbeat:
   RQ's 420 s TTL kept one counted for about 470 s. An idle worker beats once
@@ -26,6 +28,7 @@ Two things plain RQ does not do for a Django project:
 """
 
 import signal
+import time
 from datetime import timedelta
 
 from django.core.exceptions import ImproperlyConfigured
@@ -78,6 +81,28 @@ class Worker(RQWorker):
         except (RedisConnectionError, RedisTimeoutError) as error:
             self.log.warning("heartbeat skipped, Redis unreachable: %s", error)
 
+    def execute_job(self, job, queue):
+        self._horse_started = False
+        try:
+            super().execute_job(job, queue)
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            if not self._horse_started or self.horse_pid:
+                raise  # before a horse, or with one still working: RQ's to handle
+            self.log.warning("job %s ended while Redis was unreachable: %s", job.id, error)
+        self.wait_for_redis()
+
+    def wait_for_redis(self) -> None:
+        """Return once Redis answers, or a stop is requested: RQ's loop asks
+        Redis before it waits for a job, and would end the worker."""
+        pause = 0.5
+        while not self._stop_requested:
+            try:
+                self.connection.ping()
+                return
+            except (RedisConnectionError, RedisTimeoutError):
+                time.sleep(pause)
+                pause = min(pause * 2, self.max_connection_wait_time)
+
     def work(self, *args, **kwargs):
         # A pool keeps connections and a thread that a forked horse would
         # inherit: the same sockets in two processes. DATABASE_POOL is for the
@@ -99,6 +124,7 @@ class Worker(RQWorker):
     def fork_work_horse(self, job, queue):
         connections.close_all()
         super().fork_work_horse(job, queue)
+        self._horse_started = True
 
     def setup_work_horse_signals(self):
         super().setup_work_horse_signals()

@@ -159,8 +159,9 @@ def test_readiness_returns_once_a_restarted_redis_is_back(private_redis, start_w
     assert ready.json()["checks"]["workers"] == {"ok": True, "count": 1}
 
 
+@pytest.mark.parametrize("job_ends", ["after Redis returns", "while Redis is down"])
 def test_a_worker_busy_through_a_redis_restart_lives_on_and_finishes(
-    api, project, private_redis, start_worker, client
+    api, project, private_redis, start_worker, client, job_ends
 ):
     worker = start_worker(REDIS_URL=private_redis.url)
     job_id = create_job(api, project, [text_file("a.txt", 8, 6_000_000)])
@@ -169,10 +170,16 @@ def test_a_worker_busy_through_a_redis_restart_lives_on_and_finishes(
 
     private_redis.stop()
     time.sleep(5)  # two of the worker's heartbeats find Redis down
-    private_redis.start()
-    os.kill(horse, signal.SIGCONT)
+    if job_ends == "while Redis is down":
+        os.kill(horse, signal.SIGCONT)
+        job = wait_for(lambda: finished(job_id), timeout=60, message="the job to finish")
+        time.sleep(3)  # the worker finds Redis down once its horse is gone
+        private_redis.start()
+    else:
+        private_redis.start()
+        os.kill(horse, signal.SIGCONT)
+        job = wait_for(lambda: finished(job_id), timeout=60, message="the job to finish")
 
-    job = wait_for(lambda: finished(job_id), timeout=30, message="the job to finish")
     assert job.status == JobStatus.COMPLETED, worker.output()
     assert worker.proc.poll() is None, worker.output()
     assert "heartbeat skipped, Redis unreachable" in worker.output()
