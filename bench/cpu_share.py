@@ -9,6 +9,7 @@ depends on, and whether any work in the web process could reach it.
 """
 
 import threading
+import time
 
 import psutil
 
@@ -117,10 +118,14 @@ class DatabaseCpu(threading.Thread):
                 key = (process.pid, process.create_time())
                 if key not in self._ours:
                     # "postgres: 15/main: <user> <database> <client> <state>"
-                    self._ours[key] = f" {self.database} " in " ".join(process.cmdline())
+                    ours = f" {self.database} " in " ".join(process.cmdline())
+                    # A backend forked a moment ago may still show the
+                    # postmaster's command line: judged again until it is older.
+                    if ours or time.time() - key[1] > 1:
+                        self._ours[key] = ours
             except psutil.Error:
                 continue
-            if self._ours[key]:
+            if self._ours.get(key):
                 yield key, process
 
     def sample(self) -> None:

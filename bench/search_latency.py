@@ -140,9 +140,10 @@ def measure_database(bench, database: str, sides: dict, scales: list[int], args,
     urls = {}
     for side, root, chunks in targets:  # written first, timed after
         urls[side, chunks] = side_database(bench, database, side, chunks)
-        run_side(
+        grown = run_side(
             bench, root=root, database_url=urls[side, chunks], chunks=chunks, args=args, rounds=0
         )
+        merge(runs.setdefault(side, {}).setdefault(str(chunks), {}), grown)
     for cycle in range(args.cycles):
         # Odd cycles run backwards: each side is timed first as often as last.
         for side, root, chunks in targets[:: -1 if cycle % 2 else 1]:
