@@ -9,7 +9,7 @@ many calls at once, each as large as ``INGEST_MCP_MAX_BODY_BYTES`` allows,
 and reports the process's peak resident memory (VmHWM) against its own at
 rest (the baseline, same process, same run). Each call of a row comes from
 a user of its own, the worst case for the per-process budget
-(``ingest.agents.http.BODIES_IN_FLIGHT``), which should keep the peak flat
+(``ingest.agents.bodies.BODIES_IN_FLIGHT``), which should keep the peak flat
 past two calls (one user's calls are read one at a time anyway); the last
 line sends one body over the limit and shows it refused.
 """

@@ -76,14 +76,15 @@ class CheckedServer(MCPServer):
         known = await self.arguments_of(name)
         if known is None:
             refusal = tools.Refusal(
-                f"there is no tool called {name!r}; list the tools to see their names.",
+                f"there is no tool called {_short(name)!r}; list the tools to see their names.",
                 "not_found",
             )
             return _result(refusal.as_dict(), error=True)
         if unknown := sorted(set(arguments) - known):
             takes = ", ".join(sorted(known)) or "no arguments"
             refusal = tools.Refusal(
-                f"{unknown[0]}: {name} takes no such argument; it takes {takes}.", "invalid"
+                f"{_short(unknown[0])}: {name} takes no such argument; it takes {takes}.",
+                "invalid",
             )
             return _result(refusal.as_dict(), error=True)
         try:
@@ -242,6 +243,11 @@ def build_server(user_for: Callable[[Context], Any]) -> MCPServer:
         return call(ctx, tools.search_documents, project=project, query=query)
 
     return server
+
+
+def _short(name: str) -> str:
+    """A name the caller sent, cut short when it is long."""
+    return name if len(name) <= 80 else name[:80] + "…"
 
 
 def _result(data: dict, *, error: bool = False) -> CallToolResult:

@@ -20,10 +20,17 @@ from ingest.models import IngestJob, Membership
 SEARCH_LIMIT = 25  # the API's page size
 
 
+# A refusal repeats what a call named (a tool, a project, a file): never more
+# than this of it, so that an answer's size does not follow the call's.
+DETAIL_CHARS = 1000
+
+
 class Refusal(Exception):
     """A refusal in the API's words: ``{"detail": ..., "code": ...}``."""
 
     def __init__(self, detail: str, code: str):
+        if len(detail) > DETAIL_CHARS:
+            detail = detail[: DETAIL_CHARS - 1] + "…"
         super().__init__(detail)
         self.detail = detail
         self.code = code

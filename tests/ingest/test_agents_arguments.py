@@ -41,14 +41,17 @@ async def serving(app, calls):
 
 async def call_tool(app, token: str, name: str, arguments) -> tuple[bool, dict]:
     """One tools/call over HTTP: (is_error, the JSON the tool answered with)."""
-    body = json.dumps(
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "tools/call",
-            "params": {"name": name, "arguments": arguments},
-        }
-    ).encode()
+    call = {"name": name, "arguments": arguments}
+    answer = await post(
+        app, token, {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call}
+    )
+    result = json.loads(answer)["result"]
+    return bool(result.get("isError")), json.loads(result["content"][0]["text"])
+
+
+async def post(app, token: str, message: dict) -> bytes:
+    """One JSON-RPC message over HTTP: the answer's body, as sent."""
+    body = json.dumps(message).encode()
     headers = {
         "host": "testserver",
         "authorization": f"Bearer {token}",
@@ -83,8 +86,9 @@ async def call_tool(app, token: str, name: str, arguments) -> tuple[bool, dict]:
 
     await app(scope, receive, send)
     assert sent[0]["status"] == 200
-    result = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))["result"]
-    return bool(result.get("isError")), json.loads(result["content"][0]["text"])
+    answer = b"".join(m.get("body", b"") for m in sent[1:])
+    assert int(dict(sent[0]["headers"])[b"content-length"]) == len(answer)
+    return answer
 
 
 def answers(user, *calls) -> list[tuple[bool, dict]]:
@@ -167,3 +171,31 @@ def test_a_call_with_the_arguments_a_tool_takes_still_runs(user, project):
 
     assert not error, job
     assert (job["name"], job["status"]) == ("n", "queued")
+
+
+def test_an_answer_does_not_repeat_a_long_name_whole(user):
+    name = "x" * 1_000_000
+    token = Token.objects.create(user=user).key
+    app = mcp_app()
+
+    async def calls():
+        tool = await call_tool(app, token, name, {})
+        unknown_argument = await call_tool(app, token, "list_projects", {name: 1})
+        method = await post(app, token, {"jsonrpc": "2.0", "id": 7, "method": name, "params": {}})
+        return tool, unknown_argument, method
+
+    (tool_error, tool), (argument_error, argument), method = asyncio.run(serving(app, calls))
+
+    assert tool_error and tool["code"] == "not_found"
+    assert tool["detail"].startswith(f"there is no tool called '{'x' * 80}…'")
+    assert argument_error and argument["detail"].startswith(f"{'x' * 80}…: list_projects")
+    assert json.loads(method) == {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "error": {
+            "code": -32601,
+            "message": "Method not found",
+            "data": "the call sent something too long to repeat here.",
+        },
+    }
+    assert max(len(tool["detail"]), len(argument["detail"]), len(method)) < 1000

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ingest.agents import http
+from ingest.agents import answers, bodies
 from ingest.agents.http import mcp_app
 
 
@@ -76,7 +76,7 @@ def test_a_host_not_allowed_is_refused_before_anything_else(production):
 
 
 class Budget:
-    """A :class:`http.BodyBudget` around an app that holds each call, once
+    """A :class:`bodies.BodyBudget` around an app that holds each call, once
     its body is read, until ``release`` is set; each call's user and body
     given by the test (``None`` in ``parts``: the client goes quiet)."""
 
@@ -90,12 +90,12 @@ class Budget:
             await send({"type": "http.response.start", "status": 200, "headers": []})
             await send({"type": "http.response.body", "body": b""})
 
-        self.budget = http.BodyBudget(holding)
+        self.budget = bodies.BodyBudget(holding)
 
     async def post(self, length: str | None, *, user=1, parts=(b"",), pause=0.0) -> dict:
         headers = [(b"content-length", length.encode())] if length is not None else []
         scope = {"type": "http", "method": "POST", "headers": headers}
-        scope["state"] = {http.USER_KEY: SimpleNamespace(pk=user)}
+        scope["state"] = {answers.USER_KEY: SimpleNamespace(pk=user)}
         incoming = list(parts)
         sent = []
 
@@ -118,7 +118,8 @@ class Budget:
 
 def test_bodies_past_the_budget_wait_their_turn_then_are_told_to_retry(settings, monkeypatch):
     settings.INGEST_MCP_MAX_BODY_BYTES = 1000
-    monkeypatch.setattr(http, "BUSY_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(bodies, "BUSY_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(bodies, "SMALL_BODY_BYTES", 100)
     calls = Budget()
 
     async def main():
@@ -127,23 +128,27 @@ def test_bodies_past_the_budget_wait_their_turn_then_are_told_to_retry(settings,
             asyncio.create_task(calls.post(None, user=2, parts=[b"{}"])),  # counts 1000
         ]
         await asyncio.sleep(0.05)
-        refused = await asyncio.gather(calls.post("1", user=3), calls.post(None, user=4))
+        small = asyncio.create_task(calls.post("100", user=5, parts=[b"s" * 100]))
+        refused = await asyncio.gather(calls.post("101", user=3), calls.post(None, user=4))
+        small_read = b"s" * 100 in calls.bodies  # while the budget is full
         waiting = asyncio.create_task(calls.post("500", user=3, parts=[b"y" * 500]))
         calls.release.set()
-        return await asyncio.gather(*held), refused, await waiting
+        return await asyncio.gather(*held, small), refused, small_read, await waiting
 
-    held, refused, waited = asyncio.run(main())
+    answered, refused, small_read, waited = asyncio.run(main())
 
-    assert [h["status"] for h in held] == [200, 200]
+    assert [a["status"] for a in answered] == [200, 200, 200]
     assert [(r["status"], r["code"]) for r in refused] == [(503, "busy"), (503, "busy")]
+    assert small_read  # a small call takes no share: the large ones do not queue it
     assert waited["status"] == 200
-    assert calls.bodies == [b"x" * 1000, b"{}", b"y" * 500]  # each handed on whole, once
+    assert calls.bodies == [b"x" * 1000, b"{}", b"s" * 100, b"y" * 500]  # each whole, once
     assert (calls.budget.in_flight, calls.budget.by_user) == (0, {})
 
 
 def test_one_user_holds_at_most_one_largest_body_at_once(settings, monkeypatch):
     settings.INGEST_MCP_MAX_BODY_BYTES = 1000
-    monkeypatch.setattr(http, "BUSY_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(bodies, "BUSY_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(bodies, "SMALL_BODY_BYTES", 5)
     calls = Budget()
 
     async def main():
@@ -163,22 +168,23 @@ def test_one_user_holds_at_most_one_largest_body_at_once(settings, monkeypatch):
 
 def test_a_body_trickling_in_is_cut_off_with_408(settings, monkeypatch):
     settings.INGEST_MCP_MAX_BODY_BYTES = 1000
-    monkeypatch.setattr(http, "BODY_GRACE_SECONDS", 0.2)
-    monkeypatch.setattr(http, "MIN_BYTES_PER_SECOND", 10_000)  # 1000 bytes: 0.1 s more
+    monkeypatch.setattr(bodies, "BODY_GRACE_SECONDS", 0.2)
+    monkeypatch.setattr(bodies, "MIN_BYTES_PER_SECOND", 10_000)  # by 0.3 s, 1000 bytes
     calls = Budget()
     calls.release.set()
 
     async def main():
         slow = calls.post("1000", parts=[b"x"] * 1000, pause=0.01)  # 10 s at this pace
         silent = calls.post("2", parts=[b"{", None])  # one byte, then nothing
+        stalled = calls.post(None, parts=[b"x" * 500, None])  # fast, then nothing
         in_time = calls.post("1000", parts=[b"x" * 100] * 10, pause=0.01)
-        return await asyncio.gather(slow, silent, in_time)
+        return await asyncio.gather(slow, silent, stalled, in_time)
 
-    slow, silent, in_time = asyncio.run(main())
+    *cut, in_time = asyncio.run(main())
 
-    assert (slow["status"], slow["code"]) == (408, "timeout")
-    assert "too slowly" in slow["detail"]
-    assert (silent["status"], silent["code"]) == (408, "timeout")
+    for answer in cut:
+        assert (answer["status"], answer["code"]) == (408, "timeout")
+        assert "too slowly" in answer["detail"]
     assert in_time["status"] == 200
     assert calls.budget.in_flight == 0
 
