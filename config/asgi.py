@@ -18,11 +18,12 @@ django.setup(set_prefix=False)
 
 from django.conf import settings  # noqa: E402 (needs Django set up)
 
+from config.bodies import BodyLimit  # noqa: E402
 from config.handler import django_handler  # noqa: E402
 from ingest.agents.http import PATH as MCP_PATH  # noqa: E402
 from ingest.agents.http import mcp_app  # noqa: E402
 
-django_application = django_handler()
+django_application = BodyLimit(django_handler())
 
 if settings.DEBUG:
     # The development server (uvicorn) serves static files itself, so the

@@ -242,6 +242,11 @@ INGEST_MAX_FILES = env_int("INGEST_MAX_FILES", 100)
 # for parts it never sees (a file named "." or "..").
 DATA_UPLOAD_MAX_NUMBER_FILES = INGEST_MAX_FILES + 1
 INGEST_MAX_TOTAL_BYTES = env_int("INGEST_MAX_TOTAL_BYTES", 1024 * 1024 * 1024)
+# No request's body may be larger: the largest upload and its form's own
+# parts. Refused before Django reads it to disk (config.bodies).
+INGEST_MAX_REQUEST_BYTES = env_int(
+    "INGEST_MAX_REQUEST_BYTES", INGEST_MAX_TOTAL_BYTES + 8 * 1024 * 1024
+)
 INGEST_MAX_MEMBERS = env_int("INGEST_MAX_MEMBERS", 10_000)  # files in one zip or message
 # /mcp/ takes files inline in JSON, held in memory while a call is read:
 # larger uploads belong on the API's streamed multipart.
