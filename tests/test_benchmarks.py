@@ -33,6 +33,7 @@ SMOKE = {
         *("--max-delay", "0.3", "--escalations", "1"),
     ],
     "checkpoint_overhead": ["--mb", "0.3", "--rounds", "1"],
+    "copy_abort": ["--rounds", "1", "--batches", "1"],
     "extract": ["--mb", "0.1", "--json-mb", "0.5", "--pdf-pages", "4"],
     "fidelity": ["--smoke"],
     "internals": ["--smoke"],

@@ -103,15 +103,31 @@ def _copy_chunks(document, pieces, ctx) -> int:
         connection.cursor() as cursor,
         cursor.cursor.copy(sql) as copy,
     ):
-        for count, row in enumerate(index.copy_rows(document.pk, pieces), start=1):
-            batch.append(row)
-            if count % CHUNK_BATCH == 0:
-                copy.write(b"".join(batch))
-                batch.clear()
-                ctx.checkpoint()
+        try:
+            for count, row in enumerate(index.copy_rows(document.pk, pieces), start=1):
+                batch.append(row)
+                if count % CHUNK_BATCH == 0:
+                    copy.write(b"".join(batch))
+                    batch.clear()
+                    ctx.checkpoint()
+        except BaseException:
+            _stop_copy(cursor.cursor.connection)
+            raise
         batch.append(index.COPY_TRAILER)
         copy.write(b"".join(batch))
     return count
+
+
+def _stop_copy(psycopg_connection) -> None:
+    # Leaving a COPY, psycopg tells the server, which reads that only after
+    # the rows still in flight: it wrote and indexed them all first (figures
+    # in bench/README.md, Search). A cancel request stops the statement where
+    # it is. Its error is the COPY's: the server forgets a pending cancel once
+    # the statement failed, so no later statement gets it.
+    try:
+        psycopg_connection.cancel_safe(timeout=2)
+    except Exception:  # the COPY ends anyway, only later
+        logger.warning("could not cancel the COPY of an interrupted file", exc_info=True)
 
 
 def _insert_chunks(document, pieces, ctx) -> int:

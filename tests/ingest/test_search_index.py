@@ -140,6 +140,23 @@ def test_a_cancelled_file_leaves_no_index_rows_and_a_cleanup_takes_them(writing)
 
 
 @postgres_only
+@pytest.mark.django_db(transaction=True, databases=["default", "jobstate"])
+def test_an_interrupted_copy_is_cancelled_and_its_connection_stays_usable(writing):  # noqa: F811
+    # The COPY is cancelled at the server rather than left to write the rows
+    # in flight; the cancel must not reach the statements after it.
+    for _ in range(3):
+        job = running_job(chunk_size=50, chunk_overlap=0)
+        many_chunks_file(job)
+        ctx = context_for(job, CancelWhen, when=lambda: writing[-1:] == ["big.txt"])
+        with pytest.raises(JobCancelled):
+            run(job, ctx)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM ingest_chunk")
+            assert cursor.fetchone()[0] == 0
+        assert index_rows() == 0
+
+
+@postgres_only
 def test_chunk_rows_are_stored_whole_up_to_a_page():
     # Not compressed on the way in: that try was most of the database's
     # cost of a job's rows beside the GIN index (migration 0010).
