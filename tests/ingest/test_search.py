@@ -8,6 +8,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from config import middleware
 from ingest import selectors
 from ingest.models import Chunk
 from ingest.search import index
@@ -130,11 +131,23 @@ def test_without_a_search_the_list_is_newest_first_without_snippets(api, library
 
 
 @pytest.mark.parametrize("q", ["\x00", "harbour\x00", "a\x00b", "\x00\x01\x1f"])
-def test_nul_and_control_characters_in_the_query_are_not_an_error(api, library, q):
-    # PostgreSQL text cannot hold NUL: this answered 500 (DataError).
-    results = search(api, library, q)
-    if q.startswith("harbour"):
-        assert titles(results) == {"Harbour notes", "Split"}
+def test_a_nul_in_the_query_is_refused_with_a_sentence(api, library, q):
+    # PostgreSQL text cannot hold NUL: this answered 500 (DataError). No
+    # parameter takes one, so the address is refused before the search.
+    response = api.get(f"/api/projects/{library.pk}/documents/", {"q": q})
+    assert response.status_code == 400
+    assert response.json() == {"detail": middleware.DETAIL, "code": "invalid"}
+
+
+def test_other_control_characters_in_the_query_are_not_an_error(api, library):
+    assert titles(search(api, library, "harbour\x01\x1f")) == {"Harbour notes", "Split"}
+    # Nothing left of it to search for: the list, as without a query.
+    assert [r["title"] for r in search(api, library, "\x01\x1f")] == [
+        "Ledger of ships",
+        "Split",
+        "Plural",
+        "Harbour notes",
+    ]
 
 
 def test_dashboard_search_with_nul_and_its_snippets(user, library):
@@ -145,7 +158,8 @@ def test_dashboard_search_with_nul_and_its_snippets(user, library):
     nul = client.get(url, {"q": "harbour\x00"})
     hits = client.get(url, {"q": "lights"})
 
-    assert nul.status_code == 200
+    assert nul.status_code == 400
+    assert nul.content.decode() == middleware.DETAIL[0].upper() + middleware.DETAIL[1:]
     assert hits.status_code == 200
     html = hits.content.decode()
     assert "The harbour <mark>lights</mark> at night." in html
