@@ -157,6 +157,8 @@ def test_docx_made_by_libreoffice_gives_header_footer_table_and_footnote():
     ]:
         assert words in extracted
     assert extracted.index("Résumé") < extracted.index("Café") < extracted.index("東京")
+    # As the page shows them: the footnote above the footer.
+    assert extracted.index("Selon le comité") < extracted.index("Page de pied")
     assert_clean(extracted)
 
 

@@ -1,5 +1,6 @@
 """Word (.docx, .docm and templates): headers, then the body's paragraphs
-and tables in order, then footers, footnotes and endnotes.
+and tables in order, then footnotes and endnotes, then footers: the order a
+page shows them in (a footnote stands above the footer).
 
 The package is read with zipfile and the standard library's XML parser, not
 python-docx's objects: the body is parsed as a stream, each paragraph or
@@ -36,10 +37,10 @@ def extract_docx(raw: BinaryIO, *, checkpoint: Callable[[], None]) -> Iterator[s
         seen: set[str] = set()
         yield from _unique_texts(package, related.get("header", []), seen, checkpoint)
         yield from _body_blocks(package, main, checkpoint)
-        yield from _unique_texts(package, related.get("footer", []), seen, checkpoint)
         for name in related.get("footnotes", []) + related.get("endnotes", []):
             checkpoint()
             yield from _notes(_parse(package, name))
+        yield from _unique_texts(package, related.get("footer", []), seen, checkpoint)
 
 
 def main_part(package: zipfile.ZipFile, default: str = "word/document.xml") -> str:
