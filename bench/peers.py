@@ -10,7 +10,7 @@ run on the three in rounds ours, DRF, FastAPI, FastAPI, DRF, ours, so that the
 machine's drift weighs on each alike. Reported: requests/second per endpoint
 and side, and ours over each peer.
 
-Goals (issue 27): ours at least 2x the plain DRF app's throughput, and at
+Goals: ours at least 2x the plain DRF app's throughput, and at
 least the FastAPI app's on the job detail and the job list.
 
     .venv/bin/python -m bench.peers [--requests 40] [--clients 16]

@@ -1,4 +1,4 @@
-"""PDF text as the page reads: each defect of issue 24 on a real file made
+"""PDF text as the page reads: each known defect on a real file made
 by a real tool, and the documents of known text (tests/truth) read in
 order, each word once (word-order similarity to the truth, not the mere
 presence of a word)."""
