@@ -22,10 +22,12 @@ MIN_BYTES_PER_SECOND = 256 * 1024
 # A body this small takes nothing from the budget: it costs little to hold,
 # and the calls that fill the budget must not queue the small ones.
 SMALL_BODY_BYTES = 64 * 1024
-# A JSON-RPC error answer larger than this repeats what the call sent (the
-# SDK puts an unknown method's name in it): it is answered short instead. An
-# answer a client does not read stays in memory until it leaves.
-ERROR_ANSWER_BYTES = 16 * 1024
+# An answer larger than this is checked for what it repeats of the call: the
+# call's id (every answer carries it) is cut to ID_CHARS, and an error (the
+# SDK puts an unknown method's name in it) is answered short. An answer a
+# client does not read stays in memory until it leaves.
+CHECKED_ANSWER_BYTES = 16 * 1024
+ID_CHARS = 200
 
 
 class BodyBudget:
@@ -83,7 +85,7 @@ class BodyBudget:
             except _BodyRefused as refused:
                 return await answers.refuse(send, *refused.args)
             if body is not None:  # None: the client left before sending it all
-                await self.app(scope, _replay(body, receive), _short_errors(send))
+                await self.app(scope, _replay(body, receive), _bounded_answers(send))
         finally:
             if size:
                 await self.give_back(user, size)
@@ -152,9 +154,9 @@ class _BodyRefused(Exception):
     sentence and code."""
 
 
-def _short_errors(send):
-    """``send`` for the app: a JSON-RPC error answer of more than
-    ``ERROR_ANSWER_BYTES`` is replaced by one that says only what it was."""
+def _bounded_answers(send):
+    """``send`` for the app: an answer of more than ``CHECKED_ANSWER_BYTES``
+    that repeats a long id, or is an error, is sent bounded instead."""
     started = []
 
     async def sending(message):
@@ -163,10 +165,10 @@ def _short_errors(send):
             return
         body = message.get("body", b"")
         whole = started and not message.get("more_body")
-        if whole and len(body) > ERROR_ANSWER_BYTES and (short := _short_error(body)):
-            message = {**message, "body": short}
+        if whole and len(body) > CHECKED_ANSWER_BYTES and (bounded := _bounded(body)):
+            message = {**message, "body": bounded}
             headers = [(k, v) for k, v in started[0]["headers"] if k != b"content-length"]
-            headers.append((b"content-length", str(len(short)).encode()))
+            headers.append((b"content-length", str(len(bounded)).encode()))
             started[0] = {**started[0], "headers": headers}
         if started:
             await send(started.pop())
@@ -175,19 +177,29 @@ def _short_errors(send):
     return sending
 
 
-def _short_error(body: bytes) -> bytes | None:
+def _bounded(body: bytes) -> bytes | None:
+    """The JSON-RPC answer (or batch of them) in ``body`` with each long id
+    cut and each error said short; None when none needed it."""
     try:
         answer = json.loads(body)
     except ValueError:
         return None
-    if not isinstance(answer, dict) or not isinstance(answer.get("error"), dict):
-        return None
-    error = {
-        "code": answer["error"].get("code", -32600),
-        "message": str(answer["error"].get("message", ""))[:200],
-        "data": "the call sent something too long to repeat here.",
-    }
-    return json.dumps({"jsonrpc": "2.0", "id": answer.get("id"), "error": error}).encode()
+    messages = answer if isinstance(answer, list) else [answer]
+    changed = False
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        if isinstance(message.get("id"), str) and len(message["id"]) > ID_CHARS:
+            message["id"] = message["id"][:ID_CHARS] + "…"
+            changed = True
+        if isinstance(error := message.get("error"), dict):
+            message["error"] = {
+                "code": error.get("code", -32600),
+                "message": str(error.get("message", ""))[:200],
+                "data": "the call sent something too long to repeat here.",
+            }
+            changed = True
+    return json.dumps(answer, ensure_ascii=False).encode() if changed else None
 
 
 def _replay(body: bytes, receive):

@@ -199,3 +199,24 @@ def test_an_answer_does_not_repeat_a_long_name_whole(user):
         },
     }
     assert max(len(tool["detail"]), len(argument["detail"]), len(method)) < 1000
+
+
+def test_an_answer_does_not_repeat_a_long_id_whole(user):
+    long_id = "i" * 1_000_000
+    token = Token.objects.create(user=user).key
+    app = mcp_app()
+
+    async def calls():
+        listing = {"jsonrpc": "2.0", "method": "tools/list", "params": {}}
+        short = await post(app, token, {**listing, "id": 1})
+        long = await post(app, token, {**listing, "id": long_id})
+        unknown = await post(app, token, {"jsonrpc": "2.0", "id": long_id, "method": "nosuch"})
+        return short, long, unknown
+
+    short, long, unknown = asyncio.run(serving(app, calls))
+
+    cut = "i" * 200 + "…"
+    assert json.loads(long) == {**json.loads(short), "id": cut}  # the same tools
+    assert len(long) < len(short) + 1_000
+    assert json.loads(unknown)["id"] == cut
+    assert len(unknown) < 1_000
