@@ -4,6 +4,7 @@ already stored. Nothing is sent again; nothing done is done twice."""
 import logging
 
 from django.db import transaction
+from django.db.models import Q
 
 from ingest import storage
 from ingest.models import FileMember, FileStatus, IngestFile, IngestJob
@@ -38,9 +39,12 @@ def latest_attempt(job: IngestJob) -> IngestJob:
 
 
 def lock_chain(job: IngestJob) -> None:
-    """Lock the first job of ``job``'s chain: retries and restores of one
-    chain take their turns, so that two cannot both find it unforked."""
-    IngestJob.all_objects.select_for_update().filter(pk=job.chain or job.pk).first()
+    """Lock every job of ``job``'s chain, deleted ones included, in one order:
+    retries and restores of one chain take their turns, so that two cannot
+    both find it unforked (locking its first job alone locked nothing once
+    that job was purged)."""
+    chain = Q(chain=job.chain) if job.chain else Q(pk=job.pk)
+    list(IngestJob.all_objects.select_for_update().filter(chain).order_by("pk").values_list("pk"))
 
 
 def job_retry(*, job: IngestJob, actor) -> IngestJob:
@@ -59,8 +63,8 @@ def job_retry(*, job: IngestJob, actor) -> IngestJob:
     with transaction.atomic():
         # The locks make two concurrent retries of one chain queue up: the
         # second sees the first's retry and is refused.
-        job = IngestJob.objects.select_for_update().get(pk=job.pk)
-        lock_chain(job)
+        lock_chain(IngestJob.objects.get(pk=job.pk))
+        job = IngestJob.objects.get(pk=job.pk)  # as it stands under the lock
         source = _source_of(job)
         files = unfinished_files(source)
         if not files:

@@ -2,6 +2,8 @@
 uploads; refusals in words; both audit trails; one live retry at a time."""
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.files.storage import default_storage
@@ -424,3 +426,26 @@ def test_no_retry_button_on_an_active_or_fully_done_job(api, project, user):
     for job in (active, complete):
         html = client.get(page_url("job-detail", project, job)).content.decode()
         assert f'aria-label="Retry {job.name}"' not in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retries_of_one_chain_at_once_make_one_job(api, project, user):
+    job, middle, newest = chain(api, project, 2)
+    services.job_delete(job=middle)  # both ends look retryable to a reader without the lock
+    start = threading.Barrier(4)
+
+    def retry(target):
+        start.wait()
+        try:
+            services.job_retry(job=target, actor=user)
+            return "created"
+        except lifecycle.InvalidTransition:
+            return "refused"
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(retry, [job, newest, job, newest]))
+
+    assert sorted(answers) == ["created", "refused", "refused", "refused"]
+    assert IngestJob.objects.filter(status=JobStatus.QUEUED).count() == 1
