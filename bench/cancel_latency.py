@@ -177,6 +177,9 @@ def run_cancels(bench, *, base_url, token, user, paths, args) -> Plan:
 # --- part 2 --------------------------------------------------------------------
 
 
+ESCALATION_FILE_MB = 20
+
+
 def run_escalations(bench, *, base_url, token, user, paths, repeats: int) -> list[dict]:
     grace = {"INGEST_CANCEL_GRACE_SECONDS": str(GRACE_SECONDS)}
     worker = common.start_worker(bench, label="grace-worker", **grace)
@@ -266,8 +269,18 @@ def main(argv=None) -> int:
         base_url = common.start_web(bench).url
         plan = run_cancels(bench, base_url=base_url, token=token, user=user, paths=paths, args=args)
         load_part1 = common.load_note()
+        # The escalation freezes a horse inside its first file: a file of its
+        # own, large enough to be still read then, whatever --file-mb says.
+        frozen = common.write_text_file(
+            bench.tmp / "escalation.txt", size_mb=max(args.file_mb, ESCALATION_FILE_MB), seed=1
+        )
         escalations = run_escalations(
-            bench, base_url=base_url, token=token, user=user, paths=paths, repeats=args.escalations
+            bench,
+            base_url=base_url,
+            token=token,
+            user=user,
+            paths=[frozen],
+            repeats=args.escalations,
         )
         figures = summarize(plan, escalations, args, load_part1)
         report(figures)
