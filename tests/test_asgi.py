@@ -16,6 +16,7 @@ from django.core.signals import request_finished, request_started
 from django.http import JsonResponse, StreamingHttpResponse
 from django.urls import path as route
 
+from tests.asgi import http_scope
 from tests.conftest import ROOT
 
 
@@ -46,20 +47,7 @@ def get(handler, path: str) -> dict:
 async def request(handler, path: str, *, query: bytes = b"", leaves: asyncio.Event | None = None):
     """One GET through ``handler`` on the running event loop: its status,
     headers and body. The client stays until ``leaves`` is set, if given."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query,
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    scope = http_scope(path, method="GET", query=query)
     answer = {"body": b""}
     received = asyncio.Event()
 

@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from ingest.agents.http import mcp_app
+from tests.asgi import http_scope
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -75,20 +76,7 @@ def test_the_same_pages_answer_without_the_nul(admin_client, page_client, projec
 
 
 def test_mcp_refuses_a_nul_in_its_address_in_the_apis_shape():
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/mcp/",
-        "raw_path": b"/mcp/",
-        "query_string": b"session=%00",
-        "root_path": "",
-        "server": ("testserver", 80),
-        "client": ("127.0.0.1", 5000),
-        "headers": [(b"host", b"testserver")],
-    }
+    scope = http_scope(query=b"session=%00")
     sent = []
 
     async def receive():

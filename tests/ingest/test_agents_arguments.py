@@ -10,6 +10,7 @@ from rest_framework.authtoken.models import Token
 
 from ingest.agents.http import mcp_app
 from ingest.models import IngestJob
+from tests.asgi import http_scope
 
 # The tools run on the SDK's threads, which see only committed rows.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,20 +60,7 @@ async def post(app, token: str, message: dict) -> bytes:
         "accept": "application/json, text/event-stream",
         "content-length": str(len(body)),
     }
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/mcp/",
-        "raw_path": b"/mcp/",
-        "query_string": b"",
-        "root_path": "",
-        "server": ("testserver", 80),
-        "client": ("127.0.0.1", 5000),
-        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
-    }
+    scope = http_scope(headers=[(k.encode(), v.encode()) for k, v in headers.items()])
     parts = [body]
     sent = []
 

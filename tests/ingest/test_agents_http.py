@@ -10,24 +10,15 @@ import pytest
 
 from ingest.agents import answers, bodies
 from ingest.agents.http import mcp_app
+from tests.asgi import http_scope
 
 
 def call(app, *, scheme="http", host="testserver", headers=()) -> tuple[int, dict]:
     """One request to the ASGI app: its status and headers."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": scheme,
-        "path": "/mcp/",
-        "raw_path": b"/mcp/",
-        "query_string": b"",
-        "root_path": "",
-        "server": ("testserver", 443 if scheme == "https" else 80),
-        "client": ("127.0.0.1", 5000),
-        "headers": [(b"host", host.encode()), *((k.encode(), v.encode()) for k, v in headers)],
-    }
+    scope = http_scope(
+        scheme=scheme,
+        headers=[(b"host", host.encode()), *((k.encode(), v.encode()) for k, v in headers)],
+    )
     sent = []
 
     async def receive():
