@@ -18,6 +18,7 @@ and whether a job retries it: ``retried``, which the list and detail queries
 annotate (``selectors``), else one query.
 """
 
+from ingest.models import IngestJob
 from jobs.models import JobStatus
 
 CANCEL, RETRY, CLEANUP, DELETE = "cancel", "retry", "cleanup", "delete"
@@ -67,7 +68,11 @@ def is_retried(job) -> bool:
     retried = getattr(job, "retried", None)
     if retried is not None:
         return retried
-    if job.chain is None:
-        return False
-    live = type(job).objects.filter(chain=job.chain, created_at__gt=job.created_at)
-    return live.exists()
+    return job.chain is not None and later_attempts(job.chain, job.created_at).exists()
+
+
+def later_attempts(chain, created_at):
+    """The live jobs of a chain of retries made after ``created_at``: values
+    for one job, or ``OuterRef``s for each row of a list. The live jobs of a
+    chain are one line, so for a live job these retry it, or a retry of it."""
+    return IngestJob.objects.filter(chain=chain, created_at__gt=created_at)

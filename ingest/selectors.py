@@ -12,7 +12,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from ingest import prepared, representation, search
+from ingest import actions, prepared, representation, search
 from ingest.models import (
     Chunk,
     Document,
@@ -174,9 +174,7 @@ def _retried() -> Exists:
     ingest.actions asks of each job it decides for, read with the job
     (``services.retry.latest_attempt`` says why a newer live job of its
     chain is one)."""
-    return Exists(
-        IngestJob.objects.filter(chain=OuterRef("chain"), created_at__gt=OuterRef("created_at"))
-    )
+    return Exists(actions.later_attempts(OuterRef("chain"), OuterRef("created_at")))
 
 
 def _job_with_count(project_id, job_id):

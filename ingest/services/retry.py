@@ -6,7 +6,7 @@ import logging
 from django.db import transaction
 from django.db.models import Q
 
-from ingest import storage
+from ingest import actions, storage
 from ingest.models import FileMember, FileStatus, IngestFile, IngestJob
 from ingest.services.intake import JOB_NAME_LENGTH, remove_stored_files, shorten
 from ingest.services.queue import job_enqueue
@@ -34,7 +34,7 @@ def latest_attempt(job: IngestJob) -> IngestJob:
     """
     if job.chain is None:
         return job
-    newer = IngestJob.objects.filter(chain=job.chain, created_at__gt=job.created_at)
+    newer = actions.later_attempts(job.chain, job.created_at)
     return newer.order_by("-created_at").first() or job
 
 
