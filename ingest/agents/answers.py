@@ -6,10 +6,6 @@ import json
 USER_KEY = "ingest_user"
 
 
-def headers(scope) -> dict[str, str]:
-    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-
-
 async def send_whole(response, send) -> None:
     headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.items()]
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})

@@ -7,6 +7,7 @@ import json
 
 from django.conf import settings
 
+from config.bodies import content_length
 from ingest.agents import answers
 
 # The bodies one web process reads at once, in units of the largest body:
@@ -64,7 +65,7 @@ class BodyBudget:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = self.declared_size(scope)
+        declared = content_length(scope)
         if declared is not None and declared > self.limit:
             return await answers.refuse(send, *self.too_large())
         size = self.limit if declared is None else declared
@@ -140,13 +141,6 @@ class BodyBudget:
 
     def too_large(self) -> tuple[int, str, str]:
         return 413, f"the request's body is over the limit of {self.limit} bytes.", "too_large"
-
-    @staticmethod
-    def declared_size(scope) -> int | None:
-        try:
-            return max(int(answers.headers(scope).get("content-length", "")), 0)
-        except ValueError:
-            return None
 
 
 class _BodyRefused(Exception):

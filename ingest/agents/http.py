@@ -33,6 +33,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.settings import api_settings
 
 from config import auth
+from config.bodies import headers_of
 from config.middleware import QueryCharactersASGI
 from ingest.agents import answers
 from ingest.agents.bodies import BodyBudget
@@ -66,7 +67,7 @@ class AllowedHosts:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
-            domain, _ = split_domain_port(answers.headers(scope).get("host", ""))
+            domain, _ = split_domain_port(headers_of(scope).get("host", ""))
             if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
                 return await answers.refuse(
                     send, 400, "this host name is not allowed here.", "invalid_host"
@@ -140,7 +141,7 @@ class TokenAuth:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        scheme, _, key = answers.headers(scope).get("authorization", "").partition(" ")
+        scheme, _, key = headers_of(scope).get("authorization", "").partition(" ")
         user = None
         if scheme.lower() in ("bearer", "token") and key.strip():
             user = await sync_to_async(token_user)(key.strip())
