@@ -1,7 +1,9 @@
-"""Upload limits enforced while the request streams in, not after: Django
-upload handlers, so HTTP plumbing that the API and the dashboard share. The
-domain never calls them (an import-linter contract); the refusals they leave
-are the domain's own (``ingest.services.errors``).
+"""Upload limits enforced file by file as the form is parsed, not after:
+Django upload handlers, so HTTP plumbing that the API and the dashboard
+share. The domain never calls them (an import-linter contract); the refusals
+they leave are the domain's own (``ingest.services.errors``). Django's ASGI
+handler reads the whole body before the form is parsed: how much it may
+read is bounded at the door, before it starts (``config.bodies``).
 
 A file over INGEST_MAX_FILE_BYTES, a request whose files pass
 INGEST_MAX_TOTAL_BYTES, or one file more than INGEST_MAX_FILES, stops the
