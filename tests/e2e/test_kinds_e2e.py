@@ -219,6 +219,11 @@ def test_office_books_and_mail_become_documents(api, project, start_worker):
         CJK,
         "Île-de-France",
     )
+    # LibreOffice's document, as its page reads: the footnote above the footer, each once.
+    word = text_of(results["libreoffice.docx"]["document"])
+    assert_clean(word, "Résumé des activités", "Selon le comité des fêtes.", "Page de pied 页脚")
+    assert word.index("Résumé") < word.index("Selon le comité") < word.index("Page de pied")
+    assert word.count("Selon le comité") == word.count("Page de pied") == 1
     deck = text_of(results["deck.pptx"]["document"])
     assert_clean(deck, "Première diapo", ACCENTS, CJK, "speaker note 2")
     assert deck.index("Première diapo") < deck.index("第二")
